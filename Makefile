@@ -1,0 +1,81 @@
+# ops-console: build without cargo-leptos (see README "How the build works").
+#   make run    install what is missing, build, serve on http://127.0.0.1:3000 (embedded defaults)
+#   make test   every test: fmt, unit and integration tests on SQLite and Postgres, browser tests
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+# The same LEPTOS_* compile-time environment for the wasm and the server build (the
+# LEPTOS_OUTPUT_NAME trap in shared/DESIGN.md), and at run time.
+export LEPTOS_OUTPUT_NAME := ops-console
+export LEPTOS_SITE_ROOT := target/site
+export LEPTOS_SITE_PKG_DIR := pkg
+
+WASM_BINDGEN_VERSION := $(shell awk '/^name = "wasm-bindgen"$$/{getline; gsub(/"/,"",$$3); print $$3}' Cargo.lock)
+# debug (default) or release; release builds the wasm with the size-first wasm-release profile.
+PROFILE ?= debug
+ifeq ($(PROFILE),release)
+  SERVER_FLAGS := --release
+  WASM_FLAGS := --profile wasm-release
+  WASM_DIR := wasm-release
+else
+  SERVER_FLAGS :=
+  WASM_FLAGS :=
+  WASM_DIR := debug
+endif
+PKG := $(LEPTOS_SITE_ROOT)/$(LEPTOS_SITE_PKG_DIR)
+BIN := target/$(PROFILE)/ops-console
+
+.PHONY: run test build site wasm css server tools clippy fmt e2e-deps py-deps bench clean-site
+
+## Toolchain pieces the build needs, installed when missing.
+tools:
+	@rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+	@if ! wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
+	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (matches Cargo.lock; a few minutes, once)"; \
+	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
+	fi
+
+wasm: tools
+	cargo build -p frontend --lib --target wasm32-unknown-unknown $(WASM_FLAGS)
+	@mkdir -p $(PKG)
+	wasm-bindgen --target web --no-typescript --out-dir $(PKG) --out-name ops-console \
+	  target/wasm32-unknown-unknown/$(WASM_DIR)/frontend.wasm
+	mv -f $(PKG)/ops-console_bg.wasm $(PKG)/ops-console.wasm
+
+css:
+	@mkdir -p $(PKG)
+	cp style/main.css $(PKG)/ops-console.css
+	cp -r public/. $(LEPTOS_SITE_ROOT)/
+
+site: wasm css
+
+server:
+	cargo build -p server $(SERVER_FLAGS)
+
+build: site server
+
+run: build
+	$(BIN) serve
+
+## Python peers for tests (moto, oidc-provider-mock) in a venv under target/.
+py-deps:
+	@bash scripts/py-deps.sh
+
+## playwright-core for the browser tests (never downloads a browser: Debian's chromium is used).
+e2e-deps:
+	@cd end2end && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; }
+
+fmt:
+	cargo fmt --all
+
+clippy:
+	cargo clippy -p app --features ssr --all-targets -- -D warnings
+	cargo clippy -p server --all-targets -- -D warnings
+	LEPTOS_OUTPUT_NAME=ops-console cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+test: build e2e-deps
+	cargo fmt --all --check
+	bash scripts/test.sh
+
+bench: build
+	bash scripts/bench.sh

@@ -1,0 +1,15 @@
+use crate::error::AppError;
+use crate::model::Viewer;
+use leptos::prelude::*;
+
+/// Who the console thinks is calling.
+#[server(prefix = "/api/v1", endpoint = "session/whoami")]
+pub async fn whoami() -> Result<Viewer, AppError> {
+    super::finish(
+        async {
+            let (state, caller) = crate::ssr::auth::current().await?;
+            Ok(caller.viewer(state.config.auth.mode))
+        }
+        .await,
+    )
+}

@@ -1,0 +1,50 @@
+use crate::error::AppError;
+use crate::model::{Health, Tier};
+use leptos::prelude::*;
+
+#[component]
+pub fn HealthBadge(health: Health) -> impl IntoView {
+    view! { <span class=format!("badge health-{}", health.label())>{health.label()}</span> }
+}
+
+#[component]
+pub fn TierBadge(tier: Tier) -> impl IntoView {
+    view! { <span class=format!("badge tier-{}", tier.label())>{tier.label()}</span> }
+}
+
+/// The label every piece of demo data carries.
+#[component]
+pub fn DemoBadge() -> impl IntoView {
+    view! {
+        <span class="badge demo" title="Simulated from the seed documents, not read from AWS">
+            "DEMO"
+        </span>
+    }
+}
+
+#[component]
+pub fn DemoBanner() -> impl IntoView {
+    view! {
+        <p class="demo-banner" role="note">
+            "Demo data: these environments are simulated in the console from the seed documents. Nothing here was read from AWS."
+        </p>
+    }
+}
+
+/// An error from a server function, said plainly, with what to do where there is something to do.
+#[component]
+pub fn ErrorBox(error: AppError) -> impl IntoView {
+    let hint = match &error {
+        AppError::Unauthenticated => Some(view! { <a href="/login">"Sign in"</a> }.into_any()),
+        AppError::Forbidden(_) => {
+            Some(view! { <a href="/login">"Sign in with another role"</a> }.into_any())
+        }
+        _ => None,
+    };
+    view! {
+        <div class="error-box" role="alert">
+            <p>{error.to_string()}</p>
+            {hint}
+        </div>
+    }
+}

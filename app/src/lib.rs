@@ -1,0 +1,96 @@
+//! ops-console: components, pages and server functions; the domain code behind the `ssr` feature.
+
+pub mod api;
+pub mod components;
+pub mod error;
+pub mod model;
+pub mod pages;
+#[cfg(feature = "ssr")]
+pub mod ssr;
+
+use components::layout::Layout;
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::path;
+
+/// The HTML document around the app (server side). In SSR it also sets the page's
+/// Content-Security-Policy with a fresh nonce for the hydration script.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    {
+        leptos::nonce::provide_nonce();
+        if let (Some(nonce), Some(opts)) = (
+            leptos::nonce::use_nonce(),
+            use_context::<leptos_axum::ResponseOptions>(),
+        ) {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&page_csp(&nonce)) {
+                opts.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, v);
+            }
+        }
+    }
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The CSP of HTML pages: scripts only from this origin or with this response's nonce, wasm
+/// allowed to compile, no framing.
+#[cfg(feature = "ssr")]
+pub fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self' 'unsafe-inline'; \
+         img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/ops-console.css"/>
+        <Title text="ops-console"/>
+        <Router>
+            <Layout>
+                <ErrorBoundary fallback=|errors| {
+                    view! {
+                        <div class="error-box" role="alert">
+                            <h2>"Something went wrong on this page"</h2>
+                            <ul>
+                                {move || {
+                                    errors
+                                        .get()
+                                        .into_iter()
+                                        .map(|(_, e)| view! { <li>{e.to_string()}</li> })
+                                        .collect_view()
+                                }}
+                            </ul>
+                        </div>
+                    }
+                }>
+                    <Routes fallback=pages::not_found::NotFound>
+                        <Route path=path!("") view=pages::overview::Overview/>
+                        <Route path=path!("/env/:name") view=pages::environment::EnvironmentPage/>
+                        <Route path=path!("/incidents") view=pages::placeholders::IncidentsPage/>
+                        <Route path=path!("/access") view=pages::placeholders::AccessPage/>
+                        <Route path=path!("/audit") view=pages::audit::AuditLogPage/>
+                        <Route path=path!("/login") view=pages::login::LoginPage/>
+                        <Route path=path!("/logout") view=pages::login::LogoutPage/>
+                    </Routes>
+                </ErrorBoundary>
+            </Layout>
+        </Router>
+    }
+}

@@ -1,0 +1,373 @@
+//! Types shared by the server and the browser: what server functions return.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Tier {
+    Dev,
+    Staging,
+    Prod,
+}
+
+impl Tier {
+    pub fn label(self) -> &'static str {
+        match self {
+            Tier::Dev => "dev",
+            Tier::Staging => "staging",
+            Tier::Prod => "prod",
+        }
+    }
+}
+
+/// Console roles. `responder` and `approver` include `viewer`; `admin` includes `viewer` but not
+/// `approver` (shared/DESIGN.md, "Who may do what").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Viewer,
+    Responder,
+    Approver,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Responder, Role::Approver, Role::Admin];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Responder => "responder",
+            Role::Approver => "approver",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.label() == s)
+    }
+}
+
+/// True when someone holding `held` roles may act as `needed`.
+pub fn roles_allow(held: &[Role], needed: Role) -> bool {
+    held.iter().any(|&h| {
+        h == needed
+            || (needed == Role::Viewer
+                && matches!(h, Role::Responder | Role::Approver | Role::Admin))
+    })
+}
+
+/// Who is looking at the page, as the browser may know it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Viewer {
+    pub subject: String,
+    pub name: String,
+    pub roles: Vec<Role>,
+    /// True for the anonymous reader of `dev` mode.
+    pub anonymous: bool,
+    /// "dev" or "oidc".
+    pub auth_mode: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    Healthy,
+    Degraded,
+    Unhealthy,
+    /// The console could not read the environment (or not yet).
+    Unknown,
+}
+
+impl Health {
+    pub fn label(self) -> &'static str {
+        match self {
+            Health::Healthy => "healthy",
+            Health::Degraded => "degraded",
+            Health::Unhealthy => "unhealthy",
+            Health::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+pub enum ResourceKind {
+    CloudFront,
+    Waf,
+    LoadBalancer,
+    TargetGroup,
+    EcsCluster,
+    EcsService,
+    RdsInstance,
+    DocDbCluster,
+    DocDbInstance,
+    ElastiCache,
+    Lambda,
+    ApiGateway,
+    S3Bucket,
+    DynamoDb,
+    EventBridgeRule,
+    CloudFormationStack,
+    Vpc,
+    NatGateway,
+    Ecr,
+    BackupVault,
+    BackupPlan,
+    Other(String),
+}
+
+impl ResourceKind {
+    pub fn label(&self) -> &str {
+        match self {
+            ResourceKind::CloudFront => "CloudFront distribution",
+            ResourceKind::Waf => "WAF web ACL",
+            ResourceKind::LoadBalancer => "Load balancer",
+            ResourceKind::TargetGroup => "Target group",
+            ResourceKind::EcsCluster => "ECS cluster",
+            ResourceKind::EcsService => "ECS service",
+            ResourceKind::RdsInstance => "RDS instance",
+            ResourceKind::DocDbCluster => "DocumentDB cluster",
+            ResourceKind::DocDbInstance => "DocumentDB instance",
+            ResourceKind::ElastiCache => "ElastiCache",
+            ResourceKind::Lambda => "Lambda function",
+            ResourceKind::ApiGateway => "API Gateway",
+            ResourceKind::S3Bucket => "S3 bucket",
+            ResourceKind::DynamoDb => "DynamoDB table",
+            ResourceKind::EventBridgeRule => "EventBridge rule",
+            ResourceKind::CloudFormationStack => "CloudFormation stack",
+            ResourceKind::Vpc => "VPC",
+            ResourceKind::NatGateway => "NAT gateway",
+            ResourceKind::Ecr => "ECR repository",
+            ResourceKind::BackupVault => "Backup vault",
+            ResourceKind::BackupPlan => "Backup plan",
+            ResourceKind::Other(s) => s,
+        }
+    }
+}
+
+/// Task counts of an ECS service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCounts {
+    pub running: u32,
+    pub desired: u32,
+    pub pending: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resource {
+    pub kind: ResourceKind,
+    pub name: String,
+    /// ARN or another stable identifier.
+    pub id: String,
+    /// The provider's own status word (ACTIVE, available, Enabled…).
+    pub status: String,
+    pub health: Health,
+    /// Availability zones the resource sits in, when known.
+    pub zones: Vec<String>,
+    pub tasks: Option<TaskCounts>,
+    /// Further facts worth a column: (label, value).
+    pub details: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+impl AlarmState {
+    pub fn label(self) -> &'static str {
+        match self {
+            AlarmState::Ok => "OK",
+            AlarmState::Alarm => "ALARM",
+            AlarmState::InsufficientData => "INSUFFICIENT_DATA",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alarm {
+    pub name: String,
+    pub state: AlarmState,
+    pub reason: String,
+    /// Human form of the condition, e.g. "> 1 % for 5 min".
+    pub condition: String,
+    /// SEV1..SEV4 (1 is worst).
+    pub severity: u8,
+    /// Unix milliseconds of the last state change.
+    pub since_ms: i64,
+    /// Resource the alarm watches, when known.
+    pub resource: Option<String>,
+}
+
+/// One current value of a metric, for at-a-glance figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gauge {
+    pub label: String,
+    pub value: f64,
+    pub unit: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub resources: Vec<Resource>,
+    pub alarms: Vec<Alarm>,
+    pub gauges: Vec<Gauge>,
+    /// Unix milliseconds when the data was read.
+    pub fetched_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvSummary {
+    pub name: String,
+    pub tier: Tier,
+    pub region: String,
+    pub account_id: Option<String>,
+    /// Simulated in-process from the seed documents: not real AWS.
+    pub demo: bool,
+    pub description: String,
+    pub health: Health,
+    pub services: u32,
+    pub tasks_running: u32,
+    pub tasks_desired: u32,
+    pub alarms_firing: u32,
+    pub resources: u32,
+    /// Why the environment could not be read, when it could not.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvDetail {
+    pub summary: EnvSummary,
+    pub inventory: Option<Inventory>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntryView {
+    pub seq: i64,
+    pub ts_ms: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub detail: String,
+    pub request_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryView>,
+    /// The head of the chain: sequence number and MAC (hex) of the newest entry.
+    pub head_seq: i64,
+    pub head_mac: String,
+}
+
+/// Health rule shared by cards, pages and (later) `status`: any SEV1/SEV2 alarm firing or an ECS
+/// service with fewer than half its desired tasks is unhealthy; any other firing alarm or any
+/// service short of desired is degraded.
+pub fn health_of(inv: &Inventory) -> Health {
+    let mut worst = Health::Healthy;
+    for a in inv.alarms.iter().filter(|a| a.state == AlarmState::Alarm) {
+        let h = if a.severity <= 2 {
+            Health::Unhealthy
+        } else {
+            Health::Degraded
+        };
+        worst = worst.max(h);
+    }
+    for r in &inv.resources {
+        if let Some(t) = r.tasks {
+            if t.desired > 0 && t.running * 2 < t.desired {
+                worst = worst.max(Health::Unhealthy);
+            } else if t.running < t.desired {
+                worst = worst.max(Health::Degraded);
+            }
+        }
+        if r.health == Health::Unhealthy {
+            worst = worst.max(Health::Degraded);
+        }
+    }
+    worst
+}
+
+pub fn format_ts(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responder_and_approver_read_but_admin_does_not_approve() {
+        assert!(roles_allow(&[Role::Responder], Role::Viewer));
+        assert!(roles_allow(&[Role::Approver], Role::Viewer));
+        assert!(!roles_allow(&[Role::Admin], Role::Approver));
+        assert!(!roles_allow(&[Role::Viewer], Role::Responder));
+        assert!(roles_allow(&[Role::Viewer, Role::Admin], Role::Admin));
+    }
+
+    fn inv(alarms: Vec<(AlarmState, u8)>, tasks: Option<TaskCounts>) -> Inventory {
+        Inventory {
+            resources: tasks
+                .map(|t| Resource {
+                    kind: ResourceKind::EcsService,
+                    name: "svc".into(),
+                    id: "svc".into(),
+                    status: "ACTIVE".into(),
+                    health: Health::Healthy,
+                    zones: vec![],
+                    tasks: Some(t),
+                    details: vec![],
+                })
+                .into_iter()
+                .collect(),
+            alarms: alarms
+                .into_iter()
+                .map(|(state, severity)| Alarm {
+                    name: "a".into(),
+                    state,
+                    reason: String::new(),
+                    condition: String::new(),
+                    severity,
+                    since_ms: 0,
+                    resource: None,
+                })
+                .collect(),
+            gauges: vec![],
+            fetched_ms: 0,
+        }
+    }
+
+    #[test]
+    fn health_follows_alarms_and_task_counts() {
+        assert_eq!(
+            health_of(&inv(vec![(AlarmState::Ok, 1)], None)),
+            Health::Healthy
+        );
+        assert_eq!(
+            health_of(&inv(vec![(AlarmState::Alarm, 3)], None)),
+            Health::Degraded
+        );
+        assert_eq!(
+            health_of(&inv(vec![(AlarmState::Alarm, 1)], None)),
+            Health::Unhealthy
+        );
+        let short = TaskCounts {
+            running: 3,
+            desired: 4,
+            pending: 1,
+        };
+        assert_eq!(health_of(&inv(vec![], Some(short))), Health::Degraded);
+        let down = TaskCounts {
+            running: 1,
+            desired: 4,
+            pending: 0,
+        };
+        assert_eq!(health_of(&inv(vec![], Some(down))), Health::Unhealthy);
+    }
+}

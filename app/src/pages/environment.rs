@@ -1,0 +1,126 @@
+use crate::api::get_environment;
+use crate::components::badges::{DemoBadge, DemoBanner, ErrorBox, HealthBadge, TierBadge};
+use crate::model::{AlarmState, EnvDetail, Inventory, format_ts};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+/// `/env/{name}`: one environment's health, alarms, current figures and resources.
+#[component]
+pub fn EnvironmentPage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.with(|p| p.get("name").unwrap_or_default());
+    let detail = Resource::new(name, get_environment);
+    super::auto_refresh(15, move || detail.refetch());
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Reading the environment…"</p> }>
+            {move || Suspend::new(async move {
+                match detail.await {
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Ok(d) => view! { <Detail d=d/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn Detail(d: EnvDetail) -> impl IntoView {
+    let s = d.summary;
+    view! {
+        <div class="page-head">
+            <h1 data-testid="env-title">{s.name.clone()}</h1>
+            {s.demo.then(|| view! { <DemoBadge/> })}
+            <TierBadge tier=s.tier/>
+            <span class="region">{s.region.clone()}</span>
+            {s.account_id.clone().map(|a| view! { <span class="muted">"account " {a}</span> })}
+            <HealthBadge health=s.health/>
+        </div>
+        {s.demo.then(|| view! { <DemoBanner/> })}
+        {(!s.description.is_empty()).then(|| view! { <p class="muted">{s.description.clone()}</p> })}
+        {s.error.clone().map(|e| view! { <div class="error-box" role="alert">"Could not read this environment: " {e}</div> })}
+        {d.inventory.map(|inv| view! { <InventoryView inv=inv/> })}
+    }
+}
+
+#[component]
+fn InventoryView(inv: Inventory) -> impl IntoView {
+    let firing = inv
+        .alarms
+        .iter()
+        .filter(|a| a.state == AlarmState::Alarm)
+        .count();
+    let mut resources = inv.resources.clone();
+    resources.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.name.cmp(&b.name)));
+    view! {
+        <p class="muted">"Read at " {format_ts(inv.fetched_ms)}</p>
+        <section>
+            <h2>"Now"</h2>
+            <div class="gauges">
+                {inv
+                    .gauges
+                    .iter()
+                    .map(|g| {
+                        view! {
+                            <div class="gauge">
+                                <span class="gauge-label">{g.label.clone()}</span>
+                                <span class="gauge-value">{format!("{} {}", g.value, g.unit)}</span>
+                            </div>
+                        }
+                    })
+                    .collect_view()}
+            </div>
+        </section>
+        <section>
+            <h2>"Alarms " <span class="muted">{format!("({firing} firing of {})", inv.alarms.len())}</span></h2>
+            <table class="grid" data-testid="alarms">
+                <thead>
+                    <tr><th>"State"</th><th>"Severity"</th><th>"Alarm"</th><th>"Condition"</th><th>"Reason"</th><th>"Since"</th></tr>
+                </thead>
+                <tbody>
+                    {inv
+                        .alarms
+                        .iter()
+                        .map(|a| {
+                            view! {
+                                <tr class:firing={a.state == AlarmState::Alarm}>
+                                    <td>{a.state.label()}</td>
+                                    <td>{format!("SEV{}", a.severity)}</td>
+                                    <td>{a.name.clone()}</td>
+                                    <td>{a.condition.clone()}</td>
+                                    <td>{a.reason.clone()}</td>
+                                    <td>{format_ts(a.since_ms)}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <section>
+            <h2>"Resources " <span class="muted">{format!("({})", resources.len())}</span></h2>
+            <table class="grid" data-testid="resources">
+                <thead>
+                    <tr><th>"Type"</th><th>"Name"</th><th>"Status"</th><th>"Tasks (running/desired/pending)"</th><th>"Zones"</th><th>"Details"</th></tr>
+                </thead>
+                <tbody>
+                    {resources
+                        .into_iter()
+                        .map(|r| {
+                            let details = r.details.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; ");
+                            view! {
+                                <tr>
+                                    <td>{r.kind.label().to_string()}</td>
+                                    <td title=r.id.clone()>{r.name.clone()}</td>
+                                    <td>{r.status.clone()}</td>
+                                    <td>{r.tasks.map(|t| format!("{}/{}/{}", t.running, t.desired, t.pending)).unwrap_or_default()}</td>
+                                    <td>{r.zones.join(", ")}</td>
+                                    <td>{details}</td>
+                                </tr>
+                            }
+                        })
+                        .collect_view()}
+                </tbody>
+            </table>
+        </section>
+    }
+}

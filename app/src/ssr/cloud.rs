@@ -1,0 +1,80 @@
+//! The `Cloud` interface: what the console reads from an environment. `DemoCloud` (demo.rs)
+//! simulates the seed systems in-process; the SDK implementation reads AWS.
+
+use crate::model::Inventory;
+use async_trait::async_trait;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CloudError {
+    #[error("{0} is not an environment this cloud knows")]
+    UnknownEnvironment(String),
+    #[error("AWS {service} {operation}: {message}")]
+    Aws {
+        service: String,
+        operation: String,
+        message: String,
+    },
+    #[error("{0}")]
+    NotAvailable(String),
+}
+
+#[async_trait]
+pub trait Cloud: Send + Sync {
+    /// Everything the console shows of one environment, read now.
+    async fn inventory(&self, env: &str, now_ms: i64) -> Result<Inventory, CloudError>;
+}
+
+/// Severity of an alarm from its name: the configured `[[severity]]` rules first (first match
+/// wins), then the defaults that follow seed 004's alert table.
+pub struct SeverityRules {
+    rules: Vec<(regex::Regex, u8)>,
+}
+
+impl SeverityRules {
+    pub const DEFAULTS: [(&'static str, u8); 4] = [
+        // Critical in 004: error rate, service down; 5xx from 003.
+        ("(?i)service-down|5xx|error-rate", 1),
+        // High: latency; Lambda errors and availability (000, 003).
+        ("(?i)latency|p95|p99|errors|availability", 2),
+        // Warning: resources, certificates, durations, backups.
+        ("(?i)cpu|memory|connections|disk|ssl|duration|backup", 3),
+        (".*", 4),
+    ];
+
+    /// `configured` patterns were validated with the config; one that fails here is skipped.
+    pub fn new(configured: &[(String, u8)]) -> SeverityRules {
+        let defaults = SeverityRules::DEFAULTS
+            .iter()
+            .map(|(p, s)| (p.to_string(), *s));
+        let rules = configured
+            .iter()
+            .cloned()
+            .chain(defaults)
+            .filter_map(|(p, s)| regex::Regex::new(&p).ok().map(|r| (r, s)))
+            .collect();
+        SeverityRules { rules }
+    }
+
+    pub fn severity(&self, alarm_name: &str) -> u8 {
+        self.rules
+            .iter()
+            .find(|(r, _)| r.is_match(alarm_name))
+            .map(|(_, s)| *s)
+            .unwrap_or(4)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configured_rules_win_then_defaults_follow_the_alert_table() {
+        let s = SeverityRules::new(&[("(?i)cpu".to_string(), 2)]);
+        assert_eq!(s.severity("taskflow-production-cpu-high"), 2);
+        assert_eq!(s.severity("taskflow-production-error-rate"), 1);
+        assert_eq!(s.severity("taskflow-production-p95-latency"), 2);
+        assert_eq!(s.severity("taskflow-production-ssl-expiry"), 3);
+        assert_eq!(s.severity("homebrew-bottles-sync-prod-cost"), 4);
+    }
+}

@@ -1,0 +1,698 @@
+//! The console's configuration: one TOML file, unknown keys rejected, overrides from
+//! `OPS_CONSOLE__SECTION__KEY` variables, validated as a whole before anything starts.
+//! Secrets are never values here: only the names of the variables or files that hold them.
+
+use crate::model::Tier;
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+pub const CONFIG_VAR: &str = "OPS_CONSOLE_CONFIG";
+pub const OVERRIDE_PREFIX: &str = "OPS_CONSOLE__";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default)]
+    pub public_url: Option<String>,
+    #[serde(default = "default_database_url")]
+    pub database_url: String,
+    /// Default: true only when no `[[environments]]` is configured.
+    #[serde(default)]
+    pub demo: Option<bool>,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    #[serde(default)]
+    pub roles: RolesConfig,
+    #[serde(default)]
+    pub slack: SlackConfig,
+    #[serde(default)]
+    pub audit: AuditConfig,
+    #[serde(default)]
+    pub access: AccessConfig,
+    #[serde(default)]
+    pub severity: Vec<SeverityRule>,
+    #[serde(default)]
+    pub environments: Vec<EnvironmentConfig>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:3000".into()
+}
+fn default_database_url() -> String {
+    "sqlite://data/ops-console.db".into()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    Oidc,
+    #[default]
+    Dev,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    #[serde(default)]
+    pub mode: AuthMode,
+    #[serde(default)]
+    pub issuer_url: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    #[serde(default)]
+    pub redirect_url: Option<String>,
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<String>,
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    #[serde(default = "default_mfa_amr")]
+    pub mfa_amr_values: Vec<String>,
+    #[serde(default = "default_step_up")]
+    pub step_up_minutes: u32,
+    #[serde(default = "default_idle")]
+    pub idle_minutes: u32,
+    #[serde(default = "default_absolute")]
+    pub absolute_hours: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            mode: AuthMode::Dev,
+            issuer_url: None,
+            client_id: None,
+            client_secret_env: None,
+            client_secret_file: None,
+            redirect_url: None,
+            scopes: default_scopes(),
+            groups_claim: default_groups_claim(),
+            mfa_amr_values: default_mfa_amr(),
+            step_up_minutes: default_step_up(),
+            idle_minutes: default_idle(),
+            absolute_hours: default_absolute(),
+        }
+    }
+}
+
+fn default_scopes() -> Vec<String> {
+    vec!["openid".into(), "email".into(), "profile".into()]
+}
+fn default_groups_claim() -> String {
+    "groups".into()
+}
+fn default_mfa_amr() -> Vec<String> {
+    vec!["mfa".into(), "otp".into(), "hwk".into()]
+}
+fn default_step_up() -> u32 {
+    10
+}
+fn default_idle() -> u32 {
+    60
+}
+fn default_absolute() -> u32 {
+    12
+}
+
+/// IdP groups that map to each console role.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RolesConfig {
+    #[serde(default)]
+    pub viewer: Vec<String>,
+    #[serde(default)]
+    pub responder: Vec<String>,
+    #[serde(default)]
+    pub approver: Vec<String>,
+    #[serde(default)]
+    pub admin: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    #[serde(default = "default_slack_webhook_env")]
+    pub webhook_url_env: String,
+    #[serde(default = "default_link_key_env")]
+    pub link_signing_key_env: String,
+}
+
+impl Default for SlackConfig {
+    fn default() -> Self {
+        SlackConfig {
+            webhook_url_env: default_slack_webhook_env(),
+            link_signing_key_env: default_link_key_env(),
+        }
+    }
+}
+fn default_slack_webhook_env() -> String {
+    "OPS_CONSOLE_SLACK_WEBHOOK".into()
+}
+fn default_link_key_env() -> String {
+    "OPS_CONSOLE_LINK_KEY".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Variable holding the HMAC key of the audit chain.
+    #[serde(default = "default_audit_key_env")]
+    pub key_env: String,
+    /// Alternatively a file holding the key (read whole, surrounding whitespace trimmed).
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            key_env: default_audit_key_env(),
+            key_file: None,
+        }
+    }
+}
+fn default_audit_key_env() -> String {
+    "OPS_CONSOLE_AUDIT_KEY".into()
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessConfig {
+    #[serde(default = "default_pending_expiry")]
+    pub pending_expiry_minutes: u32,
+    #[serde(default = "default_emergency")]
+    pub emergency_minutes: u32,
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        AccessConfig {
+            pending_expiry_minutes: default_pending_expiry(),
+            emergency_minutes: default_emergency(),
+        }
+    }
+}
+fn default_pending_expiry() -> u32 {
+    60
+}
+fn default_emergency() -> u32 {
+    30
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeverityRule {
+    pub pattern: String,
+    pub sev: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Selector {
+    pub tag_key: String,
+    pub tag_value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentConfig {
+    pub name: String,
+    pub tier: Tier,
+    pub region: String,
+    #[serde(default)]
+    pub account_id: Option<String>,
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub read_role_arn: Option<String>,
+    #[serde(default)]
+    pub operator_role_arn: Option<String>,
+    #[serde(default)]
+    pub rpo_hours: Option<u32>,
+    #[serde(default)]
+    pub slack_webhook_url_env: Option<String>,
+    #[serde(default)]
+    pub selector: Option<Selector>,
+    #[serde(default)]
+    pub access_profiles: Vec<AccessProfile>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessProfile {
+    pub name: String,
+    pub role_arn: String,
+    #[serde(default = "default_max_minutes")]
+    pub max_minutes: u32,
+    #[serde(default)]
+    pub requester_groups: Vec<String>,
+    #[serde(default)]
+    pub approver_groups: Vec<String>,
+    #[serde(default = "default_approvals")]
+    pub approvals: u32,
+    #[serde(default = "default_true")]
+    pub require_mfa: bool,
+    #[serde(default)]
+    pub ticket_pattern: Option<String>,
+    #[serde(default)]
+    pub emergency: bool,
+}
+
+fn default_max_minutes() -> u32 {
+    60
+}
+fn default_approvals() -> u32 {
+    1
+}
+fn default_true() -> bool {
+    true
+}
+
+/// A configuration problem, said in one line: what and where.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// The embedded defaults: SQLite under ./data/, demo environments, dev auth.
+    pub fn embedded() -> Config {
+        // An empty document deserializes into every default.
+        toml::from_str("").unwrap_or_else(|_| unreachable!("the empty config always parses"))
+    }
+
+    /// Loads from `path` (or `OPS_CONSOLE_CONFIG`, or the embedded defaults), applies variable
+    /// overrides and `LEPTOS_SITE_ADDR`, and validates.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = std::env::vars().collect();
+        let from_var = std::env::var_os(CONFIG_VAR).map(PathBuf::from);
+        let path = path.map(Path::to_path_buf).or(from_var);
+        let (text, origin) = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| {
+                    ConfigError(format!("config {}: cannot read: {e}", p.display()))
+                })?;
+                (text, p.display().to_string())
+            }
+            None => (String::new(), "embedded defaults".to_string()),
+        };
+        Config::from_toml_with_overrides(&text, &origin, &vars)
+    }
+
+    /// Parses `text` (named `origin` in errors), then applies the override variables in `vars`.
+    pub fn from_toml_with_overrides(
+        text: &str,
+        origin: &str,
+        vars: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        // First pass on the text itself so errors carry a line and column.
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| describe_toml_error(origin, text, &e))?;
+        let overrides: Vec<&(String, String)> = vars
+            .iter()
+            .filter(|(k, _)| k.starts_with(OVERRIDE_PREFIX))
+            .collect();
+        if !overrides.is_empty() {
+            let mut value: toml::Value =
+                toml::from_str(text).map_err(|e| describe_toml_error(origin, text, &e))?;
+            for (name, raw) in overrides {
+                apply_override(&mut value, name, raw)?;
+            }
+            config = value.try_into().map_err(|e: toml::de::Error| {
+                ConfigError(format!(
+                    "config {origin} with OPS_CONSOLE__ overrides: {}",
+                    e.message().trim()
+                ))
+            })?;
+        }
+        if let Some(addr) = vars
+            .iter()
+            .find(|(k, _)| k == "LEPTOS_SITE_ADDR")
+            .map(|(_, v)| v)
+        {
+            config.listen = addr.clone();
+        }
+        config
+            .validate()
+            .map_err(|e| ConfigError(format!("config {origin}: {}", e.0)))?;
+        Ok(config)
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| {
+            ConfigError(format!(
+                "listen: \"{}\" is not an address like 127.0.0.1:3000",
+                self.listen
+            ))
+        })
+    }
+
+    /// Whether the demo environments are shown.
+    pub fn demo_enabled(&self) -> bool {
+        self.demo.unwrap_or(self.environments.is_empty())
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://")
+            || self.database_url.starts_with("postgresql://")
+    }
+
+    /// Cookies are `Secure` and HSTS is sent when the console is reached over https.
+    pub fn behind_tls(&self) -> bool {
+        self.public_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("https://"))
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let err = |m: String| Err(ConfigError(m));
+        let addr = self.listen_addr()?;
+        if let Some(u) = &self.public_url {
+            let parsed =
+                url::Url::parse(u).map_err(|e| ConfigError(format!("public_url: \"{u}\": {e}")))?;
+            if !matches!(parsed.scheme(), "http" | "https") {
+                return err(format!("public_url: \"{u}\" must be http:// or https://"));
+            }
+        }
+        let db = &self.database_url;
+        if !(db.starts_with("sqlite:") || self.is_postgres()) {
+            return err(format!(
+                "database_url: \"{}\" must start with sqlite:// or postgres://",
+                redact_url(db)
+            ));
+        }
+        match self.auth.mode {
+            AuthMode::Dev => {
+                if !addr.ip().is_loopback() {
+                    return err(format!(
+                        "auth.mode = \"dev\" is refused on a non-loopback address ({addr}); use 127.0.0.1 or configure [auth] mode = \"oidc\""
+                    ));
+                }
+            }
+            AuthMode::Oidc => {
+                for (key, v) in [
+                    ("auth.issuer_url", &self.auth.issuer_url),
+                    ("auth.client_id", &self.auth.client_id),
+                ] {
+                    if v.as_deref().is_none_or(str::is_empty) {
+                        return err(format!("{key} is required when auth.mode = \"oidc\""));
+                    }
+                }
+                if let Some(u) = &self.auth.issuer_url {
+                    url::Url::parse(u)
+                        .map_err(|e| ConfigError(format!("auth.issuer_url: \"{u}\": {e}")))?;
+                }
+            }
+        }
+        if !self.auth.scopes.iter().any(|s| s == "openid") {
+            return err("auth.scopes must include \"openid\"".into());
+        }
+        for (key, v) in [
+            ("auth.idle_minutes", self.auth.idle_minutes),
+            ("auth.absolute_hours", self.auth.absolute_hours),
+            ("auth.step_up_minutes", self.auth.step_up_minutes),
+            (
+                "access.pending_expiry_minutes",
+                self.access.pending_expiry_minutes,
+            ),
+            ("access.emergency_minutes", self.access.emergency_minutes),
+        ] {
+            if v == 0 {
+                return err(format!("{key} must be greater than 0"));
+            }
+        }
+        if self.access.emergency_minutes > 60 {
+            return err("access.emergency_minutes must be at most 60 (production sessions are limited to 1 hour)".into());
+        }
+        for (i, rule) in self.severity.iter().enumerate() {
+            if !(1..=4).contains(&rule.sev) {
+                return err(format!(
+                    "severity[{i}].sev = {} must be 1..4 (SEV1-SEV4)",
+                    rule.sev
+                ));
+            }
+            regex::Regex::new(&rule.pattern).map_err(|e| {
+                ConfigError(format!(
+                    "severity[{i}].pattern: {}",
+                    one_line(&e.to_string())
+                ))
+            })?;
+        }
+        let mut names = HashSet::new();
+        for env in &self.environments {
+            let at = format!("environments \"{}\"", env.name);
+            if env.name.is_empty()
+                || !env
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return err(format!(
+                    "environments: name \"{}\" must be letters, digits, - or _",
+                    env.name
+                ));
+            }
+            if !names.insert(env.name.as_str()) {
+                return err(format!("{at}: the name is used twice"));
+            }
+            if env.region.trim().is_empty() {
+                return err(format!("{at}: region is empty"));
+            }
+            if let Some(u) = &env.endpoint_url {
+                url::Url::parse(u)
+                    .map_err(|e| ConfigError(format!("{at}: endpoint_url \"{u}\": {e}")))?;
+            }
+            if let Some(a) = &env.account_id {
+                if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
+                    return err(format!("{at}: account_id \"{a}\" must be 12 digits"));
+                }
+            }
+            if env.rpo_hours == Some(0) {
+                return err(format!("{at}: rpo_hours must be greater than 0"));
+            }
+            let mut profiles = HashSet::new();
+            for p in &env.access_profiles {
+                let at = format!("{at}, access profile \"{}\"", p.name);
+                if !profiles.insert(p.name.as_str()) {
+                    return err(format!("{at}: the name is used twice"));
+                }
+                if !p.role_arn.starts_with("arn:") {
+                    return err(format!("{at}: role_arn \"{}\" is not an ARN", p.role_arn));
+                }
+                if p.max_minutes == 0 || p.max_minutes > 60 {
+                    return err(format!(
+                        "{at}: max_minutes = {} must be 1..60 (sessions are limited to 1 hour)",
+                        p.max_minutes
+                    ));
+                }
+                if p.approvals == 0 {
+                    return err(format!("{at}: approvals must be at least 1"));
+                }
+                if p.approver_groups.is_empty() {
+                    return err(format!(
+                        "{at}: approver_groups is empty, so nobody could approve"
+                    ));
+                }
+                if let Some(pat) = &p.ticket_pattern {
+                    regex::Regex::new(pat).map_err(|e| {
+                        ConfigError(format!(
+                            "{at}: ticket_pattern: {}",
+                            one_line(&e.to_string())
+                        ))
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads a secret from the variable (or file) named in config. Never logged.
+    pub fn secret(var: &str, file: Option<&Path>) -> Option<String> {
+        if let Some(f) = file {
+            return std::fs::read_to_string(f)
+                .ok()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty());
+        }
+        std::env::var(var).ok().filter(|s| !s.is_empty())
+    }
+}
+
+/// Sets `OPS_CONSOLE__A__B=value` at path a.b of the document. The value is read as a TOML value
+/// (number, boolean, array, quoted string) and taken as a plain string when it is not one.
+fn apply_override(doc: &mut toml::Value, name: &str, raw: &str) -> Result<(), ConfigError> {
+    let rest = &name[OVERRIDE_PREFIX.len()..];
+    let path: Vec<String> = rest.split("__").map(|s| s.to_ascii_lowercase()).collect();
+    if path.iter().any(String::is_empty) {
+        return Err(ConfigError(format!("{name}: empty key in variable name")));
+    }
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()));
+    let mut cursor = doc;
+    for (i, key) in path.iter().enumerate() {
+        let table = cursor.as_table_mut().ok_or_else(|| {
+            ConfigError(format!("{name}: {} is not a section", path[..i].join(".")))
+        })?;
+        if i + 1 == path.len() {
+            table.insert(key.clone(), value);
+            return Ok(());
+        }
+        cursor = table
+            .entry(key.clone())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+    Ok(())
+}
+
+fn describe_toml_error(origin: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    let at = e
+        .span()
+        .map(|span| {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before
+                .rsplit('\n')
+                .next()
+                .map(|l| l.chars().count())
+                .unwrap_or(0)
+                + 1;
+            format!(" line {line}, column {col}")
+        })
+        .unwrap_or_default();
+    ConfigError(format!("config {origin}{at}: {}", one_line(e.message())))
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A database URL with any password replaced, for messages.
+pub fn redact_url(u: &str) -> String {
+    match url::Url::parse(u) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => u.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        Config::from_toml_with_overrides(text, "test.toml", &vars)
+    }
+
+    #[test]
+    fn embedded_defaults_are_dev_sqlite_and_demo() {
+        let c = parse("", &[]).expect("defaults");
+        assert_eq!(c.auth.mode, AuthMode::Dev);
+        assert_eq!(c.database_url, "sqlite://data/ops-console.db");
+        assert!(c.demo_enabled());
+        assert_eq!(c.listen, "127.0.0.1:3000");
+        assert_eq!(c.auth.idle_minutes, 60);
+        assert_eq!(c.auth.absolute_hours, 12);
+    }
+
+    #[test]
+    fn unknown_key_is_named_with_its_line() {
+        let e = parse(
+            "listen = \"127.0.0.1:1\"\n[auth]\nmode = \"dev\"\nbogus_key = 1\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.0.contains("bogus_key"), "{}", e.0);
+        assert!(e.0.contains("line 4"), "{}", e.0);
+        assert!(!e.0.contains('\n'));
+    }
+
+    #[test]
+    fn dev_auth_is_refused_off_loopback() {
+        let e = parse("listen = \"0.0.0.0:8080\"", &[]).unwrap_err();
+        assert!(e.0.contains("loopback"), "{}", e.0);
+        let e = parse("", &[("LEPTOS_SITE_ADDR", "0.0.0.0:8080")]).unwrap_err();
+        assert!(e.0.contains("loopback"), "{}", e.0);
+    }
+
+    #[test]
+    fn overrides_and_site_addr_apply() {
+        let c = parse(
+            "",
+            &[
+                ("OPS_CONSOLE__DATABASE_URL", "postgres://u@127.0.0.1/db"),
+                ("OPS_CONSOLE__AUTH__IDLE_MINUTES", "15"),
+                ("OPS_CONSOLE__DEMO", "false"),
+                ("OPS_CONSOLE_CONFIG", "/not/a/config/key"),
+                ("LEPTOS_SITE_ADDR", "127.0.0.1:4000"),
+            ],
+        )
+        .expect("overrides");
+        assert!(c.is_postgres());
+        assert_eq!(c.auth.idle_minutes, 15);
+        assert!(!c.demo_enabled());
+        assert_eq!(c.listen, "127.0.0.1:4000");
+        let e = parse("", &[("OPS_CONSOLE__AUTH__NOPE", "1")]).unwrap_err();
+        assert!(e.0.contains("nope"), "{}", e.0);
+    }
+
+    #[test]
+    fn the_design_example_validates() {
+        let text = include_str!("../../../docs/config.example.toml");
+        let c = parse(text, &[]).expect("example config");
+        assert_eq!(c.environments.len(), 1);
+        assert_eq!(
+            c.environments[0].access_profiles[0].approver_groups,
+            vec!["tech-leads".to_string()]
+        );
+        assert!(!c.demo_enabled());
+    }
+
+    #[test]
+    fn environment_rules() {
+        let env = |extra: &str| {
+            format!(
+                "[[environments]]\nname = \"p\"\ntier = \"prod\"\nregion = \"us-east-1\"\n{extra}"
+            )
+        };
+        assert!(parse(&env(""), &[]).is_ok());
+        assert!(
+            parse(&env("tier2 = 1"), &[])
+                .unwrap_err()
+                .0
+                .contains("tier2")
+        );
+        let e = parse(&format!("{}{}", env(""), env("")), &[]).unwrap_err();
+        assert!(e.0.contains("used twice"), "{}", e.0);
+        let profile = "[[environments.access_profiles]]\nname = \"x\"\nrole_arn = \"arn:aws:iam::1:role/x\"\napprover_groups = [\"leads\"]\nmax_minutes = 90\n";
+        let e = parse(&env(profile), &[]).unwrap_err();
+        assert!(e.0.contains("max_minutes"), "{}", e.0);
+        let e = parse("[[severity]]\npattern = \"(\"\nsev = 1\n", &[]).unwrap_err();
+        assert!(e.0.contains("severity[0].pattern"), "{}", e.0);
+        let e = parse("database_url = \"mysql://x\"", &[]).unwrap_err();
+        assert!(e.0.contains("database_url"), "{}", e.0);
+    }
+
+    #[test]
+    fn redacts_passwords() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Server-only domain code: compiled with the `ssr` feature, never into the wasm build.
+
+pub mod audit;
+pub mod auth;
+pub mod cloud;
+pub mod config;
+pub mod demo;
+pub mod metrics;
+pub mod sessions;
+pub mod state;
+pub mod store;

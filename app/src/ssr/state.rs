@@ -1,0 +1,228 @@
+//! The state every request shares: config, store, clouds, metrics, the audit key.
+
+use super::audit::{AuditRecord, NewAuditEntry};
+use super::cloud::{Cloud, SeverityRules};
+use super::config::{AuthMode, Config};
+use super::demo::{DEMO_ENVS, DemoCloud};
+use super::metrics::Metrics;
+use super::store::Store;
+use crate::error::AppError;
+use crate::model::{EnvDetail, EnvSummary, Health, Tier, health_of};
+use std::path::Path;
+use std::sync::Arc;
+
+/// An environment the console knows, from config or from the demo set.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvMeta {
+    pub name: String,
+    pub tier: Tier,
+    pub region: String,
+    pub account_id: Option<String>,
+    pub demo: bool,
+    pub description: String,
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub metrics: Arc<Metrics>,
+    pub severity: Arc<SeverityRules>,
+    demo: DemoCloud,
+    audit_key: Vec<u8>,
+    envs: Vec<EnvMeta>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the audit key.
+        f.debug_struct("AppState")
+            .field("environments", &self.envs.len())
+            .finish()
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config, store: Arc<dyn Store>, audit_key: Vec<u8>) -> AppState {
+        let rules: Vec<(String, u8)> = config
+            .severity
+            .iter()
+            .map(|r| (r.pattern.clone(), r.sev))
+            .collect();
+        let severity = Arc::new(SeverityRules::new(&rules));
+        let mut envs: Vec<EnvMeta> = config
+            .environments
+            .iter()
+            .map(|e| EnvMeta {
+                name: e.name.clone(),
+                tier: e.tier,
+                region: e.region.clone(),
+                account_id: e.account_id.clone(),
+                demo: false,
+                description: String::new(),
+            })
+            .collect();
+        if config.demo_enabled() {
+            for d in &DEMO_ENVS {
+                // A configured environment of the same name wins over the demo one.
+                if !envs.iter().any(|e| e.name == d.name) {
+                    envs.push(EnvMeta {
+                        name: d.name.to_string(),
+                        tier: d.tier,
+                        region: d.region.to_string(),
+                        account_id: d.account_id.map(str::to_string),
+                        demo: true,
+                        description: format!("{} (seed {})", d.description, d.seed),
+                    });
+                }
+            }
+        }
+        AppState(Arc::new(Inner {
+            demo: DemoCloud::new(severity.clone()),
+            severity,
+            config,
+            store,
+            metrics: Arc::new(Metrics::default()),
+            audit_key,
+            envs,
+        }))
+    }
+
+    pub fn environments(&self) -> &[EnvMeta] {
+        &self.envs
+    }
+
+    pub fn environment(&self, name: &str) -> Option<&EnvMeta> {
+        self.envs.iter().find(|e| e.name == name)
+    }
+
+    /// Reads one environment; a read that fails is reported in the summary, never as an error.
+    pub async fn detail(&self, meta: &EnvMeta) -> EnvDetail {
+        let now = chrono::Utc::now().timestamp_millis();
+        let read = if meta.demo {
+            self.demo
+                .inventory(&meta.name, now)
+                .await
+                .map_err(|e| e.to_string())
+        } else {
+            Err("live AWS reading (SdkCloud) is not part of this build yet: only demo environments show data".to_string())
+        };
+        let mut summary = EnvSummary {
+            name: meta.name.clone(),
+            tier: meta.tier,
+            region: meta.region.clone(),
+            account_id: meta.account_id.clone(),
+            demo: meta.demo,
+            description: meta.description.clone(),
+            health: Health::Unknown,
+            services: 0,
+            tasks_running: 0,
+            tasks_desired: 0,
+            alarms_firing: 0,
+            resources: 0,
+            error: None,
+        };
+        match read {
+            Ok(inv) => {
+                summary.health = health_of(&inv);
+                let counts: Vec<_> = inv.resources.iter().filter_map(|r| r.tasks).collect();
+                summary.services = counts.len() as u32;
+                summary.tasks_running = counts.iter().map(|t| t.running).sum();
+                summary.tasks_desired = counts.iter().map(|t| t.desired).sum();
+                summary.alarms_firing = inv
+                    .alarms
+                    .iter()
+                    .filter(|a| a.state == crate::model::AlarmState::Alarm)
+                    .count() as u32;
+                summary.resources = inv.resources.len() as u32;
+                EnvDetail {
+                    summary,
+                    inventory: Some(inv),
+                }
+            }
+            Err(e) => {
+                summary.error = Some(e);
+                EnvDetail {
+                    summary,
+                    inventory: None,
+                }
+            }
+        }
+    }
+
+    /// Writes an audit entry. Fails closed: the caller must refuse its action on error.
+    pub async fn audit(&self, entry: NewAuditEntry) -> Result<AuditRecord, AppError> {
+        match self.store.audit_append(&self.audit_key, entry).await {
+            Ok(r) => {
+                self.metrics.audit(true);
+                Ok(r)
+            }
+            Err(e) => {
+                self.metrics.audit(false);
+                tracing::error!(error = %e, "audit entry could not be written; action refused");
+                Err(AppError::Unavailable(
+                    "the audit log cannot be written, so the action was refused".into(),
+                ))
+            }
+        }
+    }
+
+    pub fn audit_key(&self) -> &[u8] {
+        &self.audit_key
+    }
+}
+
+/// The HMAC key of the audit chain, from the variable or file named in `[audit]`. In `dev` mode
+/// without one, a development key is kept in `data/audit-dev.key` (created on first start); in
+/// `oidc` mode a missing key stops the start.
+pub fn load_audit_key(config: &Config, data_dir: &Path) -> Result<Vec<u8>, String> {
+    if let Some(k) = Config::secret(&config.audit.key_env, config.audit.key_file.as_deref()) {
+        if k.len() < 16 {
+            return Err(format!(
+                "the audit key (from {}) must be at least 16 characters",
+                config.audit.key_env
+            ));
+        }
+        return Ok(k.into_bytes());
+    }
+    if config.auth.mode == AuthMode::Oidc {
+        return Err(format!(
+            "audit: no key: set the variable {} (or audit.key_file); the audit chain needs it",
+            config.audit.key_env
+        ));
+    }
+    let path = data_dir.join("audit-dev.key");
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        if k.trim().len() >= 16 {
+            return Ok(k.trim().as_bytes().to_vec());
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    let key: [u8; 32] = rand::random();
+    let text = hex::encode(key);
+    write_private(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    tracing::warn!(path = %path.display(), "dev mode: created a development audit key; set {} in production", config.audit.key_env);
+    Ok(text.into_bytes())
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(text.as_bytes())
+}

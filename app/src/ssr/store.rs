@@ -1,0 +1,394 @@
+//! Storage: one `Store` interface, one SQL implementation that speaks to SQLite or Postgres
+//! through sqlx's `Any` driver with runtime queries (no compile-time database, see
+//! shared/DESIGN.md), the backend picked from the database URL, migrations per backend.
+//!
+//! Placeholders are written `$1, $2…`, which both SQLite and Postgres accept. Timestamps are
+//! BIGINT unix milliseconds and flags are BIGINT 0/1 so that both backends decode the same way.
+
+use super::audit::{self, AuditRecord, NewAuditEntry};
+use async_trait::async_trait;
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Row};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("{0}")]
+    Other(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Result<Backend, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::Other(
+                "database URL must start with sqlite:// or postgres://".into(),
+            ))
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub subject: String,
+    pub email: String,
+    pub name: String,
+    pub first_seen_ms: i64,
+    pub last_login_ms: i64,
+}
+
+/// Filters for listing audit entries, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub since_ms: Option<i64>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+    /// Applies the migrations of this backend.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// A round trip to the database (readiness).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn upsert_user(
+        &self,
+        subject: &str,
+        email: &str,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<UserRecord, StoreError>;
+    async fn user(&self, subject: &str) -> Result<Option<UserRecord>, StoreError>;
+
+    async fn session_load(&self, id: &str, now_ms: i64) -> Result<Option<String>, StoreError>;
+    async fn session_save(&self, id: &str, data: &str, expiry_ms: i64) -> Result<(), StoreError>;
+    /// Inserts only when the id is new; false when it already exists.
+    async fn session_create(
+        &self,
+        id: &str,
+        data: &str,
+        expiry_ms: i64,
+    ) -> Result<bool, StoreError>;
+    async fn session_delete(&self, id: &str) -> Result<(), StoreError>;
+    async fn session_delete_expired(&self, now_ms: i64) -> Result<u64, StoreError>;
+
+    /// Appends to the HMAC chain. Appends are serialised (in process, and across replicas by an
+    /// advisory lock on Postgres); the entry is committed before this returns.
+    async fn audit_append(
+        &self,
+        key: &[u8],
+        entry: NewAuditEntry,
+    ) -> Result<AuditRecord, StoreError>;
+    async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Every entry in chain order, for verification and export.
+    async fn audit_all(&self, since_ms: Option<i64>) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Advisory-lock key that serialises audit appends across console replicas on one Postgres.
+const AUDIT_LOCK_KEY: i64 = 0x6f70_735f_6175_6474; // "ops_audt"
+
+pub struct SqlStore {
+    pool: AnyPool,
+    backend: Backend,
+    append_lock: tokio::sync::Mutex<()>,
+}
+
+impl SqlStore {
+    /// Connects (creating the SQLite file and its directory when missing).
+    pub async fn connect(url: &str) -> Result<SqlStore, StoreError> {
+        install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let mut url = url.to_string();
+        if backend == Backend::Sqlite {
+            let path = url
+                .trim_start_matches("sqlite://")
+                .trim_start_matches("sqlite:");
+            let path = path.split('?').next().unwrap_or_default().to_string();
+            if path != ":memory:" {
+                if let Some(dir) = std::path::Path::new(&path)
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError::Other(format!("cannot create {}: {e}", dir.display()))
+                    })?;
+                }
+            }
+            if !url.contains("mode=") {
+                url.push_str(if url.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
+            }
+        }
+        let options = sqlx::any::AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if backend == Backend::Sqlite { 4 } else { 10 })
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(SqlStore {
+            pool,
+            backend,
+            append_lock: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn into_arc(self) -> Arc<dyn Store> {
+        Arc::new(self)
+    }
+
+    fn audit_from_row(row: &sqlx::any::AnyRow) -> Result<AuditRecord, sqlx::Error> {
+        Ok(AuditRecord {
+            seq: row.try_get("seq")?,
+            ts_ms: row.try_get("ts_ms")?,
+            actor: row.try_get("actor")?,
+            action: row.try_get("action")?,
+            target: row.try_get("target")?,
+            outcome: row.try_get("outcome")?,
+            detail: row.try_get("detail")?,
+            request_id: row.try_get("request_id")?,
+            prev_mac: row.try_get("prev_mac")?,
+            mac: row.try_get("mac")?,
+        })
+    }
+}
+
+const AUDIT_COLUMNS: &str =
+    "seq, ts_ms, actor, action, target, outcome, detail, request_id, prev_mac, mac";
+
+#[async_trait]
+impl Store for SqlStore {
+    fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn upsert_user(
+        &self,
+        subject: &str,
+        email: &str,
+        name: &str,
+        now_ms: i64,
+    ) -> Result<UserRecord, StoreError> {
+        sqlx::query(
+            "INSERT INTO users (subject, email, name, first_seen_ms, last_login_ms) VALUES ($1, $2, $3, $4, $4) \
+             ON CONFLICT (subject) DO UPDATE SET email = excluded.email, name = excluded.name, last_login_ms = excluded.last_login_ms",
+        )
+        .bind(subject)
+        .bind(email)
+        .bind(name)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        self.user(subject)
+            .await?
+            .ok_or_else(|| StoreError::Other("user vanished after upsert".into()))
+    }
+
+    async fn user(&self, subject: &str) -> Result<Option<UserRecord>, StoreError> {
+        let row = sqlx::query("SELECT subject, email, name, first_seen_ms, last_login_ms FROM users WHERE subject = $1")
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(UserRecord {
+                subject: r.try_get("subject")?,
+                email: r.try_get("email")?,
+                name: r.try_get("name")?,
+                first_seen_ms: r.try_get("first_seen_ms")?,
+                last_login_ms: r.try_get("last_login_ms")?,
+            })
+        })
+        .transpose()
+        .map_err(StoreError::Db)
+    }
+
+    async fn session_load(&self, id: &str, now_ms: i64) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT data FROM sessions WHERE id = $1 AND expiry_ms > $2")
+            .bind(id)
+            .bind(now_ms)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("data")).transpose()?)
+    }
+
+    async fn session_save(&self, id: &str, data: &str, expiry_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (id, data, expiry_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET data = excluded.data, expiry_ms = excluded.expiry_ms",
+        )
+        .bind(id)
+        .bind(data)
+        .bind(expiry_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_create(
+        &self,
+        id: &str,
+        data: &str,
+        expiry_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("INSERT INTO sessions (id, data, expiry_ms) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+            .bind(id)
+            .bind(data)
+            .bind(expiry_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn session_delete(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_delete_expired(&self, now_ms: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expiry_ms <= $1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn audit_append(
+        &self,
+        key: &[u8],
+        entry: NewAuditEntry,
+    ) -> Result<AuditRecord, StoreError> {
+        let _serial = self.append_lock.lock().await;
+        let mut tx = self.pool.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(AUDIT_LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let head = sqlx::query("SELECT seq, mac FROM audit_entries ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?;
+        let (prev_seq, prev_mac): (i64, String) = match head {
+            Some(r) => (r.try_get("seq")?, r.try_get("mac")?),
+            None => (0, audit::GENESIS_MAC.to_string()),
+        };
+        let record = audit::seal(key, prev_seq + 1, &prev_mac, entry);
+        sqlx::query(&format!(
+            "INSERT INTO audit_entries ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(record.seq)
+        .bind(record.ts_ms)
+        .bind(&record.actor)
+        .bind(&record.action)
+        .bind(&record.target)
+        .bind(&record.outcome)
+        .bind(&record.detail)
+        .bind(&record.request_id)
+        .bind(&record.prev_mac)
+        .bind(&record.mac)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
+        let limit = if filter.limit <= 0 {
+            200
+        } else {
+            filter.limit.min(1000)
+        };
+        // Empty strings and zero mean "no filter" so the statement keeps one shape.
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_entries \
+             WHERE ($1 = '' OR actor = $1) AND ($2 = '' OR action = $2) AND ts_ms >= $3 \
+             ORDER BY seq DESC LIMIT $4"
+        ))
+        .bind(filter.actor.clone().unwrap_or_default())
+        .bind(filter.action.clone().unwrap_or_default())
+        .bind(filter.since_ms.unwrap_or(0))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(SqlStore::audit_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::Db)
+    }
+
+    async fn audit_all(&self, since_ms: Option<i64>) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUDIT_COLUMNS} FROM audit_entries WHERE ts_ms >= $1 ORDER BY seq ASC"
+        ))
+        .bind(since_ms.unwrap_or(0))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(SqlStore::audit_from_row)
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::Db)
+    }
+}

@@ -1,0 +1,74 @@
+# Test peers, started on loopback and stopped by peers_stop. Sourced by scripts/test.sh and
+# scripts/bench.sh. Readiness is awaited by asking each peer, never by sleeping a fixed time.
+
+PEERS_DIR=$(mktemp -d /tmp/ops-console-peers.XXXXXX)
+PG_DATA=""
+CONSOLE_PID=""
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Waits until `cmd...` succeeds, up to $1 seconds.
+wait_for() {
+  local limit=$1; shift
+  local deadline=$((SECONDS + limit))
+  until "$@" >/dev/null 2>&1; do
+    if (( SECONDS >= deadline )); then echo "not ready after ${limit}s: $*" >&2; return 1; fi
+    sleep 0.2
+  done
+}
+
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_start() {
+  local bin
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
+  if [ -z "$bin" ]; then echo "PostgreSQL is not installed (apt-get install postgresql)" >&2; return 1; fi
+  PG_DATA="$PEERS_DIR/pg"
+  mkdir -p "$PG_DATA"
+  [ "$(id -u)" = 0 ] && chown postgres "$PEERS_DIR" "$PG_DATA"
+  chmod 755 "$PEERS_DIR"
+  local port; port=$(free_port)
+  as_pg "$bin/initdb" -D "$PG_DATA/data" -A trust -U postgres >"$PEERS_DIR/initdb.log" 2>&1
+  # pg_ctl -w returns once the server accepts connections.
+  as_pg "$bin/pg_ctl" -D "$PG_DATA/data" -l "$PG_DATA/server.log" -w -t 60 \
+    -o "-p $port -k $PG_DATA -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+  PG_BIN="$bin"
+  PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
+  echo "postgres on 127.0.0.1:$port"
+}
+
+pg_stop() {
+  if [ -n "$PG_DATA" ] && [ -d "$PG_DATA/data" ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+}
+
+# Starts the built console on a free port with a fresh SQLite database and the embedded
+# defaults (demo environments, dev auth). Extra variables can be passed in the environment.
+console_start() {
+  local port; port=$(free_port)
+  mkdir -p "$PEERS_DIR/console"
+  CONSOLE_URL="http://127.0.0.1:$port"
+  LEPTOS_SITE_ADDR="127.0.0.1:$port" \
+  OPS_CONSOLE__DATABASE_URL="sqlite://$PEERS_DIR/console/ops-console.db" \
+    "${CONSOLE_BIN:-target/debug/ops-console}" serve >"$PEERS_DIR/console.log" 2>&1 &
+  CONSOLE_PID=$!
+  if ! wait_for 60 curl -sf "$CONSOLE_URL/readyz"; then
+    cat "$PEERS_DIR/console.log" >&2; return 1
+  fi
+  echo "console on $CONSOLE_URL"
+}
+
+console_stop() {
+  if [ -n "$CONSOLE_PID" ]; then kill "$CONSOLE_PID" 2>/dev/null || true; wait "$CONSOLE_PID" 2>/dev/null || true; fi
+}
+
+peers_stop() {
+  console_stop
+  pg_stop
+  rm -rf "$PEERS_DIR"
+}

@@ -1,0 +1,382 @@
+//! The HTTP surface (shared/DESIGN.md, "HTTP surface"): public endpoints, the development login,
+//! logout, the Leptos pages and server functions, and the layers in front of them.
+
+use crate::ServerState;
+use app::model::Role;
+use app::pages::login::DEV_USERS;
+use app::ssr::audit::NewAuditEntry;
+use app::ssr::auth::caller_from_session;
+use app::ssr::config::AuthMode;
+use app::ssr::sessions::{DbSessionStore, SessionUser, USER_KEY};
+use app::{App, shell};
+use axum::Router;
+use axum::extract::{Form, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use serde::Deserialize;
+use std::time::Instant;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+
+pub const SESSION_COOKIE: &str = "ops_console_session";
+
+pub fn router(state: ServerState) -> Router {
+    let app_state = state.app.clone();
+    let routes = generate_route_list(App);
+    let config = &app_state.config;
+
+    let sessions = SessionManagerLayer::new(DbSessionStore::new(app_state.store.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.behind_tls())
+        .with_expiry(Expiry::OnInactivity(
+            tower_sessions::cookie::time::Duration::minutes(i64::from(config.auth.idle_minutes)),
+        ));
+
+    let context_state = app_state.clone();
+    let shell_options = state.leptos_options.clone();
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/auth/dev-login", post(dev_login))
+        .route("/logout", post(logout))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(context_state.clone()),
+            move || shell(shell_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            ServerState,
+            _,
+        >(
+            {
+                let s = app_state.clone();
+                move || provide_context(s.clone())
+            },
+            shell,
+        ))
+        .layer(sessions)
+        .layer(middleware::from_fn_with_state(state.clone(), csrf))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            security_headers,
+        ))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(s): State<ServerState>) -> Response {
+    match s.app.store.ping().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable\n").into_response()
+        }
+    }
+}
+
+async fn metrics(State(s): State<ServerState>) -> Response {
+    let envs = s.app.environments().len() as f64;
+    let body = s.app.metrics.render(&[(
+        "ops_console_environments",
+        "Environments the console shows.",
+        envs,
+    )]);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// Request id, latency metric and one structured log line per request.
+async fn observe(State(s): State<ServerState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let response = next.run(req).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    s.app
+        .metrics
+        .observe_request(method.as_str(), status, elapsed);
+    tracing::info!(request_id, %method, path, status, ms = (elapsed * 1000.0).round(), "request");
+    response
+}
+
+/// Security headers on every response. HTML pages set their own CSP (with the nonce of their
+/// hydration script); everything else gets a CSP that allows nothing.
+async fn security_headers(State(s): State<ServerState>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    if s.app.config.behind_tls() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    response
+}
+
+/// The origin the console is reached at: `public_url` when set, else this request's Host.
+fn own_origin(s: &ServerState, headers: &HeaderMap) -> Option<String> {
+    if let Some(u) = s
+        .app
+        .config
+        .public_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+    {
+        return Some(u.origin().ascii_serialization());
+    }
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(|h| format!("http://{h}"))
+}
+
+/// CSRF: before routing, any non-GET request whose `Origin` is another site's or whose
+/// `Sec-Fetch-Site` is `cross-site` is refused with 403, and the refusal is audited. Requests
+/// without either header are not from a browser page (curl, scripts) and pass; bearer-token
+/// requests carry no cookies and are exempt.
+async fn csrf(State(s): State<ServerState>, req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer "))
+        && !headers.contains_key(header::COOKIE);
+    if bearer {
+        return next.run(req).await;
+    }
+    let origin = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let cross_site =
+        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site");
+    let foreign_origin = match (&origin, own_origin(&s, headers)) {
+        (Some(o), Some(own)) => !o.eq_ignore_ascii_case(&own),
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if !(cross_site || foreign_origin) {
+        return next.run(req).await;
+    }
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let entry = NewAuditEntry::new(
+        "anonymous",
+        "csrf.refused",
+        req.uri().path(),
+        "refused",
+        serde_json::json!({"method": req.method().as_str(), "origin": origin, "cross_site": cross_site}),
+    )
+    .with_request_id(&request_id);
+    // Refused either way; a failed audit write is logged by `audit`.
+    let _ = s.app.audit(entry).await;
+    (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DevLoginForm {
+    pub user: String,
+    #[serde(default)]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub next: Option<String>,
+}
+
+/// A path on this console: one leading slash, no scheme, no host, no backslash tricks.
+pub fn local_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.contains("://")
+        && !next.chars().any(char::is_control)
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `POST /auth/dev-login` (dev mode only): signs in as one of the demo users with a role.
+async fn dev_login(
+    State(s): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    Form(form): Form<DevLoginForm>,
+) -> Response {
+    if s.app.config.auth.mode != AuthMode::Dev {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let rid = request_id(&headers);
+    let Some((user, name, default_role)) = DEV_USERS.iter().find(|(u, _, _)| *u == form.user)
+    else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("user: \"{}\" is not a demo user\n", form.user),
+        )
+            .into_response();
+    };
+    let role = match form.role.as_deref().filter(|r| !r.is_empty()) {
+        None => *default_role,
+        Some(r) => match Role::parse(r) {
+            Some(role) => role,
+            None => {
+                return (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    format!("role: \"{r}\" is not a console role\n"),
+                )
+                    .into_response();
+            }
+        },
+    };
+    let next = form.next.unwrap_or_else(|| "/".into());
+    let next_ok = local_path(&next);
+    let now = chrono::Utc::now();
+    let email = format!("{user}@demo.invalid");
+    if let Err(e) = s
+        .app
+        .store
+        .upsert_user(user, &email, name, now.timestamp_millis())
+        .await
+    {
+        tracing::error!(error = %e, "could not record the user");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
+    }
+    let detail = serde_json::json!({"method": "dev", "role": role.label(), "next": next, "next_rejected": !next_ok});
+    // Fail closed: no audit entry, no login.
+    if s.app
+        .audit(NewAuditEntry::new(user, "login", "console", "ok", detail).with_request_id(&rid))
+        .await
+        .is_err()
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the audit log cannot be written, so the login was refused\n",
+        )
+            .into_response();
+    }
+    let record = SessionUser {
+        subject: user.to_string(),
+        name: name.to_string(),
+        email,
+        roles: vec![role],
+        groups: vec![],
+        method: "dev".into(),
+        auth_time: now.timestamp(),
+        amr: vec!["dev".into()],
+        login_at: now.timestamp(),
+    };
+    // A new session id at login (no fixation), then the user.
+    let stored = async {
+        session.cycle_id().await?;
+        session.insert(USER_KEY, record).await
+    }
+    .await;
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "could not store the session");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session store unavailable\n",
+        )
+            .into_response();
+    }
+    Redirect::to(if next_ok { &next } else { "/" }).into_response()
+}
+
+/// `POST /logout`: ends the session (and audits it), then back to `/`.
+async fn logout(State(s): State<ServerState>, session: Session, headers: HeaderMap) -> Response {
+    let caller = caller_from_session(&s.app, &session)
+        .await
+        .ok()
+        .filter(|c| !c.anonymous);
+    if let Some(c) = caller {
+        let entry =
+            NewAuditEntry::new(&c.subject, "logout", "console", "ok", serde_json::json!({}))
+                .with_request_id(&request_id(&headers));
+        if s.app.audit(entry).await.is_err() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the audit log cannot be written, so the logout was refused\n",
+            )
+                .into_response();
+        }
+    }
+    if let Err(e) = session.flush().await {
+        tracing::error!(error = %e, "could not end the session");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "session store unavailable\n",
+        )
+            .into_response();
+    }
+    Redirect::to("/").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert!(local_path("/env/taskflow-production"));
+        assert!(local_path("/audit?actor=alice"));
+        for bad in [
+            "https://evil.example",
+            "//evil.example",
+            "/\\evil.example",
+            "evil",
+            "",
+            "/x\r\nLocation: y",
+        ] {
+            assert!(!local_path(bad), "{bad}");
+        }
+    }
+}

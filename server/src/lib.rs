@@ -1,0 +1,167 @@
+//! The `ops-console` server: axum wiring around the Leptos app, the public endpoints, sessions,
+//! the development login, the security layers and the background jobs.
+
+pub mod http;
+
+use app::ssr::config::{Config, ConfigError};
+use app::ssr::state::{AppState, load_audit_key};
+use app::ssr::store::{SqlStore, Store};
+use axum::Router;
+use axum::extract::FromRef;
+use leptos::config::{Env, LeptosOptions};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// What axum handlers share.
+#[derive(Clone)]
+pub struct ServerState {
+    pub leptos_options: LeptosOptions,
+    pub app: AppState,
+}
+
+impl FromRef<ServerState> for LeptosOptions {
+    fn from_ref(s: &ServerState) -> LeptosOptions {
+        s.leptos_options.clone()
+    }
+}
+
+/// A reason the console cannot start, said in one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("database {url}: {message}")]
+    Database { url: String, message: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Where the built site (`pkg/ops-console.{js,wasm,css}`) is: `LEPTOS_SITE_ROOT`, else
+/// `target/site`.
+pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
+    let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
+    let pkg_dir = std::env::var("LEPTOS_SITE_PKG_DIR").unwrap_or_else(|_| "pkg".into());
+    let env = if std::env::var("LEPTOS_ENV").is_ok_and(|v| v.eq_ignore_ascii_case("dev")) {
+        Env::DEV
+    } else {
+        Env::PROD
+    };
+    LeptosOptions::builder()
+        .output_name("ops-console")
+        .site_root(site_root)
+        .site_pkg_dir(pkg_dir)
+        .site_addr(addr)
+        .env(env)
+        .build()
+}
+
+/// The data directory of the embedded SQLite database (where a dev audit key is kept too).
+fn data_dir(config: &Config) -> PathBuf {
+    if !config.is_postgres() {
+        let path = config
+            .database_url
+            .trim_start_matches("sqlite://")
+            .trim_start_matches("sqlite:");
+        let path = path.split('?').next().unwrap_or_default();
+        if let Some(parent) = std::path::Path::new(path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+        {
+            return parent.to_path_buf();
+        }
+    }
+    PathBuf::from("data")
+}
+
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    let url = app::ssr::config::redact_url(&config.database_url);
+    let store =
+        SqlStore::connect(&config.database_url)
+            .await
+            .map_err(|e| StartError::Database {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+    store.migrate().await.map_err(|e| StartError::Database {
+        url,
+        message: e.to_string(),
+    })?;
+    Ok(store.into_arc())
+}
+
+/// Opens and migrates the database and assembles the state.
+pub async fn build_state(config: Config) -> Result<AppState, StartError> {
+    if config.auth.mode == app::ssr::config::AuthMode::Oidc {
+        return Err(StartError::Other(
+            "auth.mode = \"oidc\": SSO login is not part of this build yet; use the dev login on loopback".into(),
+        ));
+    }
+    let store = open_store(&config).await?;
+    let key = load_audit_key(&config, &data_dir(&config)).map_err(StartError::Other)?;
+    Ok(AppState::new(config, store, key))
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
+    http::router(ServerState {
+        leptos_options,
+        app: state,
+    })
+}
+
+/// Background jobs of one replica: expired sessions are removed every ten minutes.
+pub fn spawn_jobs(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let now = chrono::Utc::now().timestamp_millis();
+            match state.store.session_delete_expired(now).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not remove expired sessions"),
+            }
+        }
+    });
+}
+
+/// Serves until ctrl-c / SIGTERM.
+pub async fn serve(config: Config) -> Result<(), StartError> {
+    let addr = config.listen_addr()?;
+    let state = build_state(config).await?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| StartError::Other(format!("listen {addr}: {e}")))?;
+    tracing::info!(%addr, environments = state.environments().len(), backend = state.store.backend().label(), "serving");
+    spawn_jobs(state.clone());
+    let app = router(state, leptos_options(addr));
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| StartError::Other(format!("server: {e}")))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down");
+}
