@@ -1,0 +1,84 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE_URL, DEMO_ENVIRONMENTS, launch, openPage, waitHydrated, assertNoProblems } from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('the overview lists every demo environment, labelled as demo', async () => {
+  const { context, page, problems } = await openPage(browser);
+  const response = await page.goto(`${BASE_URL}/`);
+  assert.equal(response.status(), 200);
+  const names = await page.locator('[data-testid=env-card] .env-name').allTextContents();
+  assert.deepEqual([...names].sort(), [...DEMO_ENVIRONMENTS].sort());
+  assert.equal(await page.locator('[data-testid=env-card] .badge.demo').count(), DEMO_ENVIRONMENTS.length);
+  assert.match(await page.locator('.demo-banner').textContent(), /Demo data/);
+  await waitHydrated(page);
+  assertNoProblems(problems);
+  await context.close();
+});
+
+test('the filter box works once the page is hydrated', async () => {
+  const { context, page, problems } = await openPage(browser);
+  await page.goto(`${BASE_URL}/`);
+  await waitHydrated(page);
+  await page.fill('[data-testid=env-filter]', 'homebrew');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=env-card]').length === 3, null, { timeout: 5000 });
+  assert.equal(await page.locator('[data-testid=env-count]').textContent(), `3 of ${DEMO_ENVIRONMENTS.length} environments`);
+  await page.fill('[data-testid=env-filter]', 'eu-central');
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=env-card]').length === 1, null, { timeout: 5000 });
+  assert.equal(await page.locator('[data-testid=env-card] .env-name').textContent(), 'curriculum-alignment-prod');
+  assertNoProblems(problems);
+  await context.close();
+});
+
+test('an environment page lists its resources and alarms', async () => {
+  const { context, page, problems } = await openPage(browser);
+  await page.goto(`${BASE_URL}/`);
+  await waitHydrated(page);
+  await page.click('[data-testid=env-card]:has-text("taskflow-production")');
+  await page.waitForURL(`${BASE_URL}/env/taskflow-production`);
+  await page.waitForSelector('[data-testid=resources]');
+  assert.equal(await page.locator('[data-testid=env-title]').textContent(), 'taskflow-production');
+  assert.equal(await page.locator('.page-head .badge.demo').count(), 1);
+  const table = await page.locator('[data-testid=resources]').textContent();
+  for (const name of ['taskflow-api-production', 'taskflow-production-alb', 'taskflow-production-redis', 'taskflow-production-acl']) {
+    assert.ok(table.includes(name), `resources table lacks ${name}`);
+  }
+  const alarms = await page.locator('[data-testid=alarms]').textContent();
+  assert.ok(alarms.includes('taskflow-production-error-rate'));
+  assertNoProblems(problems);
+  await context.close();
+});
+
+test('unknown paths and environments say not found', async () => {
+  const { context, page } = await openPage(browser);
+  const r = await page.goto(`${BASE_URL}/no/such/page`);
+  assert.equal(r.status(), 404);
+  assert.equal(await page.locator('h1').textContent(), 'Not found');
+  const e = await page.goto(`${BASE_URL}/env/no-such-env`);
+  assert.equal(e.status(), 404);
+  assert.match(await page.locator('.error-box').textContent(), /no environment named "no-such-env"/);
+  await context.close();
+});
+
+test('the dev login signs in with a role, and the login is audited', async () => {
+  const { context, page, problems } = await openPage(browser);
+  await page.goto(`${BASE_URL}/audit`);
+  assert.match(await page.locator('.error-box').textContent(), /needs the admin role/);
+  problems.length = 0; // the 403 of that page is the point; what follows must be clean
+  await page.goto(`${BASE_URL}/login?next=/audit`);
+  await waitHydrated(page);
+  await page.click('[data-testid=login-carol]');
+  await page.waitForURL(`${BASE_URL}/audit`);
+  assert.equal(await page.locator('[data-testid=who]').textContent(), 'Carol (ops admin) (admin)');
+  await page.waitForSelector('[data-testid=audit]');
+  const rows = await page.locator('[data-testid=audit] tbody tr').allTextContents();
+  assert.ok(rows.some((r) => r.includes('carol') && r.includes('login')), `no login entry in ${rows}`);
+  await page.click('button:has-text("Sign out")');
+  await page.waitForURL(`${BASE_URL}/`);
+  await page.waitForSelector('a:has-text("Sign in")');
+  assertNoProblems(problems);
+  await context.close();
+});
