@@ -25,7 +25,7 @@ endif
 PKG := $(LEPTOS_SITE_ROOT)/$(LEPTOS_SITE_PKG_DIR)
 BIN := target/$(PROFILE)/ops-console
 
-.PHONY: run test build site wasm css server tools clippy fmt e2e-deps py-deps bench clean-site
+.PHONY: run test build site wasm css server tools clippy fmt e2e-deps bench
 
 ## Toolchain pieces the build needs, installed when missing.
 tools:
@@ -41,6 +41,12 @@ wasm: tools
 	wasm-bindgen --target web --no-typescript --out-dir $(PKG) --out-name ops-console \
 	  target/wasm32-unknown-unknown/$(WASM_DIR)/frontend.wasm
 	mv -f $(PKG)/ops-console_bg.wasm $(PKG)/ops-console.wasm
+ifeq ($(PROFILE),release)
+	@if command -v wasm-opt >/dev/null; then \
+	  wasm-opt -Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
+	    -o $(PKG)/ops-console.wasm $(PKG)/ops-console.wasm; \
+	else echo "wasm-opt not found (apt-get install binaryen): the wasm is left as wasm-bindgen wrote it"; fi
+endif
 
 css:
 	@mkdir -p $(PKG)
@@ -56,10 +62,6 @@ build: site server
 
 run: build
 	$(BIN) serve
-
-## Python peers for tests (moto, oidc-provider-mock) in a venv under target/.
-py-deps:
-	@bash scripts/py-deps.sh
 
 ## playwright-core for the browser tests (never downloads a browser: Debian's chromium is used).
 e2e-deps:

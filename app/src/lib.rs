@@ -23,10 +23,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         if let (Some(nonce), Some(opts)) = (
             leptos::nonce::use_nonce(),
             use_context::<leptos_axum::ResponseOptions>(),
-        ) {
-            if let Ok(v) = axum::http::HeaderValue::from_str(&page_csp(&nonce)) {
-                opts.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, v);
-            }
+        ) && let Ok(v) = axum::http::HeaderValue::from_str(&page_csp(&nonce))
+        {
+            opts.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, v);
         }
     }
     view! {

@@ -51,9 +51,7 @@ impl Role {
 /// True when someone holding `held` roles may act as `needed`.
 pub fn roles_allow(held: &[Role], needed: Role) -> bool {
     held.iter().any(|&h| {
-        h == needed
-            || (needed == Role::Viewer
-                && matches!(h, Role::Responder | Role::Approver | Role::Admin))
+        h == needed || (needed == Role::Viewer && matches!(h, Role::Responder | Role::Approver | Role::Admin))
     })
 }
 
@@ -345,18 +343,9 @@ mod tests {
 
     #[test]
     fn health_follows_alarms_and_task_counts() {
-        assert_eq!(
-            health_of(&inv(vec![(AlarmState::Ok, 1)], None)),
-            Health::Healthy
-        );
-        assert_eq!(
-            health_of(&inv(vec![(AlarmState::Alarm, 3)], None)),
-            Health::Degraded
-        );
-        assert_eq!(
-            health_of(&inv(vec![(AlarmState::Alarm, 1)], None)),
-            Health::Unhealthy
-        );
+        assert_eq!(health_of(&inv(vec![(AlarmState::Ok, 1)], None)), Health::Healthy);
+        assert_eq!(health_of(&inv(vec![(AlarmState::Alarm, 3)], None)), Health::Degraded);
+        assert_eq!(health_of(&inv(vec![(AlarmState::Alarm, 1)], None)), Health::Unhealthy);
         let short = TaskCounts {
             running: 3,
             desired: 4,

@@ -35,9 +35,9 @@ pub fn router(state: ServerState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.behind_tls())
-        .with_expiry(Expiry::OnInactivity(
-            tower_sessions::cookie::time::Duration::minutes(i64::from(config.auth.idle_minutes)),
-        ));
+        .with_expiry(Expiry::OnInactivity(tower_sessions::cookie::time::Duration::minutes(
+            i64::from(config.auth.idle_minutes),
+        )));
 
     let context_state = app_state.clone();
     let shell_options = state.leptos_options.clone();
@@ -53,10 +53,7 @@ pub fn router(state: ServerState) -> Router {
             move || provide_context(context_state.clone()),
             move || shell(shell_options.clone()),
         )
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            ServerState,
-            _,
-        >(
+        .fallback(leptos_axum::file_and_error_handler_with_context::<ServerState, _>(
             {
                 let s = app_state.clone();
                 move || provide_context(s.clone())
@@ -65,10 +62,7 @@ pub fn router(state: ServerState) -> Router {
         ))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), csrf))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            security_headers,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
@@ -91,11 +85,10 @@ async fn readyz(State(s): State<ServerState>) -> Response {
 
 async fn metrics(State(s): State<ServerState>) -> Response {
     let envs = s.app.environments().len() as f64;
-    let body = s.app.metrics.render(&[(
-        "ops_console_environments",
-        "Environments the console shows.",
-        envs,
-    )]);
+    let body = s
+        .app
+        .metrics
+        .render(&[("ops_console_environments", "Environments the console shows.", envs)]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
@@ -113,9 +106,7 @@ async fn observe(State(s): State<ServerState>, req: Request, next: Next) -> Resp
     let response = next.run(req).await;
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    s.app
-        .metrics
-        .observe_request(method.as_str(), status, elapsed);
+    s.app.metrics.observe_request(method.as_str(), status, elapsed);
     tracing::info!(request_id, %method, path, status, ms = (elapsed * 1000.0).round(), "request");
     response
 }
@@ -125,19 +116,10 @@ async fn observe(State(s): State<ServerState>, req: Request, next: Next) -> Resp
 async fn security_headers(State(s): State<ServerState>, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
     let h = response.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        "cross-origin-opener-policy",
-        HeaderValue::from_static("same-origin"),
-    );
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
@@ -155,13 +137,7 @@ async fn security_headers(State(s): State<ServerState>, req: Request, next: Next
 
 /// The origin the console is reached at: `public_url` when set, else this request's Host.
 fn own_origin(s: &ServerState, headers: &HeaderMap) -> Option<String> {
-    if let Some(u) = s
-        .app
-        .config
-        .public_url
-        .as_deref()
-        .and_then(|u| url::Url::parse(u).ok())
-    {
+    if let Some(u) = s.app.config.public_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
         return Some(u.origin().ascii_serialization());
     }
     headers
@@ -191,8 +167,7 @@ async fn csrf(State(s): State<ServerState>, req: Request, next: Next) -> Respons
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let cross_site =
-        headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site");
+    let cross_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) == Some("cross-site");
     let foreign_origin = match (&origin, own_origin(&s, headers)) {
         (Some(o), Some(own)) => !o.eq_ignore_ascii_case(&own),
         (Some(_), None) => true,
@@ -256,8 +231,7 @@ async fn dev_login(
         return StatusCode::NOT_FOUND.into_response();
     }
     let rid = request_id(&headers);
-    let Some((user, name, default_role)) = DEV_USERS.iter().find(|(u, _, _)| *u == form.user)
-    else {
+    let Some((user, name, default_role)) = DEV_USERS.iter().find(|(u, _, _)| *u == form.user) else {
         return (
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("user: \"{}\" is not a demo user\n", form.user),
@@ -322,11 +296,7 @@ async fn dev_login(
     .await;
     if let Err(e) = stored {
         tracing::error!(error = %e, "could not store the session");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "session store unavailable\n",
-        )
-            .into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response();
     }
     Redirect::to(if next_ok { &next } else { "/" }).into_response()
 }
@@ -338,9 +308,8 @@ async fn logout(State(s): State<ServerState>, session: Session, headers: HeaderM
         .ok()
         .filter(|c| !c.anonymous);
     if let Some(c) = caller {
-        let entry =
-            NewAuditEntry::new(&c.subject, "logout", "console", "ok", serde_json::json!({}))
-                .with_request_id(&request_id(&headers));
+        let entry = NewAuditEntry::new(&c.subject, "logout", "console", "ok", serde_json::json!({}))
+            .with_request_id(&request_id(&headers));
         if s.app.audit(entry).await.is_err() {
             return (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -351,11 +320,7 @@ async fn logout(State(s): State<ServerState>, session: Session, headers: HeaderM
     }
     if let Err(e) = session.flush().await {
         tracing::error!(error = %e, "could not end the session");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "session store unavailable\n",
-        )
-            .into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response();
     }
     Redirect::to("/").into_response()
 }

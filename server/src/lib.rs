@@ -77,13 +77,12 @@ fn data_dir(config: &Config) -> PathBuf {
 
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     let url = app::ssr::config::redact_url(&config.database_url);
-    let store =
-        SqlStore::connect(&config.database_url)
-            .await
-            .map_err(|e| StartError::Database {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
+    let store = SqlStore::connect(&config.database_url)
+        .await
+        .map_err(|e| StartError::Database {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
     store.migrate().await.map_err(|e| StartError::Database {
         url,
         message: e.to_string(),
@@ -137,13 +136,10 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
     tracing::info!(%addr, environments = state.environments().len(), backend = state.store.backend().label(), "serving");
     spawn_jobs(state.clone());
     let app = router(state, leptos_options(addr));
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| StartError::Other(format!("server: {e}")))
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| StartError::Other(format!("server: {e}")))
 }
 
 async fn shutdown_signal() {
@@ -152,8 +148,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             s.recv().await;
         }
     };

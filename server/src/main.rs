@@ -64,10 +64,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ops-console: cannot start the runtime: {e}");
@@ -81,9 +78,7 @@ fn main() -> ExitCode {
                 .map(|()| ExitCode::SUCCESS)
                 .map_err(|e| e.to_string()),
             Command::Migrate => {
-                server::open_store(&config)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                server::open_store(&config).await.map_err(|e| e.to_string())?;
                 eprintln!("ops-console: migrations applied");
                 Ok(ExitCode::SUCCESS)
             }
@@ -116,22 +111,13 @@ fn init_logs() {
 }
 
 async fn audit_command(config: Config, command: AuditCommand) -> Result<ExitCode, String> {
-    let state = server::build_state(config)
-        .await
-        .map_err(|e| e.to_string())?;
+    let state = server::build_state(config).await.map_err(|e| e.to_string())?;
     match command {
         AuditCommand::Verify => {
-            let entries = state
-                .store
-                .audit_all(None)
-                .await
-                .map_err(|e| e.to_string())?;
+            let entries = state.store.audit_all(None).await.map_err(|e| e.to_string())?;
             match audit::verify(state.audit_key(), &entries) {
                 Ok(head) => {
-                    println!(
-                        "ok: {} entries; head seq={} mac={}",
-                        head.seq, head.seq, head.mac
-                    );
+                    println!("ok: {} entries; head seq={} mac={}", head.seq, head.seq, head.mac);
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
@@ -149,11 +135,7 @@ async fn audit_command(config: Config, command: AuditCommand) -> Result<ExitCode
                         .timestamp_millis(),
                 ),
             };
-            let entries = state
-                .store
-                .audit_all(since_ms)
-                .await
-                .map_err(|e| e.to_string())?;
+            let entries = state.store.audit_all(since_ms).await.map_err(|e| e.to_string())?;
             let text = match format {
                 ExportFormat::Jsonl => audit::to_jsonl(&entries),
                 ExportFormat::Csv => audit::to_csv(&entries),

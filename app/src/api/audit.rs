@@ -17,9 +17,7 @@ pub async fn list_audit(
             caller.require(Role::Admin)?;
             let clean = |v: Option<String>, field: &str| -> Result<Option<String>, AppError> {
                 match v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) {
-                    Some(s) if s.len() > 200 => Err(AppError::Invalid(format!(
-                        "{field}: at most 200 characters"
-                    ))),
+                    Some(s) if s.len() > 200 => Err(AppError::Invalid(format!("{field}: at most 200 characters"))),
                     other => Ok(other),
                 }
             };

@@ -26,9 +26,7 @@ pub async fn get_environment(name: String) -> Result<EnvDetail, AppError> {
             let (state, caller) = crate::ssr::auth::current().await?;
             caller.require(crate::model::Role::Viewer)?;
             if name.is_empty() || name.len() > 128 {
-                return Err(AppError::Invalid(
-                    "name: must be 1 to 128 characters".into(),
-                ));
+                return Err(AppError::Invalid("name: must be 1 to 128 characters".into()));
             }
             let meta = state
                 .environment(&name)

@@ -12,15 +12,12 @@ pub use session::whoami;
 
 /// Applies the HTTP status of an error to the response (server side) and passes the result on.
 #[cfg(feature = "ssr")]
-pub(crate) fn finish<T>(
-    result: Result<T, crate::error::AppError>,
-) -> Result<T, crate::error::AppError> {
-    if let Err(e) = &result {
-        if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
-            if let Ok(code) = axum::http::StatusCode::from_u16(e.status()) {
-                opts.set_status(code);
-            }
-        }
+pub(crate) fn finish<T>(result: Result<T, crate::error::AppError>) -> Result<T, crate::error::AppError> {
+    if let Err(e) = &result
+        && let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+        && let Ok(code) = axum::http::StatusCode::from_u16(e.status())
+    {
+        opts.set_status(code);
     }
     result
 }

@@ -36,9 +36,7 @@ pub fn DemoBanner() -> impl IntoView {
 pub fn ErrorBox(error: AppError) -> impl IntoView {
     let hint = match &error {
         AppError::Unauthenticated => Some(view! { <a href="/login">"Sign in"</a> }.into_any()),
-        AppError::Forbidden(_) => {
-            Some(view! { <a href="/login">"Sign in with another role"</a> }.into_any())
-        }
+        AppError::Forbidden(_) => Some(view! { <a href="/login">"Sign in with another role"</a> }.into_any()),
         _ => None,
     };
     view! {

@@ -9,9 +9,7 @@ use leptos_router::hooks::use_query_map;
 pub fn AuditLogPage() -> impl IntoView {
     let query = use_query_map();
     let params = move || query.with(|q| (q.get("actor"), q.get("action")));
-    let page = Resource::new(params, |(actor, action)| {
-        list_audit(actor, action, Some(200))
-    });
+    let page = Resource::new(params, |(actor, action)| list_audit(actor, action, Some(200)));
     view! {
         <h1>"Audit log"</h1>
         <form method="get" action="/audit" class="filters">

@@ -44,11 +44,7 @@ fn Detail(d: EnvDetail) -> impl IntoView {
 
 #[component]
 fn InventoryView(inv: Inventory) -> impl IntoView {
-    let firing = inv
-        .alarms
-        .iter()
-        .filter(|a| a.state == AlarmState::Alarm)
-        .count();
+    let firing = inv.alarms.iter().filter(|a| a.state == AlarmState::Alarm).count();
     let mut resources = inv.resources.clone();
     resources.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.name.cmp(&b.name)));
     view! {

@@ -11,9 +11,7 @@ use leptos::prelude::*;
 pub(crate) fn auto_refresh(seconds: u64, refetch: impl Fn() + Clone + 'static) {
     Effect::new(move |_| {
         let refetch = refetch.clone();
-        if let Ok(handle) =
-            set_interval_with_handle(move || refetch(), std::time::Duration::from_secs(seconds))
-        {
+        if let Ok(handle) = set_interval_with_handle(refetch, std::time::Duration::from_secs(seconds)) {
             on_cleanup(move || handle.clear());
         }
     });

@@ -7,9 +7,7 @@ fn matches(env: &EnvSummary, needle: &str) -> bool {
     let needle = needle.trim().to_lowercase();
     needle.is_empty()
         || needle.split_whitespace().all(|w| {
-            env.name.to_lowercase().contains(w)
-                || env.tier.label() == w
-                || env.region.to_lowercase().contains(w)
+            env.name.to_lowercase().contains(w) || env.tier.label() == w || env.region.to_lowercase().contains(w)
         })
 }
 

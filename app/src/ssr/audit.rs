@@ -24,13 +24,7 @@ pub struct NewAuditEntry {
 }
 
 impl NewAuditEntry {
-    pub fn new(
-        actor: &str,
-        action: &str,
-        target: &str,
-        outcome: &str,
-        detail: serde_json::Value,
-    ) -> NewAuditEntry {
+    pub fn new(actor: &str, action: &str, target: &str, outcome: &str, detail: serde_json::Value) -> NewAuditEntry {
         NewAuditEntry {
             ts_ms: chrono::Utc::now().timestamp_millis(),
             actor: actor.to_string(),
@@ -116,9 +110,7 @@ pub struct ChainHead {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChainError {
-    #[error(
-        "entry {seq}: expected sequence number {expected} (an entry is missing or out of order)"
-    )]
+    #[error("entry {seq}: expected sequence number {expected} (an entry is missing or out of order)")]
     Gap { seq: i64, expected: i64 },
     #[error("entry {seq}: does not link to the entry before it (deleted, reordered or replaced)")]
     Link { seq: i64 },
@@ -132,10 +124,7 @@ pub fn verify(key: &[u8], entries: &[AuditRecord]) -> Result<ChainHead, ChainErr
     let mut expected = 1;
     for r in entries {
         if r.seq != expected {
-            return Err(ChainError::Gap {
-                seq: r.seq,
-                expected,
-            });
+            return Err(ChainError::Gap { seq: r.seq, expected });
         }
         if r.prev_mac != prev {
             return Err(ChainError::Link { seq: r.seq });
@@ -178,8 +167,7 @@ pub fn to_csv(entries: &[AuditRecord]) -> String {
             s.to_string()
         }
     }
-    let mut out =
-        String::from("seq,ts,actor,action,target,outcome,detail,request_id,prev_mac,mac\n");
+    let mut out = String::from("seq,ts,actor,action,target,outcome,detail,request_id,prev_mac,mac\n");
     for e in entries {
         let ts = chrono::DateTime::from_timestamp_millis(e.ts_ms)
             .map(|t| t.to_rfc3339())
@@ -213,13 +201,7 @@ mod tests {
                 .last()
                 .map(|r| r.mac.clone())
                 .unwrap_or_else(|| GENESIS_MAC.to_string());
-            let mut e = NewAuditEntry::new(
-                "alice",
-                "login",
-                "console",
-                "ok",
-                serde_json::json!({"i": i}),
-            );
+            let mut e = NewAuditEntry::new("alice", "login", "console", "ok", serde_json::json!({"i": i}));
             e.ts_ms = 1_700_000_000_000 + i;
             out.push(seal(key, i, &prev, e));
         }
@@ -227,12 +209,13 @@ mod tests {
     }
 
     #[test]
-    fn an_intact_chain_verifies_to_its_head() {
+    fn an_intact_chain_verifies_to_its_head() -> Result<(), Box<dyn std::error::Error>> {
         let c = chain(b"k", 5);
-        let head = verify(b"k", &c).expect("intact");
+        let head = verify(b"k", &c)?;
         assert_eq!(head.seq, 5);
         assert_eq!(head.mac, c[4].mac);
-        assert_eq!(verify(b"k", &[]).expect("empty").seq, 0);
+        assert_eq!(verify(b"k", &[])?.seq, 0);
+        Ok(())
     }
 
     #[test]
@@ -244,13 +227,7 @@ mod tests {
 
         let mut deleted = c.clone();
         deleted.remove(1);
-        assert_eq!(
-            verify(b"k", &deleted),
-            Err(ChainError::Gap {
-                seq: 3,
-                expected: 2
-            })
-        );
+        assert_eq!(verify(b"k", &deleted), Err(ChainError::Gap { seq: 3, expected: 2 }));
 
         let mut reordered = c.clone();
         reordered.swap(1, 2);

@@ -30,10 +30,7 @@ impl Caller {
         if roles_allow(&self.roles, role) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(format!(
-                "this needs the {} role",
-                role.label()
-            )))
+            Err(AppError::Forbidden(format!("this needs the {} role", role.label())))
         }
     }
 

@@ -43,9 +43,7 @@ impl SeverityRules {
 
     /// `configured` patterns were validated with the config; one that fails here is skipped.
     pub fn new(configured: &[(String, u8)]) -> SeverityRules {
-        let defaults = SeverityRules::DEFAULTS
-            .iter()
-            .map(|(p, s)| (p.to_string(), *s));
+        let defaults = SeverityRules::DEFAULTS.iter().map(|(p, s)| (p.to_string(), *s));
         let rules = configured
             .iter()
             .cloned()

@@ -297,9 +297,8 @@ impl Config {
         let path = path.map(Path::to_path_buf).or(from_var);
         let (text, origin) = match &path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| {
-                    ConfigError(format!("config {}: cannot read: {e}", p.display()))
-                })?;
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError(format!("config {}: cannot read: {e}", p.display())))?;
                 (text, p.display().to_string())
             }
             None => (String::new(), "embedded defaults".to_string()),
@@ -314,15 +313,10 @@ impl Config {
         vars: &[(String, String)],
     ) -> Result<Config, ConfigError> {
         // First pass on the text itself so errors carry a line and column.
-        let mut config: Config =
-            toml::from_str(text).map_err(|e| describe_toml_error(origin, text, &e))?;
-        let overrides: Vec<&(String, String)> = vars
-            .iter()
-            .filter(|(k, _)| k.starts_with(OVERRIDE_PREFIX))
-            .collect();
+        let mut config: Config = toml::from_str(text).map_err(|e| describe_toml_error(origin, text, &e))?;
+        let overrides: Vec<&(String, String)> = vars.iter().filter(|(k, _)| k.starts_with(OVERRIDE_PREFIX)).collect();
         if !overrides.is_empty() {
-            let mut value: toml::Value =
-                toml::from_str(text).map_err(|e| describe_toml_error(origin, text, &e))?;
+            let mut value: toml::Value = toml::from_str(text).map_err(|e| describe_toml_error(origin, text, &e))?;
             for (name, raw) in overrides {
                 apply_override(&mut value, name, raw)?;
             }
@@ -333,11 +327,7 @@ impl Config {
                 ))
             })?;
         }
-        if let Some(addr) = vars
-            .iter()
-            .find(|(k, _)| k == "LEPTOS_SITE_ADDR")
-            .map(|(_, v)| v)
-        {
+        if let Some(addr) = vars.iter().find(|(k, _)| k == "LEPTOS_SITE_ADDR").map(|(_, v)| v) {
             config.listen = addr.clone();
         }
         config
@@ -361,23 +351,19 @@ impl Config {
     }
 
     pub fn is_postgres(&self) -> bool {
-        self.database_url.starts_with("postgres://")
-            || self.database_url.starts_with("postgresql://")
+        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
     }
 
     /// Cookies are `Secure` and HSTS is sent when the console is reached over https.
     pub fn behind_tls(&self) -> bool {
-        self.public_url
-            .as_deref()
-            .is_some_and(|u| u.starts_with("https://"))
+        self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         let err = |m: String| Err(ConfigError(m));
         let addr = self.listen_addr()?;
         if let Some(u) = &self.public_url {
-            let parsed =
-                url::Url::parse(u).map_err(|e| ConfigError(format!("public_url: \"{u}\": {e}")))?;
+            let parsed = url::Url::parse(u).map_err(|e| ConfigError(format!("public_url: \"{u}\": {e}")))?;
             if !matches!(parsed.scheme(), "http" | "https") {
                 return err(format!("public_url: \"{u}\" must be http:// or https://"));
             }
@@ -407,8 +393,7 @@ impl Config {
                     }
                 }
                 if let Some(u) = &self.auth.issuer_url {
-                    url::Url::parse(u)
-                        .map_err(|e| ConfigError(format!("auth.issuer_url: \"{u}\": {e}")))?;
+                    url::Url::parse(u).map_err(|e| ConfigError(format!("auth.issuer_url: \"{u}\": {e}")))?;
                 }
             }
         }
@@ -419,10 +404,7 @@ impl Config {
             ("auth.idle_minutes", self.auth.idle_minutes),
             ("auth.absolute_hours", self.auth.absolute_hours),
             ("auth.step_up_minutes", self.auth.step_up_minutes),
-            (
-                "access.pending_expiry_minutes",
-                self.access.pending_expiry_minutes,
-            ),
+            ("access.pending_expiry_minutes", self.access.pending_expiry_minutes),
             ("access.emergency_minutes", self.access.emergency_minutes),
         ] {
             if v == 0 {
@@ -430,21 +412,16 @@ impl Config {
             }
         }
         if self.access.emergency_minutes > 60 {
-            return err("access.emergency_minutes must be at most 60 (production sessions are limited to 1 hour)".into());
+            return err(
+                "access.emergency_minutes must be at most 60 (production sessions are limited to 1 hour)".into(),
+            );
         }
         for (i, rule) in self.severity.iter().enumerate() {
             if !(1..=4).contains(&rule.sev) {
-                return err(format!(
-                    "severity[{i}].sev = {} must be 1..4 (SEV1-SEV4)",
-                    rule.sev
-                ));
+                return err(format!("severity[{i}].sev = {} must be 1..4 (SEV1-SEV4)", rule.sev));
             }
-            regex::Regex::new(&rule.pattern).map_err(|e| {
-                ConfigError(format!(
-                    "severity[{i}].pattern: {}",
-                    one_line(&e.to_string())
-                ))
-            })?;
+            regex::Regex::new(&rule.pattern)
+                .map_err(|e| ConfigError(format!("severity[{i}].pattern: {}", one_line(&e.to_string()))))?;
         }
         let mut names = HashSet::new();
         for env in &self.environments {
@@ -467,13 +444,12 @@ impl Config {
                 return err(format!("{at}: region is empty"));
             }
             if let Some(u) = &env.endpoint_url {
-                url::Url::parse(u)
-                    .map_err(|e| ConfigError(format!("{at}: endpoint_url \"{u}\": {e}")))?;
+                url::Url::parse(u).map_err(|e| ConfigError(format!("{at}: endpoint_url \"{u}\": {e}")))?;
             }
-            if let Some(a) = &env.account_id {
-                if a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()) {
-                    return err(format!("{at}: account_id \"{a}\" must be 12 digits"));
-                }
+            if let Some(a) = &env.account_id
+                && (a.len() != 12 || !a.chars().all(|c| c.is_ascii_digit()))
+            {
+                return err(format!("{at}: account_id \"{a}\" must be 12 digits"));
             }
             if env.rpo_hours == Some(0) {
                 return err(format!("{at}: rpo_hours must be greater than 0"));
@@ -497,17 +473,11 @@ impl Config {
                     return err(format!("{at}: approvals must be at least 1"));
                 }
                 if p.approver_groups.is_empty() {
-                    return err(format!(
-                        "{at}: approver_groups is empty, so nobody could approve"
-                    ));
+                    return err(format!("{at}: approver_groups is empty, so nobody could approve"));
                 }
                 if let Some(pat) = &p.ticket_pattern {
-                    regex::Regex::new(pat).map_err(|e| {
-                        ConfigError(format!(
-                            "{at}: ticket_pattern: {}",
-                            one_line(&e.to_string())
-                        ))
-                    })?;
+                    regex::Regex::new(pat)
+                        .map_err(|e| ConfigError(format!("{at}: ticket_pattern: {}", one_line(&e.to_string()))))?;
                 }
             }
         }
@@ -540,9 +510,9 @@ fn apply_override(doc: &mut toml::Value, name: &str, raw: &str) -> Result<(), Co
         .unwrap_or_else(|| toml::Value::String(raw.to_string()));
     let mut cursor = doc;
     for (i, key) in path.iter().enumerate() {
-        let table = cursor.as_table_mut().ok_or_else(|| {
-            ConfigError(format!("{name}: {} is not a section", path[..i].join(".")))
-        })?;
+        let table = cursor
+            .as_table_mut()
+            .ok_or_else(|| ConfigError(format!("{name}: {} is not a section", path[..i].join("."))))?;
         if i + 1 == path.len() {
             table.insert(key.clone(), value);
             return Ok(());
@@ -560,12 +530,7 @@ fn describe_toml_error(origin: &str, text: &str, e: &toml::de::Error) -> ConfigE
         .map(|span| {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
-            let col = before
-                .rsplit('\n')
-                .next()
-                .map(|l| l.chars().count())
-                .unwrap_or(0)
-                + 1;
+            let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
             format!(" line {line}, column {col}")
         })
         .unwrap_or_default();
@@ -592,31 +557,25 @@ mod tests {
     use super::*;
 
     fn parse(text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let vars: Vec<(String, String)> = vars
-            .iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect();
+        let vars: Vec<(String, String)> = vars.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
         Config::from_toml_with_overrides(text, "test.toml", &vars)
     }
 
     #[test]
-    fn embedded_defaults_are_dev_sqlite_and_demo() {
-        let c = parse("", &[]).expect("defaults");
+    fn embedded_defaults_are_dev_sqlite_and_demo() -> Result<(), Box<dyn std::error::Error>> {
+        let c = parse("", &[])?;
         assert_eq!(c.auth.mode, AuthMode::Dev);
         assert_eq!(c.database_url, "sqlite://data/ops-console.db");
         assert!(c.demo_enabled());
         assert_eq!(c.listen, "127.0.0.1:3000");
         assert_eq!(c.auth.idle_minutes, 60);
         assert_eq!(c.auth.absolute_hours, 12);
+        Ok(())
     }
 
     #[test]
     fn unknown_key_is_named_with_its_line() {
-        let e = parse(
-            "listen = \"127.0.0.1:1\"\n[auth]\nmode = \"dev\"\nbogus_key = 1\n",
-            &[],
-        )
-        .unwrap_err();
+        let e = parse("listen = \"127.0.0.1:1\"\n[auth]\nmode = \"dev\"\nbogus_key = 1\n", &[]).unwrap_err();
         assert!(e.0.contains("bogus_key"), "{}", e.0);
         assert!(e.0.contains("line 4"), "{}", e.0);
         assert!(!e.0.contains('\n'));
@@ -631,7 +590,7 @@ mod tests {
     }
 
     #[test]
-    fn overrides_and_site_addr_apply() {
+    fn overrides_and_site_addr_apply() -> Result<(), Box<dyn std::error::Error>> {
         let c = parse(
             "",
             &[
@@ -641,42 +600,39 @@ mod tests {
                 ("OPS_CONSOLE_CONFIG", "/not/a/config/key"),
                 ("LEPTOS_SITE_ADDR", "127.0.0.1:4000"),
             ],
-        )
-        .expect("overrides");
+        )?;
         assert!(c.is_postgres());
         assert_eq!(c.auth.idle_minutes, 15);
         assert!(!c.demo_enabled());
         assert_eq!(c.listen, "127.0.0.1:4000");
         let e = parse("", &[("OPS_CONSOLE__AUTH__NOPE", "1")]).unwrap_err();
         assert!(e.0.contains("nope"), "{}", e.0);
+        Ok(())
     }
 
     #[test]
-    fn the_design_example_validates() {
+    fn the_design_example_validates() -> Result<(), Box<dyn std::error::Error>> {
         let text = include_str!("../../../docs/config.example.toml");
-        let c = parse(text, &[]).expect("example config");
+        let c = parse(text, &[])?;
         assert_eq!(c.environments.len(), 1);
         assert_eq!(
             c.environments[0].access_profiles[0].approver_groups,
             vec!["tech-leads".to_string()]
         );
-        assert!(!c.demo_enabled());
+        assert!(c.demo_enabled(), "the example says demo = true");
+        Ok(())
     }
 
     #[test]
-    fn environment_rules() {
-        let env = |extra: &str| {
-            format!(
-                "[[environments]]\nname = \"p\"\ntier = \"prod\"\nregion = \"us-east-1\"\n{extra}"
-            )
-        };
-        assert!(parse(&env(""), &[]).is_ok());
+    fn environment_rules() -> Result<(), Box<dyn std::error::Error>> {
+        let env =
+            |extra: &str| format!("[[environments]]\nname = \"p\"\ntier = \"prod\"\nregion = \"us-east-1\"\n{extra}");
+        let c = parse(&env(""), &[])?;
         assert!(
-            parse(&env("tier2 = 1"), &[])
-                .unwrap_err()
-                .0
-                .contains("tier2")
+            !c.demo_enabled(),
+            "demo defaults to off once environments are configured"
         );
+        assert!(parse(&env("tier2 = 1"), &[]).unwrap_err().0.contains("tier2"));
         let e = parse(&format!("{}{}", env(""), env("")), &[]).unwrap_err();
         assert!(e.0.contains("used twice"), "{}", e.0);
         let profile = "[[environments.access_profiles]]\nname = \"x\"\nrole_arn = \"arn:aws:iam::1:role/x\"\napprover_groups = [\"leads\"]\nmax_minutes = 90\n";
@@ -686,13 +642,11 @@ mod tests {
         assert!(e.0.contains("severity[0].pattern"), "{}", e.0);
         let e = parse("database_url = \"mysql://x\"", &[]).unwrap_err();
         assert!(e.0.contains("database_url"), "{}", e.0);
+        Ok(())
     }
 
     #[test]
     fn redacts_passwords() {
-        assert_eq!(
-            redact_url("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
+        assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
     }
 }

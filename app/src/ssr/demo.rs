@@ -4,9 +4,7 @@
 //! evaluated against them, so the overview changes over time like a real estate would.
 
 use super::cloud::{Cloud, CloudError, SeverityRules};
-use crate::model::{
-    Alarm, AlarmState, Gauge, Health, Inventory, Resource, ResourceKind, TaskCounts, Tier,
-};
+use crate::model::{Alarm, AlarmState, Gauge, Health, Inventory, Resource, ResourceKind, TaskCounts, Tier};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -240,14 +238,7 @@ fn alarmed(
     }
 }
 
-fn res(
-    kind: ResourceKind,
-    name: &str,
-    id: &str,
-    status: &str,
-    zones: &[&str],
-    details: &[(&str, String)],
-) -> Resource {
+fn res(kind: ResourceKind, name: &str, id: &str, status: &str, zones: &[&str], details: &[(&str, String)]) -> Resource {
     Resource {
         kind,
         name: name.to_string(),
@@ -256,20 +247,11 @@ fn res(
         health: Health::Healthy,
         zones: zones.iter().map(|z| z.to_string()).collect(),
         tasks: None,
-        details: details
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .collect(),
+        details: details.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
     }
 }
 
-fn service(
-    name: &str,
-    id: &str,
-    zones: &[&str],
-    tasks: TaskCounts,
-    details: &[(&str, String)],
-) -> Resource {
+fn service(name: &str, id: &str, zones: &[&str], tasks: TaskCounts, details: &[(&str, String)]) -> Resource {
     let mut r = res(ResourceKind::EcsService, name, id, "ACTIVE", zones, details);
     r.health = if tasks.running >= tasks.desired {
         Health::Healthy
@@ -361,11 +343,7 @@ fn taskflow(sim: &Sim) -> (Vec<Resource>, Vec<Reading>) {
         ),
         service(
             "taskflow-api-production",
-            &arn(
-                r,
-                a,
-                "ecs:{r}:{a}:service/taskflow-production/taskflow-api-production",
-            ),
+            &arn(r, a, "ecs:{r}:{a}:service/taskflow-production/taskflow-api-production"),
             &az,
             tasks,
             &[
@@ -398,19 +376,12 @@ fn taskflow(sim: &Sim) -> (Vec<Resource>, Vec<Reading>) {
         res(
             ResourceKind::ElastiCache,
             "taskflow-production-redis",
-            &arn(
-                r,
-                a,
-                "elasticache:{r}:{a}:replicationgroup:taskflow-production-redis",
-            ),
+            &arn(r, a, "elasticache:{r}:{a}:replicationgroup:taskflow-production-redis"),
             "available",
             &az,
             &[
                 ("engine", "redis 7.0, cluster mode".into()),
-                (
-                    "nodes",
-                    "2 shards × (1 primary + 1 replica), cache.r6g.large".into(),
-                ),
+                ("nodes", "2 shards × (1 primary + 1 replica), cache.r6g.large".into()),
             ],
         ),
         res(
@@ -544,11 +515,7 @@ fn homebrew(sim: &Sim, size: HomebrewSize) -> (Vec<Resource>, Vec<Reading>) {
         res(
             ResourceKind::Lambda,
             &format!("{n}-orchestrator"),
-            &arn(
-                region,
-                a,
-                &format!("lambda:{{r}}:{{a}}:function:{n}-orchestrator"),
-            ),
+            &arn(region, a, &format!("lambda:{{r}}:{{a}}:function:{n}-orchestrator")),
             "Active",
             &[],
             &[(
@@ -578,11 +545,7 @@ fn homebrew(sim: &Sim, size: HomebrewSize) -> (Vec<Resource>, Vec<Reading>) {
         ),
         service(
             &format!("{n}-sync-worker"),
-            &arn(
-                region,
-                a,
-                &format!("ecs:{{r}}:{{a}}:service/{n}/{n}-sync-worker"),
-            ),
+            &arn(region, a, &format!("ecs:{{r}}:{{a}}:service/{n}/{n}-sync-worker")),
             &z,
             tasks,
             &[
@@ -618,11 +581,7 @@ fn homebrew(sim: &Sim, size: HomebrewSize) -> (Vec<Resource>, Vec<Reading>) {
         resources.push(res(
             ResourceKind::BackupVault,
             &format!("{n}-vault"),
-            &arn(
-                region,
-                a,
-                &format!("backup:{{r}}:{{a}}:backup-vault:{n}-vault"),
-            ),
+            &arn(region, a, &format!("backup:{{r}}:{{a}}:backup-vault:{n}-vault")),
             "available",
             &[],
             &[],
@@ -646,11 +605,7 @@ fn homebrew(sim: &Sim, size: HomebrewSize) -> (Vec<Resource>, Vec<Reading>) {
     let readings = vec![
         reading(
             "Orchestrator invocations",
-            if syncing {
-                sim.wave(4.0, 12.0, 300.0, 0.0)
-            } else {
-                0.0
-            },
+            if syncing { sim.wave(4.0, 12.0, 300.0, 0.0) } else { 0.0 },
             "per 5 min",
         ),
         Reading {
@@ -689,18 +644,10 @@ fn homebrew(sim: &Sim, size: HomebrewSize) -> (Vec<Resource>, Vec<Reading>) {
         },
         reading(
             "ECS CPU",
-            if syncing {
-                sim.wave(40.0, 80.0, 700.0, 0.0)
-            } else {
-                0.0
-            },
+            if syncing { sim.wave(40.0, 80.0, 700.0, 0.0) } else { 0.0 },
             "%",
         ),
-        reading(
-            "Bucket size",
-            1800.0 + (sim.t / 86400.0).rem_euclid(30.0) * 4.0,
-            "GB",
-        ),
+        reading("Bucket size", 1800.0 + (sim.t / 86400.0).rem_euclid(30.0) * 4.0, "GB"),
         Reading {
             label: "Monthly cost",
             value: sim.wave(60.0, 85.0, 86400.0, 0.0),
@@ -778,10 +725,7 @@ fn bluegreen(sim: &Sim) -> (Vec<Resource>, Vec<Reading>) {
             ),
             "active",
             &az,
-            &[(
-                "listeners",
-                "HTTPS :443 (HTTP redirects), test listener :8443".into(),
-            )],
+            &[("listeners", "HTTPS :443 (HTTP redirects), test listener :8443".into())],
         ),
         res(
             ResourceKind::TargetGroup,
@@ -808,10 +752,7 @@ fn bluegreen(sim: &Sim) -> (Vec<Resource>, Vec<Reading>) {
             ),
             "unused",
             &az,
-            &[
-                ("role", "standby (test listener)".into()),
-                ("targets", "0".into()),
-            ],
+            &[("role", "standby (test listener)".into()), ("targets", "0".into())],
         ),
         res(
             ResourceKind::EcsCluster,
@@ -887,11 +828,7 @@ fn bluegreen(sim: &Sim) -> (Vec<Resource>, Vec<Reading>) {
             "> 85 % for 10 min",
             Some("-app"),
         ),
-        reading(
-            "DocumentDB connections",
-            sim.wave(40.0, 90.0, 3600.0, 0.7),
-            "count",
-        ),
+        reading("DocumentDB connections", sim.wave(40.0, 90.0, 3600.0, 0.7), "count"),
     ];
     (resources, readings)
 }
@@ -939,7 +876,7 @@ fn curriculum(sim: &Sim) -> (Vec<Resource>, Vec<Reading>) {
         ),
         res(
             ResourceKind::S3Bucket,
-            &format!("curriculum-alignment-backups-prod"),
+            "curriculum-alignment-backups-prod",
             "arn:aws:s3:::curriculum-alignment-backups-prod",
             "versioned",
             &[],
@@ -966,11 +903,7 @@ fn curriculum(sim: &Sim) -> (Vec<Resource>, Vec<Reading>) {
         ),
     ];
     let readings = vec![
-        reading(
-            "Lambda invocations",
-            sim.wave(200.0, 900.0, 3600.0, 0.0),
-            "per 5 min",
-        ),
+        reading("Lambda invocations", sim.wave(200.0, 900.0, 3600.0, 0.0), "per 5 min"),
         // Always above 1 %: the demo keeps one alarm firing so the console shows what that looks like.
         alarmed(
             "Lambda error rate",
@@ -1005,35 +938,22 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_demo_environment_has_an_inventory_from_its_seed() {
+    async fn every_demo_environment_has_an_inventory_from_its_seed() -> Result<(), Box<dyn std::error::Error>> {
         let c = cloud();
         for env in &DEMO_ENVS {
-            let inv = c
-                .inventory(env.name, 1_800_000_000_000)
-                .await
-                .expect(env.name);
+            let inv = c.inventory(env.name, 1_800_000_000_000).await?;
             assert!(!inv.resources.is_empty(), "{}", env.name);
         }
-        let tf = c
-            .inventory("taskflow-production", 1_800_000_000_000)
-            .await
-            .expect("taskflow");
+        let tf = c.inventory("taskflow-production", 1_800_000_000_000).await?;
         let svc = tf
             .resources
             .iter()
             .find(|r| r.name == "taskflow-api-production")
-            .expect("service");
-        let t = svc.tasks.expect("counts");
+            .ok_or("service")?;
+        let t = svc.tasks.ok_or("counts")?;
         assert!((2..=20).contains(&t.desired), "{t:?}");
-        assert!(
-            tf.resources
-                .iter()
-                .any(|r| r.kind == ResourceKind::ElastiCache)
-        );
-        let bg = c
-            .inventory("docdb-bluegreen-prod", 1_800_000_000_000)
-            .await
-            .expect("bg");
+        assert!(tf.resources.iter().any(|r| r.kind == ResourceKind::ElastiCache));
+        let bg = c.inventory("docdb-bluegreen-prod", 1_800_000_000_000).await?;
         assert_eq!(
             bg.resources
                 .iter()
@@ -1049,20 +969,14 @@ mod tests {
             2
         );
         assert!(c.inventory("nope", 0).await.is_err());
+        Ok(())
     }
 
     #[tokio::test]
-    async fn curriculum_keeps_a_firing_alarm_and_metrics_move() {
+    async fn curriculum_keeps_a_firing_alarm_and_metrics_move() -> Result<(), Box<dyn std::error::Error>> {
         let c = cloud();
-        let a = c
-            .inventory("curriculum-alignment-prod", 1_800_000_000_000)
-            .await
-            .expect("a");
-        let firing: Vec<_> = a
-            .alarms
-            .iter()
-            .filter(|x| x.state == AlarmState::Alarm)
-            .collect();
+        let a = c.inventory("curriculum-alignment-prod", 1_800_000_000_000).await?;
+        let firing: Vec<_> = a.alarms.iter().filter(|x| x.state == AlarmState::Alarm).collect();
         assert!(
             firing
                 .iter()
@@ -1070,10 +984,8 @@ mod tests {
             "{firing:?}"
         );
         assert_ne!(health_of(&a), Health::Healthy);
-        let b = c
-            .inventory("curriculum-alignment-prod", 1_800_000_300_000)
-            .await
-            .expect("b");
+        let b = c.inventory("curriculum-alignment-prod", 1_800_000_300_000).await?;
         assert_ne!(a.gauges[0].value, b.gauges[0].value);
+        Ok(())
     }
 }

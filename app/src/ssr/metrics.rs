@@ -5,9 +5,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-const BUCKETS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+const BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 #[derive(Default)]
 struct Histogram {
@@ -49,21 +47,11 @@ impl Metrics {
     }
 
     pub fn cache(&self, hit: bool) {
-        if hit {
-            &self.cache_hits
-        } else {
-            &self.cache_misses
-        }
-        .fetch_add(1, Ordering::Relaxed);
+        if hit { &self.cache_hits } else { &self.cache_misses }.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn audit(&self, ok: bool) {
-        if ok {
-            &self.audit_appends
-        } else {
-            &self.audit_failures
-        }
-        .fetch_add(1, Ordering::Relaxed);
+        if ok { &self.audit_appends } else { &self.audit_failures }.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The exposition text; `gauges` are (name, help, value) read at scrape time.
@@ -87,11 +75,7 @@ impl Metrics {
                     "ops_console_http_request_duration_seconds_bucket{{{l},le=\"+Inf\"}} {}",
                     h.count
                 );
-                let _ = writeln!(
-                    out,
-                    "ops_console_http_request_duration_seconds_sum{{{l}}} {}",
-                    h.sum
-                );
+                let _ = writeln!(out, "ops_console_http_request_duration_seconds_sum{{{l}}} {}", h.sum);
                 let _ = writeln!(
                     out,
                     "ops_console_http_request_duration_seconds_count{{{l}}} {}",
@@ -99,9 +83,7 @@ impl Metrics {
                 );
             }
         }
-        out.push_str(
-            "# HELP ops_console_aws_calls_total AWS API calls by service, operation and outcome.\n",
-        );
+        out.push_str("# HELP ops_console_aws_calls_total AWS API calls by service, operation and outcome.\n");
         out.push_str("# TYPE ops_console_aws_calls_total counter\n");
         {
             let map = self.aws_calls.lock().unwrap_or_else(|p| p.into_inner());
@@ -167,7 +149,9 @@ mod tests {
             text.contains("bucket{method=\"GET\",status=\"2xx\",le=\"5\"} 2"),
             "{text}"
         );
-        assert!(text.contains("ops_console_aws_calls_total{service=\"ecs\",operation=\"ListClusters\",outcome=\"ok\"} 1"));
+        assert!(
+            text.contains("ops_console_aws_calls_total{service=\"ecs\",operation=\"ListClusters\",outcome=\"ok\"} 1")
+        );
         assert!(text.contains("ops_console_grants_active 0"));
     }
 }

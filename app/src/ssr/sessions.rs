@@ -63,8 +63,7 @@ fn now_ms() -> i64 {
 #[async_trait]
 impl SessionStore for DbSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(record)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         // On an id collision, draw another id (and re-encode, since the record carries it).
         while !self
             .store
@@ -81,8 +80,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(record)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = serde_json::to_string(record).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         self.store
             .session_save(&record.id.to_string(), &data, expiry_ms(record))
             .await
@@ -104,9 +102,6 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.store
-            .session_delete(&id.to_string())
-            .await
-            .map_err(backend)
+        self.store.session_delete(&id.to_string()).await.map_err(backend)
     }
 }

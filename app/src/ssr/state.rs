@@ -53,11 +53,7 @@ impl std::fmt::Debug for AppState {
 
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>, audit_key: Vec<u8>) -> AppState {
-        let rules: Vec<(String, u8)> = config
-            .severity
-            .iter()
-            .map(|r| (r.pattern.clone(), r.sev))
-            .collect();
+        let rules: Vec<(String, u8)> = config.severity.iter().map(|r| (r.pattern.clone(), r.sev)).collect();
         let severity = Arc::new(SeverityRules::new(&rules));
         let mut envs: Vec<EnvMeta> = config
             .environments
@@ -109,12 +105,12 @@ impl AppState {
     pub async fn detail(&self, meta: &EnvMeta) -> EnvDetail {
         let now = chrono::Utc::now().timestamp_millis();
         let read = if meta.demo {
-            self.demo
-                .inventory(&meta.name, now)
-                .await
-                .map_err(|e| e.to_string())
+            self.demo.inventory(&meta.name, now).await.map_err(|e| e.to_string())
         } else {
-            Err("live AWS reading (SdkCloud) is not part of this build yet: only demo environments show data".to_string())
+            Err(
+                "live AWS reading (SdkCloud) is not part of this build yet: only demo environments show data"
+                    .to_string(),
+            )
         };
         let mut summary = EnvSummary {
             name: meta.name.clone(),
@@ -201,13 +197,12 @@ pub fn load_audit_key(config: &Config, data_dir: &Path) -> Result<Vec<u8>, Strin
         ));
     }
     let path = data_dir.join("audit-dev.key");
-    if let Ok(k) = std::fs::read_to_string(&path) {
-        if k.trim().len() >= 16 {
-            return Ok(k.trim().as_bytes().to_vec());
-        }
+    if let Ok(k) = std::fs::read_to_string(&path)
+        && k.trim().len() >= 16
+    {
+        return Ok(k.trim().as_bytes().to_vec());
     }
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
     let key: [u8; 32] = rand::random();
     let text = hex::encode(key);
     write_private(&path, &text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;

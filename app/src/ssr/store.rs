@@ -76,34 +76,19 @@ pub trait Store: Send + Sync {
     /// A round trip to the database (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 
-    async fn upsert_user(
-        &self,
-        subject: &str,
-        email: &str,
-        name: &str,
-        now_ms: i64,
-    ) -> Result<UserRecord, StoreError>;
+    async fn upsert_user(&self, subject: &str, email: &str, name: &str, now_ms: i64) -> Result<UserRecord, StoreError>;
     async fn user(&self, subject: &str) -> Result<Option<UserRecord>, StoreError>;
 
     async fn session_load(&self, id: &str, now_ms: i64) -> Result<Option<String>, StoreError>;
     async fn session_save(&self, id: &str, data: &str, expiry_ms: i64) -> Result<(), StoreError>;
     /// Inserts only when the id is new; false when it already exists.
-    async fn session_create(
-        &self,
-        id: &str,
-        data: &str,
-        expiry_ms: i64,
-    ) -> Result<bool, StoreError>;
+    async fn session_create(&self, id: &str, data: &str, expiry_ms: i64) -> Result<bool, StoreError>;
     async fn session_delete(&self, id: &str) -> Result<(), StoreError>;
     async fn session_delete_expired(&self, now_ms: i64) -> Result<u64, StoreError>;
 
     /// Appends to the HMAC chain. Appends are serialised (in process, and across replicas by an
     /// advisory lock on Postgres); the entry is committed before this returns.
-    async fn audit_append(
-        &self,
-        key: &[u8],
-        entry: NewAuditEntry,
-    ) -> Result<AuditRecord, StoreError>;
+    async fn audit_append(&self, key: &[u8], entry: NewAuditEntry) -> Result<AuditRecord, StoreError>;
     async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
     /// Every entry in chain order, for verification and export.
     async fn audit_all(&self, since_ms: Option<i64>) -> Result<Vec<AuditRecord>, StoreError>;
@@ -128,26 +113,18 @@ impl SqlStore {
         let backend = Backend::from_url(url)?;
         let mut url = url.to_string();
         if backend == Backend::Sqlite {
-            let path = url
-                .trim_start_matches("sqlite://")
-                .trim_start_matches("sqlite:");
+            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
             let path = path.split('?').next().unwrap_or_default().to_string();
-            if path != ":memory:" {
-                if let Some(dir) = std::path::Path::new(&path)
+            if path != ":memory:"
+                && let Some(dir) = std::path::Path::new(&path)
                     .parent()
                     .filter(|d| !d.as_os_str().is_empty())
-                {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError::Other(format!("cannot create {}: {e}", dir.display()))
-                    })?;
-                }
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Other(format!("cannot create {}: {e}", dir.display())))?;
             }
             if !url.contains("mode=") {
-                url.push_str(if url.contains('?') {
-                    "&mode=rwc"
-                } else {
-                    "?mode=rwc"
-                });
+                url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
             }
         }
         let options = sqlx::any::AnyConnectOptions::from_str(&url)?;
@@ -157,15 +134,9 @@ impl SqlStore {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        sqlx::query("PRAGMA journal_mode = WAL")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA busy_timeout = 5000")
-                            .execute(&mut *conn)
-                            .await?;
-                        sqlx::query("PRAGMA foreign_keys = ON")
-                            .execute(&mut *conn)
-                            .await?;
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
                     }
                     Ok(())
                 })
@@ -199,8 +170,7 @@ impl SqlStore {
     }
 }
 
-const AUDIT_COLUMNS: &str =
-    "seq, ts_ms, actor, action, target, outcome, detail, request_id, prev_mac, mac";
+const AUDIT_COLUMNS: &str = "seq, ts_ms, actor, action, target, outcome, detail, request_id, prev_mac, mac";
 
 #[async_trait]
 impl Store for SqlStore {
@@ -222,13 +192,7 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn upsert_user(
-        &self,
-        subject: &str,
-        email: &str,
-        name: &str,
-        now_ms: i64,
-    ) -> Result<UserRecord, StoreError> {
+    async fn upsert_user(&self, subject: &str, email: &str, name: &str, now_ms: i64) -> Result<UserRecord, StoreError> {
         sqlx::query(
             "INSERT INTO users (subject, email, name, first_seen_ms, last_login_ms) VALUES ($1, $2, $3, $4, $4) \
              ON CONFLICT (subject) DO UPDATE SET email = excluded.email, name = excluded.name, last_login_ms = excluded.last_login_ms",
@@ -245,10 +209,11 @@ impl Store for SqlStore {
     }
 
     async fn user(&self, subject: &str) -> Result<Option<UserRecord>, StoreError> {
-        let row = sqlx::query("SELECT subject, email, name, first_seen_ms, last_login_ms FROM users WHERE subject = $1")
-            .bind(subject)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT subject, email, name, first_seen_ms, last_login_ms FROM users WHERE subject = $1")
+                .bind(subject)
+                .fetch_optional(&self.pool)
+                .await?;
         row.map(|r| {
             Ok(UserRecord {
                 subject: r.try_get("subject")?,
@@ -284,18 +249,14 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn session_create(
-        &self,
-        id: &str,
-        data: &str,
-        expiry_ms: i64,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query("INSERT INTO sessions (id, data, expiry_ms) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
-            .bind(id)
-            .bind(data)
-            .bind(expiry_ms)
-            .execute(&self.pool)
-            .await?;
+    async fn session_create(&self, id: &str, data: &str, expiry_ms: i64) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("INSERT INTO sessions (id, data, expiry_ms) VALUES ($1, $2, $3) ON CONFLICT (id) DO NOTHING")
+                .bind(id)
+                .bind(data)
+                .bind(expiry_ms)
+                .execute(&self.pool)
+                .await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -315,11 +276,7 @@ impl Store for SqlStore {
         Ok(done.rows_affected())
     }
 
-    async fn audit_append(
-        &self,
-        key: &[u8],
-        entry: NewAuditEntry,
-    ) -> Result<AuditRecord, StoreError> {
+    async fn audit_append(&self, key: &[u8], entry: NewAuditEntry) -> Result<AuditRecord, StoreError> {
         let _serial = self.append_lock.lock().await;
         let mut tx = self.pool.begin().await?;
         if self.backend == Backend::Postgres {
@@ -356,11 +313,7 @@ impl Store for SqlStore {
     }
 
     async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
-        let limit = if filter.limit <= 0 {
-            200
-        } else {
-            filter.limit.min(1000)
-        };
+        let limit = if filter.limit <= 0 { 200 } else { filter.limit.min(1000) };
         // Empty strings and zero mean "no filter" so the statement keeps one shape.
         let rows = sqlx::query(&format!(
             "SELECT {AUDIT_COLUMNS} FROM audit_entries \

@@ -1,0 +1,330 @@
+//! The real console on port 0 with a fresh SQLite database, spoken to over HTTP as a browser,
+//! curl or a script would.
+
+mod common;
+
+use common::spawn_app;
+
+const DEMO: [&str; 6] = [
+    "taskflow-production",
+    "homebrew-bottles-sync-prod",
+    "homebrew-bottles-sync-staging",
+    "homebrew-bottles-sync-dev",
+    "docdb-bluegreen-prod",
+    "curriculum-alignment-prod",
+];
+
+#[tokio::test]
+async fn public_endpoints_answer_without_a_session() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(r.status(), 200);
+    let r = app
+        .client
+        .get(format!("{}/readyz", app.url))
+        .send()
+        .await
+        .expect("readyz");
+    assert_eq!(r.status(), 200);
+    app.client.get(format!("{}/", app.url)).send().await.expect("page");
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.url))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        text.contains("ops_console_http_request_duration_seconds_count{method=\"GET\",status=\"2xx\"}"),
+        "{text}"
+    );
+    assert!(text.contains("ops_console_environments 6"), "{text}");
+}
+
+#[tokio::test]
+async fn the_overview_page_is_server_rendered_with_every_demo_environment() {
+    let app = spawn_app().await;
+    let r = app.client.get(format!("{}/", app.url)).send().await.expect("page");
+    assert_eq!(r.status(), 200);
+    let csp = r
+        .headers()
+        .get("content-security-policy")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(csp.contains("script-src 'self' 'nonce-"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(
+        r.headers().get("x-content-type-options").map(|v| v.as_bytes()),
+        Some(&b"nosniff"[..])
+    );
+    assert!(r.headers().get("x-request-id").is_some());
+    assert!(
+        r.headers().get("strict-transport-security").is_none(),
+        "no HSTS without TLS"
+    );
+    let body = r.text().await.expect("body");
+    for name in DEMO {
+        assert!(body.contains(name), "page lacks {name}");
+    }
+    assert!(body.contains("Demo data"), "demo banner");
+    assert!(
+        body.contains("/pkg/ops-console.js") && body.contains("ops-console\", \"ops-console\""),
+        "hydration script names"
+    );
+    // The nonce of the header is the nonce of the inline hydration script.
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .unwrap_or("none");
+    assert!(
+        body.contains(&format!("nonce=\"{nonce}\"")),
+        "script carries the CSP nonce"
+    );
+}
+
+#[tokio::test]
+async fn unknown_paths_are_404_and_static_files_are_served() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .get(format!("{}/definitely/not/here", app.url))
+        .send()
+        .await
+        .expect("404");
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.expect("body").contains("Not found"));
+    let r = app
+        .client
+        .post(format!("{}/api/v1/no/such/fn", app.url))
+        .send()
+        .await
+        .expect("404 fn");
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn server_functions_return_typed_data_and_errors_with_statuses() {
+    let app = spawn_app().await;
+    let (status, list) = app.call("environments/list", &[]).await;
+    assert_eq!(status, 200, "{list}");
+    let names: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|e| e["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 6);
+    for name in DEMO {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    assert!(list.as_array().expect("array").iter().all(|e| e["demo"] == true));
+    let curriculum = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|e| e["name"] == "curriculum-alignment-prod")
+        .expect("c");
+    assert!(curriculum["alarms_firing"].as_u64().unwrap_or(0) >= 1, "{curriculum}");
+
+    let (status, env) = app.call("environments/get", &[("name", "taskflow-production")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(env["summary"]["region"], "us-east-1");
+    let resources = env["inventory"]["resources"].as_array().expect("resources");
+    assert!(
+        resources
+            .iter()
+            .any(|r| r["name"] == "taskflow-api-production" && r["tasks"]["desired"].as_u64().is_some())
+    );
+
+    let (status, err) = app.call("environments/get", &[("name", "nope")]).await;
+    assert_eq!(status, 404);
+    assert_eq!(err["error"], "not_found", "{err}");
+    let long = "x".repeat(200);
+    let (status, err) = app.call("environments/get", &[("name", &long)]).await;
+    assert_eq!(status, 422, "{err}");
+    let (status, _) = app.call("environments/get", &[]).await;
+    assert!(
+        status == 400 || status == 500 || status == 422,
+        "missing argument is refused ({status})"
+    );
+}
+
+#[tokio::test]
+async fn roles_gate_the_audit_log_and_the_dev_login_is_audited() {
+    let app = spawn_app().await;
+    let (status, me) = app.call("session/whoami", &[]).await;
+    assert_eq!(status, 200);
+    assert_eq!(me["anonymous"], true);
+    assert_eq!(me["roles"], serde_json::json!(["viewer"]));
+    let (status, err) = app.call("audit/list", &[]).await;
+    assert_eq!(status, 403, "{err}");
+
+    let r = app.dev_login("alice", "responder").await;
+    assert_eq!(r.status(), 303);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(cookie.starts_with("ops_console_session="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Secure"), "not Secure without https public_url");
+    let (_, me) = app.call("session/whoami", &[]).await;
+    assert_eq!(me["subject"], "alice");
+    let (status, _) = app.call("audit/list", &[]).await;
+    assert_eq!(status, 403, "responder is not admin");
+
+    let r = app.dev_login("carol", "admin").await;
+    assert_eq!(r.status(), 303);
+    let (status, page) = app.call("audit/list", &[("actor", "alice")]).await;
+    assert_eq!(status, 200, "{page}");
+    let entries = page["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0]["action"], "login");
+    assert!(
+        entries[0]["request_id"].as_str().is_some_and(|s| !s.is_empty()),
+        "request id recorded"
+    );
+    assert_eq!(page["head_seq"], 2);
+
+    let (status, err) = app.call("audit/list", &[("limit", "0")]).await;
+    assert_eq!(status, 422, "{err}");
+
+    let r = app
+        .client
+        .post(format!("{}/logout", app.url))
+        .header("origin", &app.url)
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status(), 303);
+    let (_, me) = app.call("session/whoami", &[]).await;
+    assert_eq!(me["anonymous"], true);
+    let all = app.state.store.audit_all(None).await.expect("audit");
+    assert_eq!(
+        all.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        vec!["login", "login", "logout"]
+    );
+}
+
+#[tokio::test]
+async fn the_dev_login_refuses_bad_input_and_foreign_next() {
+    let app = spawn_app().await;
+    let post = |form: Vec<(&'static str, String)>| {
+        app.client
+            .post(format!("{}/auth/dev-login", app.url))
+            .header("origin", &app.url)
+            .form(&form)
+            .send()
+    };
+    let r = post(vec![("user", "mallory".into())]).await.expect("bad user");
+    assert_eq!(r.status(), 422);
+    let r = post(vec![("user", "bob".into()), ("role", "root".into())])
+        .await
+        .expect("bad role");
+    assert_eq!(r.status(), 422);
+    let r = post(vec![("user", "bob".into()), ("next", "https://evil.example/".into())])
+        .await
+        .expect("next");
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers().get("location").map(|v| v.as_bytes()), Some(&b"/"[..]));
+    let all = app.state.store.audit_all(None).await.expect("audit");
+    assert_eq!(all.len(), 1);
+    assert!(all[0].detail.contains("\"next_rejected\":true"), "{}", all[0].detail);
+    let r = post(vec![
+        ("user", "bob".into()),
+        ("next", "/env/taskflow-production".into()),
+    ])
+    .await
+    .expect("local next");
+    assert_eq!(
+        r.headers().get("location").map(|v| v.as_bytes()),
+        Some(&b"/env/taskflow-production"[..])
+    );
+}
+
+#[tokio::test]
+async fn cross_site_writes_are_refused_before_routing_and_audited() {
+    let app = spawn_app().await;
+    let r = app
+        .client
+        .post(format!("{}/auth/dev-login", app.url))
+        .header("origin", "https://evil.example")
+        .form(&[("user", "carol"), ("role", "admin")])
+        .send()
+        .await
+        .expect("csrf");
+    assert_eq!(r.status(), 403);
+    let r = app
+        .client
+        .post(format!("{}/api/v1/environments/list", app.url))
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .expect("csrf 2");
+    assert_eq!(r.status(), 403);
+    // Refused before routing: even a path that does not exist answers 403, not 404.
+    let r = app
+        .client
+        .post(format!("{}/nowhere", app.url))
+        .header("origin", "null")
+        .send()
+        .await
+        .expect("csrf 3");
+    assert_eq!(r.status(), 403);
+    let (_, me) = app.call("session/whoami", &[]).await;
+    assert_eq!(me["anonymous"], true, "the refused login did not sign anyone in");
+    let all = app.state.store.audit_all(None).await.expect("audit");
+    assert_eq!(all.len(), 3);
+    assert!(all.iter().all(|e| e.action == "csrf.refused" && e.outcome == "refused"));
+}
+
+#[tokio::test]
+async fn https_public_url_makes_cookies_secure_and_sends_hsts() {
+    let app = common::spawn_app_with("public_url = \"https://ops.example.com\"").await;
+    let r = app
+        .client
+        .get(format!("{}/healthz", app.url))
+        .send()
+        .await
+        .expect("healthz");
+    assert!(r.headers().get("strict-transport-security").is_some());
+    let r = app
+        .client
+        .post(format!("{}/auth/dev-login", app.url))
+        .header("origin", "https://ops.example.com")
+        .form(&[("user", "dave")])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 303);
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    assert!(cookie.contains("Secure"), "{cookie}");
+    // With public_url set, the request's own Host is not a valid origin.
+    let r = app
+        .client
+        .post(format!("{}/auth/dev-login", app.url))
+        .header("origin", &app.url)
+        .form(&[("user", "dave")])
+        .send()
+        .await
+        .expect("login 2");
+    assert_eq!(r.status(), 403);
+}
