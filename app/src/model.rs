@@ -165,6 +165,84 @@ pub struct Resource {
     pub tasks: Option<TaskCounts>,
     /// Further facts worth a column: (label, value).
     pub details: Vec<(String, String)>,
+    /// Ids of the resources this one sends traffic to (load balancer → target group → service).
+    pub links: Vec<String>,
+    /// ECS services: task definition, deployments, tasks, events.
+    pub service: Option<Box<ServiceInfo>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ServiceInfo {
+    pub cluster: String,
+    pub task_definition: String,
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    pub images: Vec<String>,
+    pub launch_type: Option<String>,
+    pub deployments: Vec<DeploymentInfo>,
+    /// Newest first.
+    pub events: Vec<ServiceEvent>,
+    pub tasks: Vec<TaskInfo>,
+    pub target_groups: Vec<String>,
+}
+
+impl ServiceInfo {
+    /// Running tasks per availability zone, sorted by zone.
+    pub fn running_by_zone(&self) -> Vec<(String, u32)> {
+        let mut out: Vec<(String, u32)> = Vec::new();
+        for t in self.tasks.iter().filter(|t| t.last_status == "RUNNING") {
+            let az = t.az.clone().unwrap_or_else(|| "unknown AZ".into());
+            match out.iter_mut().find(|(z, _)| *z == az) {
+                Some((_, n)) => *n += 1,
+                None => out.push((az, 1)),
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentInfo {
+    pub id: String,
+    /// PRIMARY, ACTIVE or INACTIVE.
+    pub status: String,
+    pub task_definition: String,
+    pub running: u32,
+    pub desired: u32,
+    pub pending: u32,
+    /// IN_PROGRESS, COMPLETED, FAILED, when ECS reports it.
+    pub rollout_state: Option<String>,
+    pub created_ms: Option<i64>,
+    pub updated_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceEvent {
+    pub at_ms: i64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskInfo {
+    pub id: String,
+    pub az: Option<String>,
+    pub last_status: String,
+    pub desired_status: String,
+    pub health: Option<String>,
+    pub task_definition: String,
+    pub started_ms: Option<i64>,
+}
+
+/// Something the reader of a page must know about the data: a part that could not be read, or
+/// one served from the cache after a failed refresh.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataNote {
+    /// Which part of the environment: "ECS", "load balancers", "databases", "tagged resources".
+    pub part: String,
+    pub message: String,
+    /// Set when older data is shown instead: its age in seconds.
+    pub stale_age_s: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +293,8 @@ pub struct Inventory {
     pub gauges: Vec<Gauge>,
     /// Unix milliseconds when the data was read.
     pub fetched_ms: i64,
+    /// Parts that failed or are stale; empty when everything is fresh.
+    pub notes: Vec<DataNote>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -234,6 +314,8 @@ pub struct EnvSummary {
     pub resources: u32,
     /// Why the environment could not be read, when it could not.
     pub error: Option<String>,
+    /// Parts of the data that failed or are stale (details on the environment page).
+    pub data_notes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -321,6 +403,8 @@ mod tests {
                     zones: vec![],
                     tasks: Some(t),
                     details: vec![],
+                    links: vec![],
+                    service: None,
                 })
                 .into_iter()
                 .collect(),
@@ -338,6 +422,7 @@ mod tests {
                 .collect(),
             gauges: vec![],
             fetched_ms: 0,
+            notes: vec![],
         }
     }
 

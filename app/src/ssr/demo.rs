@@ -157,6 +157,7 @@ impl Cloud for DemoCloud {
             alarms,
             gauges,
             fetched_ms: now_ms,
+            notes: vec![],
         })
     }
 }
@@ -248,6 +249,8 @@ fn res(kind: ResourceKind, name: &str, id: &str, status: &str, zones: &[&str], d
         zones: zones.iter().map(|z| z.to_string()).collect(),
         tasks: None,
         details: details.iter().map(|(k, v)| (k.to_string(), v.clone())).collect(),
+        links: vec![],
+        service: None,
     }
 }
 

@@ -46,6 +46,15 @@ impl Metrics {
             .or_default() += 1;
     }
 
+    /// AWS call attempts so far: all of them, or those of one operation.
+    pub fn aws_calls(&self, operation: Option<&str>) -> u64 {
+        let map = self.aws_calls.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .filter(|((_, o, _), _)| operation.is_none_or(|op| op == o))
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
     pub fn cache(&self, hit: bool) {
         if hit { &self.cache_hits } else { &self.cache_misses }.fetch_add(1, Ordering::Relaxed);
     }

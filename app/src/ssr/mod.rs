@@ -2,6 +2,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod aws;
 pub mod cloud;
 pub mod config;
 pub mod demo;

@@ -1,6 +1,7 @@
 //! The state every request shares: config, store, clouds, metrics, the audit key.
 
 use super::audit::{AuditRecord, NewAuditEntry};
+use super::aws::SdkCloud;
 use super::cloud::{Cloud, SeverityRules};
 use super::config::{AuthMode, Config};
 use super::demo::{DEMO_ENVS, DemoCloud};
@@ -31,6 +32,7 @@ pub struct Inner {
     pub metrics: Arc<Metrics>,
     pub severity: Arc<SeverityRules>,
     demo: DemoCloud,
+    sdk: SdkCloud,
     audit_key: Vec<u8>,
     envs: Vec<EnvMeta>,
 }
@@ -82,12 +84,14 @@ impl AppState {
                 }
             }
         }
+        let metrics = Arc::new(Metrics::default());
         AppState(Arc::new(Inner {
             demo: DemoCloud::new(severity.clone()),
+            sdk: SdkCloud::new(&config.environments, metrics.clone()),
             severity,
             config,
             store,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             audit_key,
             envs,
         }))
@@ -104,14 +108,8 @@ impl AppState {
     /// Reads one environment; a read that fails is reported in the summary, never as an error.
     pub async fn detail(&self, meta: &EnvMeta) -> EnvDetail {
         let now = chrono::Utc::now().timestamp_millis();
-        let read = if meta.demo {
-            self.demo.inventory(&meta.name, now).await.map_err(|e| e.to_string())
-        } else {
-            Err(
-                "live AWS reading (SdkCloud) is not part of this build yet: only demo environments show data"
-                    .to_string(),
-            )
-        };
+        let cloud: &dyn Cloud = if meta.demo { &self.demo } else { &self.sdk };
+        let read = cloud.inventory(&meta.name, now).await.map_err(|e| e.to_string());
         let mut summary = EnvSummary {
             name: meta.name.clone(),
             tier: meta.tier,
@@ -126,6 +124,7 @@ impl AppState {
             alarms_firing: 0,
             resources: 0,
             error: None,
+            data_notes: 0,
         };
         match read {
             Ok(inv) => {
@@ -140,6 +139,18 @@ impl AppState {
                     .filter(|a| a.state == crate::model::AlarmState::Alarm)
                     .count() as u32;
                 summary.resources = inv.resources.len() as u32;
+                summary.data_notes = inv.notes.len() as u32;
+                if inv.resources.is_empty() && !inv.notes.is_empty() {
+                    // Nothing could be read at all: say why instead of showing an empty estate.
+                    summary.health = Health::Unknown;
+                    summary.error = Some(
+                        inv.notes
+                            .iter()
+                            .map(|n| format!("{}: {}", n.part, n.message))
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    );
+                }
                 EnvDetail {
                     summary,
                     inventory: Some(inv),

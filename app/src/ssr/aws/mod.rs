@@ -1,0 +1,318 @@
+//! `SdkCloud`: the `Cloud` interface read from AWS through the real SDK. One set of clients per
+//! environment (region, endpoint, profile, read role), a cache per kind of data with its own TTL
+//! and single flight, bounded concurrency, timeouts short enough for a page to answer within 5 s,
+//! and every call attempt counted in /metrics.
+
+pub mod cache;
+pub mod counting;
+pub mod ecs;
+pub mod elb;
+pub mod rds;
+pub mod tagging;
+
+use crate::model::{DataNote, Inventory, Resource, ResourceKind};
+use crate::ssr::cloud::{Cloud, CloudError};
+use crate::ssr::config::EnvironmentConfig;
+use crate::ssr::metrics::Metrics;
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use cache::{Cache, Fetched};
+use counting::CountCalls;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Calls in flight per fan-out stage of one environment.
+pub const CONCURRENCY: usize = 8;
+
+/// Connect and per-attempt timeouts, and the budget of one operation with its retries: short,
+/// because an endpoint that accepts connections and never answers must not hold a page for the
+/// SDK's default minutes. Three attempts with backoff fit in `OPERATION_TIMEOUT`.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_millis(1500);
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(3500);
+/// No part of a page waits longer than this for AWS.
+pub const PART_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// How long each kind of data is served from the cache.
+pub const TTL_ECS: Duration = Duration::from_secs(15);
+pub const TTL_ELB: Duration = Duration::from_secs(30);
+pub const TTL_RDS: Duration = Duration::from_secs(60);
+pub const TTL_TAGGED: Duration = Duration::from_secs(300);
+/// After a failed refresh, how long stale data is served before AWS is asked again.
+pub const RETRY_AFTER: Duration = Duration::from_secs(10);
+
+pub(crate) fn err_text<E: std::error::Error>(what: &str, e: &E) -> String {
+    // DisplayErrorContext walks the source chain: "dispatch failure: timeout…", "ThrottlingException…".
+    format!("{what}: {}", aws_smithy_types::error::display::DisplayErrorContext(e))
+}
+
+pub(crate) fn secs_to_ms(t: &aws_smithy_types::DateTime) -> i64 {
+    t.to_millis().unwrap_or(0)
+}
+
+/// Per-environment SDK configuration: region, optional endpoint (emulators), optional profile,
+/// optional read role assumed with STS; credentials otherwise from the standard chain.
+pub async fn sdk_config(env: &EnvironmentConfig) -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build();
+    let retry = RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(100));
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(env.region.clone()))
+        .timeout_config(timeouts)
+        .retry_config(retry);
+    if let Some(p) = &env.profile {
+        loader = loader.profile_name(p);
+    }
+    if let Some(u) = &env.endpoint_url {
+        loader = loader.endpoint_url(u);
+    }
+    let base = loader.load().await;
+    match &env.read_role_arn {
+        None => base,
+        Some(role) => {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role)
+                .session_name("ops-console-read")
+                .configure(&base)
+                .build()
+                .await;
+            base.into_builder()
+                .credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(provider))
+                .build()
+        }
+    }
+}
+
+pub struct Clients {
+    pub ecs: aws_sdk_ecs::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub rds: aws_sdk_rds::Client,
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
+}
+
+impl Clients {
+    pub fn new(config: &SdkConfig, counter: &CountCalls) -> Clients {
+        Clients {
+            ecs: aws_sdk_ecs::Client::from_conf(
+                aws_sdk_ecs::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                aws_sdk_elasticloadbalancingv2::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            rds: aws_sdk_rds::Client::from_conf(
+                aws_sdk_rds::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
+                aws_sdk_resourcegroupstagging::config::Builder::from(config)
+                    .interceptor(counter.clone())
+                    .build(),
+            ),
+        }
+    }
+}
+
+struct EnvReader {
+    config: EnvironmentConfig,
+    clients: tokio::sync::OnceCell<Clients>,
+    resources: Cache<Vec<Resource>>,
+    arns: Cache<Vec<String>>,
+    taskdefs: ecs::TaskDefCache,
+}
+
+pub struct SdkCloud {
+    envs: HashMap<String, Arc<EnvReader>>,
+    metrics: Arc<Metrics>,
+    counter: CountCalls,
+}
+
+impl SdkCloud {
+    pub fn new(envs: &[EnvironmentConfig], metrics: Arc<Metrics>) -> SdkCloud {
+        let envs = envs
+            .iter()
+            .map(|e| {
+                let reader = EnvReader {
+                    config: e.clone(),
+                    clients: tokio::sync::OnceCell::new(),
+                    resources: Cache::new(RETRY_AFTER),
+                    arns: Cache::new(RETRY_AFTER),
+                    taskdefs: ecs::TaskDefCache::default(),
+                };
+                (e.name.clone(), Arc::new(reader))
+            })
+            .collect();
+        SdkCloud {
+            envs,
+            counter: CountCalls::new(metrics.clone()),
+            metrics,
+        }
+    }
+}
+
+/// One part of the inventory, fetched through the cache within `PART_TIMEOUT`.
+async fn part<T, Fut>(cache: &Cache<T>, key: &str, ttl: Duration, metrics: &Metrics, fetch: Fut) -> Fetched<T>
+where
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    cache
+        .get(key, ttl, metrics, || async move {
+            match tokio::time::timeout(PART_TIMEOUT, fetch).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("no answer within {} s", PART_TIMEOUT.as_secs())),
+            }
+        })
+        .await
+}
+
+fn take<T: Clone + Default>(label: &str, f: Fetched<T>, notes: &mut Vec<DataNote>) -> T {
+    match f {
+        Fetched::Fresh(v) => (*v).clone(),
+        Fetched::Stale { value, age, error } => {
+            notes.push(DataNote {
+                part: label.into(),
+                message: error,
+                stale_age_s: Some(age.as_secs()),
+            });
+            (*value).clone()
+        }
+        Fetched::Failed(error) => {
+            notes.push(DataNote {
+                part: label.into(),
+                message: error,
+                stale_age_s: None,
+            });
+            T::default()
+        }
+    }
+}
+
+#[async_trait]
+impl Cloud for SdkCloud {
+    async fn inventory(&self, env: &str, now_ms: i64) -> Result<Inventory, CloudError> {
+        let reader = self
+            .envs
+            .get(env)
+            .ok_or_else(|| CloudError::UnknownEnvironment(env.to_string()))?;
+        let clients = reader
+            .clients
+            .get_or_init(|| async { Clients::new(&sdk_config(&reader.config).await, &self.counter) })
+            .await;
+        let m = &self.metrics;
+        let (ecs, elb, rds, arns) = tokio::join!(
+            part(
+                &reader.resources,
+                "ecs",
+                TTL_ECS,
+                m,
+                ecs::read(&clients.ecs, &reader.taskdefs)
+            ),
+            part(&reader.resources, "elb", TTL_ELB, m, elb::read(&clients.elb)),
+            part(&reader.resources, "rds", TTL_RDS, m, rds::read(&clients.rds)),
+            part(
+                &reader.arns,
+                "tagged",
+                TTL_TAGGED,
+                m,
+                tagging::read(&clients.tagging, reader.config.selector.as_ref())
+            ),
+        );
+        let mut notes = Vec::new();
+        let ecs = take("ECS", ecs, &mut notes);
+        let elb = take("load balancers", elb, &mut notes);
+        let rds = take("databases", rds, &mut notes);
+        let tagging_failed = matches!(arns, Fetched::Failed(_));
+        let arns = take("tagged resources", arns, &mut notes);
+        let resources = compose(
+            ecs,
+            elb,
+            rds,
+            &arns,
+            reader.config.selector.is_some() && !tagging_failed,
+        );
+        Ok(Inventory {
+            resources,
+            alarms: vec![],
+            gauges: vec![],
+            fetched_ms: now_ms,
+            notes,
+        })
+    }
+}
+
+/// Joins the parts: narrows them to the selector's tagged ARNs when there is a selector, links
+/// target groups to the services they feed, and adds the other tagged resources by type.
+pub fn compose(
+    ecs: Vec<Resource>,
+    elb: Vec<Resource>,
+    rds: Vec<Resource>,
+    tagged: &[String],
+    narrow: bool,
+) -> Vec<Resource> {
+    let tagged_set: HashSet<&str> = tagged.iter().map(String::as_str).collect();
+    let mut out: Vec<Resource> = Vec::new();
+    if narrow {
+        // Clusters carry the tag; their services and tasks belong to the environment.
+        let clusters: HashSet<String> = ecs
+            .iter()
+            .filter(|r| r.kind == ResourceKind::EcsCluster && tagged_set.contains(r.id.as_str()))
+            .map(|r| r.name.clone())
+            .collect();
+        out.extend(ecs.into_iter().filter(|r| match r.kind {
+            ResourceKind::EcsCluster => clusters.contains(&r.name),
+            _ => {
+                tagged_set.contains(r.id.as_str()) || r.service.as_ref().is_some_and(|s| clusters.contains(&s.cluster))
+            }
+        }));
+        let lbs: Vec<Resource> = elb
+            .iter()
+            .filter(|r| r.kind == ResourceKind::LoadBalancer && tagged_set.contains(r.id.as_str()))
+            .cloned()
+            .collect();
+        let lb_targets: HashSet<&str> = lbs.iter().flat_map(|l| l.links.iter().map(String::as_str)).collect();
+        let tgs: Vec<Resource> = elb
+            .iter()
+            .filter(|r| {
+                r.kind == ResourceKind::TargetGroup
+                    && (tagged_set.contains(r.id.as_str()) || lb_targets.contains(r.id.as_str()))
+            })
+            .cloned()
+            .collect();
+        out.extend(lbs);
+        out.extend(tgs);
+        out.extend(rds.into_iter().filter(|r| tagged_set.contains(r.id.as_str())));
+    } else {
+        out.extend(ecs);
+        out.extend(elb);
+        out.extend(rds);
+    }
+    // Target group → services it feeds (and, through them, the topology's request path).
+    let feeds: Vec<(String, String)> = out
+        .iter()
+        .filter_map(|r| r.service.as_ref().map(|s| (r.id.clone(), s.target_groups.clone())))
+        .flat_map(|(svc, tgs)| tgs.into_iter().map(move |tg| (tg, svc.clone())))
+        .collect();
+    for r in out.iter_mut().filter(|r| r.kind == ResourceKind::TargetGroup) {
+        r.links
+            .extend(feeds.iter().filter(|(tg, _)| *tg == r.id).map(|(_, svc)| svc.clone()));
+    }
+    let known: HashSet<String> = out.iter().map(|r| r.id.clone()).collect();
+    out.extend(
+        tagged
+            .iter()
+            .filter(|a| !tagging::read_elsewhere(a) && !known.contains(*a))
+            .map(|a| tagging::resource_for(a)),
+    );
+    out
+}
