@@ -124,6 +124,7 @@ mod tests {
             alarms_firing: 0,
             resources: 1,
             error: None,
+            data_notes: 0,
         };
         assert!(matches(&e, ""));
         assert!(matches(&e, "TaskFlow"));
