@@ -25,7 +25,7 @@ endif
 PKG := $(LEPTOS_SITE_ROOT)/$(LEPTOS_SITE_PKG_DIR)
 BIN := target/$(PROFILE)/ops-console
 
-.PHONY: run test build site wasm css server tools clippy fmt e2e-deps bench
+.PHONY: run test build site wasm css server tools clippy fmt e2e-deps py-deps bench
 
 ## Toolchain pieces the build needs, installed when missing.
 tools:
@@ -75,7 +75,11 @@ clippy:
 	cargo clippy -p server --all-targets -- -D warnings
 	LEPTOS_OUTPUT_NAME=ops-console cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
-test: build e2e-deps
+## Python test peers (moto) in a venv under target/.
+py-deps:
+	@bash scripts/py-deps.sh
+
+test: build e2e-deps py-deps
 	cargo fmt --all --check
 	bash scripts/test.sh
 

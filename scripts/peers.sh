@@ -4,6 +4,12 @@
 PEERS_DIR=$(mktemp -d /tmp/ops-console-peers.XXXXXX)
 PG_DATA=""
 CONSOLE_PID=""
+MOTO_PID=""
+
+# The AWS SDK talks to moto only: fixed test keys, no instance metadata, no shared config files.
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_EC2_METADATA_DISABLED=true
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+unset AWS_PROFILE AWS_SESSION_TOKEN
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
@@ -47,6 +53,23 @@ pg_stop() {
   fi
 }
 
+# moto's server on a free port (from the venv of scripts/py-deps.sh), seeded with the TaskFlow
+# topology; MOTO_SEED is the JSON of what was created.
+moto_start() {
+  local port; port=$(free_port)
+  target/venv/bin/moto_server -H 127.0.0.1 -p "$port" >"$PEERS_DIR/moto.log" 2>&1 &
+  MOTO_PID=$!
+  MOTO_URL="http://127.0.0.1:$port"
+  if ! wait_for 60 curl -sf "$MOTO_URL/moto-api/data.json"; then cat "$PEERS_DIR/moto.log" >&2; return 1; fi
+  MOTO_SEED="$PEERS_DIR/moto-seed.json"
+  target/venv/bin/python scripts/seed_moto.py --endpoint "$MOTO_URL" taskflow >"$MOTO_SEED"
+  echo "moto on $MOTO_URL (seeded: $MOTO_SEED)"
+}
+
+moto_stop() {
+  if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
+}
+
 # Starts the built console on a free port with a fresh SQLite database and the embedded
 # defaults (demo environments, dev auth). Extra variables can be passed in the environment.
 console_start() {
@@ -69,6 +92,7 @@ console_stop() {
 
 peers_stop() {
   console_stop
+  moto_stop
   pg_stop
   rm -rf "$PEERS_DIR"
 }

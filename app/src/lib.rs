@@ -1,4 +1,5 @@
 //! ops-console: components, pages and server functions; the domain code behind the `ssr` feature.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod components;
@@ -90,6 +91,7 @@ pub fn App() -> impl IntoView {
                     <Routes fallback=pages::not_found::NotFound>
                         <Route path=path!("") view=pages::overview::Overview/>
                         <Route path=path!("/env/:name") view=pages::environment::EnvironmentPage/>
+                        <Route path=path!("/env/:name/services/:service") view=pages::service::ServicePage/>
                         <Route path=path!("/incidents") view=pages::placeholders::IncidentsPage/>
                         <Route path=path!("/access") view=pages::placeholders::AccessPage/>
                         <Route path=path!("/audit") view=pages::audit::AuditLogPage/>

@@ -324,6 +324,17 @@ pub struct EnvDetail {
     pub inventory: Option<Inventory>,
 }
 
+/// One ECS service of an environment, for its page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServiceView {
+    pub summary: EnvSummary,
+    pub service: Resource,
+    /// Target groups and load balancers in front of it.
+    pub upstream: Vec<Resource>,
+    pub fetched_ms: i64,
+    pub notes: Vec<DataNote>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntryView {
     pub seq: i64,

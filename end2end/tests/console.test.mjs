@@ -1,18 +1,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BASE_URL, DEMO_ENVIRONMENTS, launch, openPage, waitHydrated, assertNoProblems } from './helpers.mjs';
+import { BASE_URL, DEMO_ENVIRONMENTS, MOTO_ENVIRONMENT, launch, openPage, waitHydrated, assertNoProblems } from './helpers.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-test('the overview lists every demo environment, labelled as demo', async () => {
+test('the overview lists every demo environment, labelled as demo, and the live one unlabelled', async () => {
   const { context, page, problems } = await openPage(browser);
   const response = await page.goto(`${BASE_URL}/`);
   assert.equal(response.status(), 200);
   const names = await page.locator('[data-testid=env-card] .env-name').allTextContents();
-  assert.deepEqual([...names].sort(), [...DEMO_ENVIRONMENTS].sort());
+  assert.deepEqual([...names].sort(), [...DEMO_ENVIRONMENTS, MOTO_ENVIRONMENT].sort());
   assert.equal(await page.locator('[data-testid=env-card] .badge.demo').count(), DEMO_ENVIRONMENTS.length);
+  const live = page.locator(`[data-testid=env-card]:has-text("${MOTO_ENVIRONMENT}")`);
+  assert.equal(await live.locator('.badge.demo').count(), 0);
   assert.match(await page.locator('.demo-banner').textContent(), /Demo data/);
   await waitHydrated(page);
   assertNoProblems(problems);
@@ -25,7 +27,7 @@ test('the filter box works once the page is hydrated', async () => {
   await waitHydrated(page);
   await page.fill('[data-testid=env-filter]', 'homebrew');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=env-card]').length === 3, null, { timeout: 5000 });
-  assert.equal(await page.locator('[data-testid=env-count]').textContent(), `3 of ${DEMO_ENVIRONMENTS.length} environments`);
+  assert.equal(await page.locator('[data-testid=env-count]').textContent(), `3 of ${DEMO_ENVIRONMENTS.length + 1} environments`);
   await page.fill('[data-testid=env-filter]', 'eu-central');
   await page.waitForFunction(() => document.querySelectorAll('[data-testid=env-card]').length === 1, null, { timeout: 5000 });
   assert.equal(await page.locator('[data-testid=env-card] .env-name').textContent(), 'curriculum-alignment-prod');
@@ -79,6 +81,25 @@ test('the dev login signs in with a role, and the login is audited', async () =>
   await page.click('button:has-text("Sign out")');
   await page.waitForURL(`${BASE_URL}/`);
   await page.waitForSelector('a:has-text("Sign in")');
+  assertNoProblems(problems);
+  await context.close();
+});
+
+test('a moto-backed environment shows its topology and a service page', async () => {
+  const { context, page, problems } = await openPage(browser);
+  await page.goto(`${BASE_URL}/env/${MOTO_ENVIRONMENT}`);
+  await waitHydrated(page);
+  assert.equal(await page.locator('.demo-banner').count(), 0, 'live data carries no demo label');
+  const svg = await page.locator('[data-testid=topology]').textContent();
+  for (const name of ['taskflow-production-alb', 'taskflow-production-blue', 'taskflow-production-green', 'taskflow-api-production', 'taskflow-production']) {
+    assert.ok(svg.includes(name), `diagram lacks ${name}`);
+  }
+  await page.click('[data-testid=topology] a:has-text("taskflow-api-production")');
+  await page.waitForURL(`${BASE_URL}/env/${MOTO_ENVIRONMENT}/services/taskflow-api-production`);
+  await page.waitForSelector('[data-testid=tasks]');
+  assert.equal(await page.locator('[data-testid=service-title]').textContent(), 'taskflow-api-production');
+  assert.equal(await page.locator('[data-testid=tasks] tbody tr').count(), 4);
+  assert.match(await page.locator('[data-testid=taskdef]').textContent(), /taskflow-api-production:1/);
   assertNoProblems(problems);
   await context.close();
 });

@@ -13,6 +13,9 @@ export const DEMO_ENVIRONMENTS = [
   'curriculum-alignment-prod',
 ];
 
+// Configured by scripts/test.sh against moto, seeded by scripts/seed_moto.py.
+export const MOTO_ENVIRONMENT = 'moto-taskflow';
+
 export async function launch() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',

@@ -7,7 +7,7 @@ pub mod environments;
 pub mod session;
 
 pub use audit::list_audit;
-pub use environments::{get_environment, list_environments};
+pub use environments::{get_environment, get_service, list_environments};
 pub use session::whoami;
 
 /// Applies the HTTP status of an error to the response (server side) and passes the result on.

@@ -1,5 +1,5 @@
 use crate::error::AppError;
-use crate::model::{Health, Tier};
+use crate::model::{DataNote, Health, Tier};
 use leptos::prelude::*;
 
 #[component]
@@ -45,4 +45,28 @@ pub fn ErrorBox(error: AppError) -> impl IntoView {
             {hint}
         </div>
     }
+}
+
+/// Parts of an environment that could not be read, or are shown from the cache after a failed
+/// refresh (with their age).
+#[component]
+pub fn DataNotes(notes: Vec<DataNote>) -> impl IntoView {
+    (!notes.is_empty()).then(|| {
+        view! {
+            <div class="error-box" role="alert" data-testid="data-notes">
+                <ul>
+                    {notes
+                        .into_iter()
+                        .map(|n| {
+                            let what = match n.stale_age_s {
+                                Some(age) => format!("{}: showing data from {age} s ago; the refresh failed: ", n.part),
+                                None => format!("{}: could not be read: ", n.part),
+                            };
+                            view! { <li>{what}{n.message}</li> }
+                        })
+                        .collect_view()}
+                </ul>
+            </div>
+        }
+    })
 }

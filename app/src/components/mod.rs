@@ -1,2 +1,3 @@
 pub mod badges;
 pub mod layout;
+pub mod topology;

@@ -1,5 +1,6 @@
 use crate::api::get_environment;
-use crate::components::badges::{DemoBadge, DemoBanner, ErrorBox, HealthBadge, TierBadge};
+use crate::components::badges::{DataNotes, DemoBadge, DemoBanner, ErrorBox, HealthBadge, TierBadge};
+use crate::components::topology::{Topology, service_href};
 use crate::model::{AlarmState, EnvDetail, Inventory, format_ts};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -38,17 +39,25 @@ fn Detail(d: EnvDetail) -> impl IntoView {
         {s.demo.then(|| view! { <DemoBanner/> })}
         {(!s.description.is_empty()).then(|| view! { <p class="muted">{s.description.clone()}</p> })}
         {s.error.clone().map(|e| view! { <div class="error-box" role="alert">"Could not read this environment: " {e}</div> })}
-        {d.inventory.map(|inv| view! { <InventoryView inv=inv/> })}
+        {d.inventory.map(|inv| view! { <InventoryView env=s.name.clone() inv=inv/> })}
     }
 }
 
 #[component]
-fn InventoryView(inv: Inventory) -> impl IntoView {
+fn InventoryView(env: String, inv: Inventory) -> impl IntoView {
     let firing = inv.alarms.iter().filter(|a| a.state == AlarmState::Alarm).count();
     let mut resources = inv.resources.clone();
     resources.sort_by(|a, b| a.kind.cmp(&b.kind).then(a.name.cmp(&b.name)));
+    let notes = inv.notes.clone();
+    let diagram = inv.clone();
+    let env_for_rows = env.clone();
     view! {
         <p class="muted">"Read at " {format_ts(inv.fetched_ms)}</p>
+        <DataNotes notes=notes/>
+        <section>
+            <h2>"Topology"</h2>
+            <Topology env=env inv=diagram/>
+        </section>
         <section>
             <h2>"Now"</h2>
             <div class="gauges">
@@ -103,10 +112,14 @@ fn InventoryView(inv: Inventory) -> impl IntoView {
                         .into_iter()
                         .map(|r| {
                             let details = r.details.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; ");
+                            let name = match service_href(&env_for_rows, &r) {
+                                Some(href) => view! { <a href=href>{r.name.clone()}</a> }.into_any(),
+                                None => r.name.clone().into_any(),
+                            };
                             view! {
                                 <tr>
                                     <td>{r.kind.label().to_string()}</td>
-                                    <td title=r.id.clone()>{r.name.clone()}</td>
+                                    <td title=r.id.clone()>{name}</td>
                                     <td>{r.status.clone()}</td>
                                     <td>{r.tasks.map(|t| format!("{}/{}/{}", t.running, t.desired, t.pending)).unwrap_or_default()}</td>
                                     <td>{r.zones.join(", ")}</td>

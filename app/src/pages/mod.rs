@@ -4,6 +4,7 @@ pub mod login;
 pub mod not_found;
 pub mod overview;
 pub mod placeholders;
+pub mod service;
 
 use leptos::prelude::*;
 

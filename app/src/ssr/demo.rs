@@ -4,7 +4,10 @@
 //! evaluated against them, so the overview changes over time like a real estate would.
 
 use super::cloud::{Cloud, CloudError, SeverityRules};
-use crate::model::{Alarm, AlarmState, Gauge, Health, Inventory, Resource, ResourceKind, TaskCounts, Tier};
+use crate::model::{
+    Alarm, AlarmState, DeploymentInfo, Gauge, Health, Inventory, Resource, ResourceKind, ServiceEvent, ServiceInfo,
+    TaskCounts, TaskInfo, Tier,
+};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -99,7 +102,7 @@ impl Cloud for DemoCloud {
             t: now_ms as f64 / 1000.0,
             now_ms,
         };
-        let (resources, readings) = match env {
+        let (mut resources, readings) = match env {
             "taskflow-production" => taskflow(&sim),
             "homebrew-bottles-sync-prod" => homebrew(&sim, HomebrewSize::Prod),
             "homebrew-bottles-sync-staging" => homebrew(&sim, HomebrewSize::Staging),
@@ -108,6 +111,7 @@ impl Cloud for DemoCloud {
             "curriculum-alignment-prod" => curriculum(&sim),
             other => return Err(CloudError::UnknownEnvironment(other.to_string())),
         };
+        link_demo(&mut resources);
         let mut alarms = Vec::new();
         let mut gauges = Vec::new();
         for r in readings {
@@ -262,7 +266,97 @@ fn service(name: &str, id: &str, zones: &[&str], tasks: TaskCounts, details: &[(
         Health::Degraded
     };
     r.tasks = Some(tasks);
+    let cluster = id.rsplit('/').nth(1).unwrap_or_default().to_string();
+    let revision = details
+        .iter()
+        .find(|(k, _)| *k == "task definition")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| format!("{name}:1"));
+    let (cpu, memory) = details
+        .iter()
+        .find(|(k, _)| *k == "cpu / memory")
+        .and_then(|(_, v)| {
+            v.trim_end_matches(" MB")
+                .split_once(" / ")
+                .map(|(c, m)| (c.to_string(), m.to_string()))
+        })
+        .unzip();
+    // Tasks spread over the zones; a pending one shows up as PROVISIONING.
+    let mut task_list: Vec<TaskInfo> = (0..tasks.running + tasks.pending)
+        .map(|i| TaskInfo {
+            id: format!("{:032x}", (i as u128 + 1) * 0x9e37_79b9_7f4a_7c15),
+            az: zones.get(i as usize % zones.len().max(1)).map(|z| z.to_string()),
+            last_status: if i < tasks.running {
+                "RUNNING".into()
+            } else {
+                "PROVISIONING".into()
+            },
+            desired_status: "RUNNING".into(),
+            health: Some(if i < tasks.running {
+                "HEALTHY".into()
+            } else {
+                "UNKNOWN".into()
+            }),
+            task_definition: revision.clone(),
+            started_ms: None,
+        })
+        .collect();
+    task_list.sort_by(|a, b| a.az.cmp(&b.az));
+    r.service = Some(Box::new(ServiceInfo {
+        cluster,
+        task_definition: revision.clone(),
+        cpu,
+        memory,
+        images: vec![format!("{name}:demo")],
+        launch_type: Some("FARGATE".into()),
+        deployments: vec![DeploymentInfo {
+            id: "ecs-svc/demo".into(),
+            status: "PRIMARY".into(),
+            task_definition: revision,
+            running: tasks.running,
+            desired: tasks.desired,
+            pending: tasks.pending,
+            rollout_state: Some(if tasks.pending > 0 { "IN_PROGRESS" } else { "COMPLETED" }.into()),
+            created_ms: None,
+            updated_ms: None,
+        }],
+        events: vec![ServiceEvent {
+            at_ms: 0,
+            message: format!("(service {name}) has reached a steady state. (demo)"),
+        }],
+        tasks: task_list,
+        target_groups: vec![],
+    }));
     r
+}
+
+/// Demo wiring of the request path: every load balancer forwards to the environment's target
+/// groups, and every target group in use feeds the environment's ECS services.
+fn link_demo(resources: &mut [Resource]) {
+    let tgs: Vec<(String, bool)> = resources
+        .iter()
+        .filter(|r| r.kind == ResourceKind::TargetGroup)
+        .map(|r| (r.id.clone(), r.status != "unused"))
+        .collect();
+    let services: Vec<String> = resources
+        .iter()
+        .filter(|r| r.kind == ResourceKind::EcsService)
+        .map(|r| r.id.clone())
+        .collect();
+    for r in resources.iter_mut() {
+        match r.kind {
+            ResourceKind::LoadBalancer => r.links = tgs.iter().map(|(id, _)| id.clone()).collect(),
+            ResourceKind::TargetGroup if tgs.iter().any(|(id, used)| *id == r.id && *used) => {
+                r.links = services.clone();
+            }
+            ResourceKind::EcsService => {
+                if let Some(info) = r.service.as_mut() {
+                    info.target_groups = tgs.iter().filter(|(_, used)| *used).map(|(id, _)| id.clone()).collect();
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 fn arn(region: &str, account: &str, rest: &str) -> String {

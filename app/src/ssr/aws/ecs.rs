@@ -306,3 +306,191 @@ fn service_resource(cluster_arn: &str, s: &Service, tasks: &[Task], taskdefs: &T
 fn short_taskdef(arn: &str) -> String {
     arn.rsplit('/').next().unwrap_or(arn).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ecs::operation::describe_clusters::DescribeClustersOutput;
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesOutput;
+    use aws_sdk_ecs::operation::describe_task_definition::DescribeTaskDefinitionOutput;
+    use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
+    use aws_sdk_ecs::operation::list_clusters::ListClustersOutput;
+    use aws_sdk_ecs::operation::list_services::ListServicesOutput;
+    use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+    use aws_sdk_ecs::types::{Cluster, ContainerDefinition, TaskDefinition};
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+    use std::time::Duration;
+
+    const CLUSTER: &str = "arn:aws:ecs:us-east-1:1:cluster/c1";
+    const TD: &str = "arn:aws:ecs:us-east-1:1:task-definition/api:7";
+
+    fn client(rules: &[&Rule]) -> Client {
+        mock_client!(aws_sdk_ecs, RuleMode::MatchAny, rules, |c| c
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(Duration::from_millis(1))
+            )
+            .sleep_impl(aws_smithy_async::rt::sleep::SharedAsyncSleep::new(
+                aws_smithy_async::rt::sleep::TokioSleep::new()
+            )))
+    }
+
+    fn one_cluster() -> (Rule, Rule) {
+        (
+            mock!(Client::list_clusters).then_output(|| ListClustersOutput::builder().cluster_arns(CLUSTER).build()),
+            mock!(Client::describe_clusters).then_output(|| {
+                DescribeClustersOutput::builder()
+                    .clusters(
+                        Cluster::builder()
+                            .cluster_arn(CLUSTER)
+                            .cluster_name("c1")
+                            .status("ACTIVE")
+                            .build(),
+                    )
+                    .build()
+            }),
+        )
+    }
+
+    fn arns(kind: &str, range: std::ops::Range<usize>) -> Vec<String> {
+        range
+            .map(|i| format!("arn:aws:ecs:us-east-1:1:{kind}/c1/{kind}-{i:03}"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn pages_are_followed_and_describes_batched_to_the_api_limits() -> Result<(), Box<dyn std::error::Error>> {
+        let (lc, dc) = one_cluster();
+        // ListServices: an empty first page with a token, then 10, then 15 (25 services).
+        let p1 = mock!(Client::list_services)
+            .match_requests(|r| r.next_token().is_none())
+            .then_output(|| ListServicesOutput::builder().next_token("t2").build());
+        let p2 = mock!(Client::list_services)
+            .match_requests(|r| r.next_token() == Some("t2"))
+            .then_output(|| {
+                ListServicesOutput::builder()
+                    .set_service_arns(Some(arns("service", 0..10)))
+                    .next_token("t3")
+                    .build()
+            });
+        let p3 = mock!(Client::list_services)
+            .match_requests(|r| r.next_token() == Some("t3"))
+            .then_output(|| {
+                ListServicesOutput::builder()
+                    .set_service_arns(Some(arns("service", 10..25)))
+                    .build()
+            });
+        let ds = mock!(Client::describe_services).then_compute_output(|r| {
+            assert!(
+                r.services().len() <= DESCRIBE_SERVICES_BATCH,
+                "DescribeServices takes at most 10"
+            );
+            let services = r
+                .services()
+                .iter()
+                .map(|arn| {
+                    let name = arn.rsplit('/').next().unwrap_or_default();
+                    Service::builder()
+                        .service_arn(arn)
+                        .service_name(name)
+                        .status("ACTIVE")
+                        .desired_count(2)
+                        .running_count(if name == "service-003" { 1 } else { 2 })
+                        .task_definition(TD)
+                        .build()
+                })
+                .collect();
+            DescribeServicesOutput::builder().set_services(Some(services)).build()
+        });
+        let lt = mock!(Client::list_tasks).then_output(|| {
+            ListTasksOutput::builder()
+                .set_task_arns(Some(arns("task", 0..150)))
+                .build()
+        });
+        let dt = mock!(Client::describe_tasks).then_compute_output(|r| {
+            assert!(
+                r.tasks().len() <= DESCRIBE_TASKS_BATCH,
+                "DescribeTasks takes at most 100"
+            );
+            let tasks = r
+                .tasks()
+                .iter()
+                .enumerate()
+                .map(|(i, arn)| {
+                    Task::builder()
+                        .task_arn(arn)
+                        .group(format!("service:service-{:03}", i % 25))
+                        .last_status("RUNNING")
+                        .availability_zone(if i % 2 == 0 { "us-east-1a" } else { "us-east-1b" })
+                        .build()
+                })
+                .collect();
+            DescribeTasksOutput::builder().set_tasks(Some(tasks)).build()
+        });
+        let td = mock!(Client::describe_task_definition).then_output(|| {
+            DescribeTaskDefinitionOutput::builder()
+                .task_definition(
+                    TaskDefinition::builder()
+                        .cpu("1024")
+                        .memory("2048")
+                        .container_definitions(ContainerDefinition::builder().image("repo/api:1.5.0").build())
+                        .build(),
+                )
+                .build()
+        });
+        let c = client(&[&lc, &dc, &p1, &p2, &p3, &ds, &lt, &dt, &td]);
+        let cache = TaskDefCache::default();
+        let out = read(&c, &cache).await?;
+        let services: Vec<&Resource> = out.iter().filter(|r| r.kind == ResourceKind::EcsService).collect();
+        assert_eq!(services.len(), 25);
+        assert_eq!((p1.num_calls(), p2.num_calls(), p3.num_calls()), (1, 1, 1));
+        assert_eq!(ds.num_calls(), 3, "25 services in batches of 10");
+        assert_eq!(dt.num_calls(), 2, "150 tasks in batches of 100");
+        assert_eq!(td.num_calls(), 1, "one task definition, read once");
+        let s3 = services.iter().find(|r| r.name == "service-003").ok_or("service-003")?;
+        assert_eq!(s3.health, Health::Degraded);
+        let info = s3.service.as_ref().ok_or("info")?;
+        assert_eq!(info.cpu.as_deref(), Some("1024"));
+        assert_eq!(info.images, vec!["repo/api:1.5.0".to_string()]);
+        assert_eq!(info.tasks.len(), 6, "150 tasks over 25 services");
+        assert_eq!(s3.zones, vec!["us-east-1a".to_string(), "us-east-1b".to_string()]);
+        // Task definitions are immutable: a second read does not describe them again.
+        read(&c, &cache).await?;
+        assert_eq!(td.num_calls(), 1);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn throttling_and_server_errors_are_retried() -> Result<(), Box<dyn std::error::Error>> {
+        let lc = mock!(Client::list_clusters)
+            .sequence()
+            .http_status(
+                400,
+                Some(r#"{"__type":"ThrottlingException","message":"Rate exceeded"}"#.to_string()),
+            )
+            .http_status(500, None)
+            .output(|| ListClustersOutput::builder().build())
+            .build();
+        let c = client(&[&lc]);
+        let out = read(&c, &TaskDefCache::default()).await?;
+        assert!(out.is_empty());
+        assert_eq!(lc.num_calls(), 3);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_error_that_persists_names_the_call() {
+        let lc = mock!(Client::list_clusters)
+            .sequence()
+            .http_status(503, None)
+            .times(5)
+            .build();
+        let c = client(&[&lc]);
+        match read(&c, &TaskDefCache::default()).await {
+            Err(e) => assert!(e.starts_with("ECS ListClusters:"), "{e}"),
+            Ok(_) => panic!("a failing endpoint must give an error"),
+        }
+        assert_eq!(lc.num_calls(), 3, "three attempts, then the error");
+    }
+}

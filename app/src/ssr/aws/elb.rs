@@ -82,7 +82,7 @@ pub async fn read(client: &Client) -> Result<Vec<Resource>, String> {
             .flat_map(|l| l.default_actions().iter().flat_map(action_targets))
             .collect();
         for tg in &tgs {
-            if tg.load_balancer_arns().iter().any(|a| *a == arn) {
+            if tg.load_balancer_arns().contains(&arn) {
                 links.push(tg.target_group_arn().unwrap_or_default().to_string());
             }
         }

@@ -57,7 +57,7 @@ pub fn resource_for(arn: &str) -> Resource {
         ("backup", "backup-plan") => ResourceKind::BackupPlan,
         ("ec2", "vpc") => ResourceKind::Vpc,
         ("ec2", "natgateway") => ResourceKind::NatGateway,
-        (s, t) if t.is_empty() => ResourceKind::Other(s.to_string()),
+        (s, "") => ResourceKind::Other(s.to_string()),
         (s, t) => ResourceKind::Other(format!("{s} {t}")),
     };
     let name = name.rsplit('/').next().unwrap_or(name).to_string();

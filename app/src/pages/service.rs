@@ -1,0 +1,113 @@
+use crate::api::get_service;
+use crate::components::badges::{DataNotes, DemoBadge, DemoBanner, ErrorBox, HealthBadge};
+use crate::model::{ServiceView, format_ts};
+use leptos::prelude::*;
+use leptos_router::hooks::use_params_map;
+
+/// `/env/{name}/services/{service}`: task definition, tasks and their zones, deployments and the
+/// last service events of one ECS service.
+#[component]
+pub fn ServicePage() -> impl IntoView {
+    let params = use_params_map();
+    let key = move || params.with(|p| (p.get("name").unwrap_or_default(), p.get("service").unwrap_or_default()));
+    let view_data = Resource::new(key, |(env, svc)| get_service(env, svc));
+    super::auto_refresh(15, move || view_data.refetch());
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Reading the service…"</p> }>
+            {move || Suspend::new(async move {
+                match view_data.await {
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Ok(v) => view! { <ServiceDetail v=v/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ServiceDetail(v: ServiceView) -> impl IntoView {
+    let r = v.service;
+    let info = r.service.clone().unwrap_or_default();
+    let counts = r
+        .tasks
+        .map(|t| format!("{} running / {} desired / {} pending", t.running, t.desired, t.pending));
+    let zones = info.running_by_zone();
+    view! {
+        <p class="muted"><a href=format!("/env/{}", v.summary.name)>{v.summary.name.clone()}</a> " / ECS service"</p>
+        <div class="page-head">
+            <h1 data-testid="service-title">{r.name.clone()}</h1>
+            {v.summary.demo.then(|| view! { <DemoBadge/> })}
+            <HealthBadge health=r.health/>
+            <span>{counts}</span>
+        </div>
+        {v.summary.demo.then(|| view! { <DemoBanner/> })}
+        <DataNotes notes=v.notes/>
+        <p class="muted">"Read at " {format_ts(v.fetched_ms)} " · cluster " {info.cluster.clone()}</p>
+        <section>
+            <h2>"Task definition"</h2>
+            <dl class="facts" data-testid="taskdef">
+                <dt>"Revision"</dt><dd>{info.task_definition.clone()}</dd>
+                <dt>"CPU"</dt><dd>{info.cpu.clone().unwrap_or_else(|| "-".into())}</dd>
+                <dt>"Memory (MB)"</dt><dd>{info.memory.clone().unwrap_or_else(|| "-".into())}</dd>
+                <dt>"Images"</dt><dd>{info.images.join(", ")}</dd>
+                <dt>"Launch type"</dt><dd>{info.launch_type.clone().unwrap_or_else(|| "-".into())}</dd>
+                <dt>"Traffic from"</dt>
+                <dd>{v.upstream.iter().map(|u| format!("{} {}", u.kind.label(), u.name)).collect::<Vec<_>>().join(", ")}</dd>
+            </dl>
+        </section>
+        <section>
+            <h2>"Deployments"</h2>
+            <table class="grid" data-testid="deployments">
+                <thead><tr><th>"Status"</th><th>"Task definition"</th><th>"Running/desired/pending"</th><th>"Rollout"</th><th>"Created"</th><th>"Updated"</th></tr></thead>
+                <tbody>
+                    {info.deployments.iter().map(|d| view! {
+                        <tr>
+                            <td>{d.status.clone()}</td>
+                            <td>{d.task_definition.clone()}</td>
+                            <td>{format!("{}/{}/{}", d.running, d.desired, d.pending)}</td>
+                            <td>{d.rollout_state.clone().unwrap_or_else(|| "-".into())}</td>
+                            <td>{d.created_ms.map(format_ts).unwrap_or_default()}</td>
+                            <td>{d.updated_ms.map(format_ts).unwrap_or_default()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <section>
+            <h2>{format!("Tasks ({})", info.tasks.len())}</h2>
+            <p class="muted">
+                {if zones.is_empty() { "No running tasks.".to_string() } else {
+                    format!("Running per zone: {}", zones.iter().map(|(z, n)| format!("{z} {n}")).collect::<Vec<_>>().join(", "))
+                }}
+            </p>
+            <table class="grid" data-testid="tasks">
+                <thead><tr><th>"Task"</th><th>"Zone"</th><th>"Status"</th><th>"Desired"</th><th>"Health"</th><th>"Revision"</th><th>"Started"</th></tr></thead>
+                <tbody>
+                    {info.tasks.iter().map(|t| view! {
+                        <tr>
+                            <td>{t.id.clone()}</td>
+                            <td>{t.az.clone().unwrap_or_else(|| "-".into())}</td>
+                            <td>{t.last_status.clone()}</td>
+                            <td>{t.desired_status.clone()}</td>
+                            <td>{t.health.clone().unwrap_or_else(|| "-".into())}</td>
+                            <td>{t.task_definition.clone()}</td>
+                            <td>{t.started_ms.map(format_ts).unwrap_or_default()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
+        <section>
+            <h2>"Last service events"</h2>
+            {if info.events.is_empty() {
+                view! { <p class="muted">"No events reported."</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="events" data-testid="events">
+                        {info.events.iter().map(|e| view! { <li><span class="muted">{format_ts(e.at_ms)}</span> " " {e.message.clone()}</li> }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+        </section>
+    }
+}
