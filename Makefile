@@ -83,5 +83,6 @@ test: build e2e-deps py-deps
 	cargo fmt --all --check
 	bash scripts/test.sh
 
-bench: build
+## The fan-out benchmark (figures for docs/PERFORMANCE.md); not part of make test.
+bench:
 	bash scripts/bench.sh

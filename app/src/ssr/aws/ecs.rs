@@ -67,7 +67,17 @@ pub async fn read(client: &Client, taskdefs: &TaskDefCache) -> Result<Vec<Resour
         .try_collect()
         .await?;
 
-    // Task definitions not seen before, in parallel.
+    // Task definitions: a running task of a revision already says its cpu, memory and images,
+    // so only revisions without one are described (once: revisions are immutable).
+    for (_, tasks) in &per_cluster {
+        for t in tasks {
+            if let Some(arn) = t.task_definition_arn()
+                && taskdefs.get(arn).is_none()
+            {
+                taskdefs.put(arn, facts_from_task(t));
+            }
+        }
+    }
     let mut wanted: Vec<String> = per_cluster
         .iter()
         .flat_map(|(services, _)| services.iter())
@@ -299,6 +309,20 @@ fn service_resource(cluster_arn: &str, s: &Service, tasks: &[Task], taskdefs: &T
         details,
         links: vec![],
         service: Some(Box::new(info)),
+    }
+}
+
+/// What a task tells of its revision: task-level cpu and memory (Fargate), else the sum over its
+/// containers, and the containers' images.
+fn facts_from_task(t: &Task) -> TaskDefFacts {
+    let sum = |f: fn(&aws_sdk_ecs::types::Container) -> Option<&str>| -> Option<String> {
+        let parts: Vec<u64> = t.containers().iter().filter_map(|c| f(c)?.parse().ok()).collect();
+        (!parts.is_empty()).then(|| parts.iter().sum::<u64>().to_string())
+    };
+    TaskDefFacts {
+        cpu: t.cpu().map(str::to_string).or_else(|| sum(|c| c.cpu())),
+        memory: t.memory().map(str::to_string).or_else(|| sum(|c| c.memory())),
+        images: t.containers().iter().filter_map(|c| c.image().map(str::to_string)).collect(),
     }
 }
 
