@@ -276,6 +276,9 @@ pub struct Alarm {
     pub since_ms: i64,
     /// Resource the alarm watches, when known.
     pub resource: Option<String>,
+    /// "Namespace/MetricName" the alarm evaluates, when it is a metric alarm.
+    pub metric: Option<String>,
+    pub threshold: Option<f64>,
 }
 
 /// One current value of a metric, for at-a-glance figures.
@@ -429,6 +432,8 @@ mod tests {
                     severity,
                     since_ms: 0,
                     resource: None,
+                    metric: None,
+                    threshold: None,
                 })
                 .collect(),
             gauges: vec![],
@@ -455,4 +460,170 @@ mod tests {
         };
         assert_eq!(health_of(&inv(vec![], Some(down))), Health::Unhealthy);
     }
+}
+
+/// Time ranges of the metric charts, and the period each one uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimeRange {
+    H1,
+    H6,
+    H24,
+    D7,
+}
+
+impl TimeRange {
+    pub const ALL: [TimeRange; 4] = [TimeRange::H1, TimeRange::H6, TimeRange::H24, TimeRange::D7];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TimeRange::H1 => "1h",
+            TimeRange::H6 => "6h",
+            TimeRange::H24 => "24h",
+            TimeRange::D7 => "7d",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TimeRange> {
+        TimeRange::ALL.into_iter().find(|r| r.label() == s)
+    }
+
+    pub fn seconds(self) -> i64 {
+        match self {
+            TimeRange::H1 => 3600,
+            TimeRange::H6 => 6 * 3600,
+            TimeRange::H24 => 24 * 3600,
+            TimeRange::D7 => 7 * 24 * 3600,
+        }
+    }
+
+    /// Period in seconds: about 60-170 points per chart, on CloudWatch's allowed periods.
+    pub fn period(self) -> i32 {
+        match self {
+            TimeRange::H1 => 60,
+            TimeRange::H6 => 300,
+            TimeRange::H24 => 900,
+            TimeRange::D7 => 3600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    pub label: String,
+    /// What the status check reads from it: lambda_errors, lambda_invocations, lambda_error_rate
+    /// (%), api_5xx (count), api_5xx_rate (%).
+    pub key: Option<String>,
+    /// (unix ms, value), oldest first.
+    pub points: Vec<(i64, f64)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chart {
+    pub title: String,
+    pub unit: String,
+    pub series: Vec<Series>,
+    /// The alarm threshold on this metric, drawn as a line.
+    pub threshold: Option<f64>,
+    /// Why there is no data ("not available from this endpoint", "no data points").
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricsView {
+    pub summary: EnvSummary,
+    pub range: TimeRange,
+    pub charts: Vec<Chart>,
+    pub alarms: Vec<Alarm>,
+    pub fetched_ms: i64,
+    pub notes: Vec<DataNote>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupPlanInfo {
+    pub name: String,
+    /// (rule, schedule expression, retention) per rule.
+    pub rules: Vec<(String, String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupJobInfo {
+    pub id: String,
+    pub resource: String,
+    /// CREATED, RUNNING, COMPLETED, FAILED, ABORTED, EXPIRED…
+    pub state: String,
+    pub created_ms: i64,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecoveryPointInfo {
+    pub resource: String,
+    pub resource_type: String,
+    /// None when the resource has no recovery point at all.
+    pub last_ms: Option<i64>,
+    /// Older than the RPO, or missing.
+    pub late: bool,
+}
+
+/// A list the endpoint may not be able to give (moto has no backup jobs): None = not available.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BackupsView {
+    pub summary: EnvSummary,
+    pub rpo_hours: Option<u32>,
+    pub vaults: Vec<(String, i64)>,
+    pub plans: Vec<BackupPlanInfo>,
+    pub jobs: Option<Vec<BackupJobInfo>>,
+    pub recovery_points: Option<Vec<RecoveryPointInfo>>,
+    pub notes: Vec<DataNote>,
+}
+
+/// Levels of the status check, in order; the exit code of `ops-console status` is the level's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Healthy,
+    Degraded,
+    Unhealthy,
+    /// Could not check at all.
+    Unknown,
+}
+
+impl Level {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Level::Healthy => 0,
+            Level::Degraded => 1,
+            Level::Unhealthy => 2,
+            Level::Unknown => 3,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Level::Healthy => "healthy",
+            Level::Degraded => "degraded",
+            Level::Unhealthy => "unhealthy",
+            Level::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// Stable id: service_state, active_alarms, lambda_error_rate, api_5xx, ecs_running, backups.
+    pub id: String,
+    pub name: String,
+    pub level: Level,
+    /// False when the endpoint cannot give this data; such a check never raises the level.
+    pub available: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub environment: String,
+    pub demo: bool,
+    pub level: Level,
+    pub exit_code: u8,
+    pub checked_at: String,
+    pub checks: Vec<Check>,
 }

@@ -28,7 +28,9 @@ const OPS: [&str; 14] = [
 
 fn arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
 }
 
 #[tokio::main]
@@ -40,9 +42,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let config = Config::from_toml_with_overrides(&toml, "bench", &[])?;
 
+    let severity = Arc::new(app::ssr::cloud::SeverityRules::new(&[]));
     // One viewer, cold caches.
     let metrics = Arc::new(Metrics::default());
-    let cloud = SdkCloud::new(&config.environments, metrics.clone());
+    let cloud = SdkCloud::new(&config.environments, metrics.clone(), severity.clone());
     let started = Instant::now();
     let inv = cloud.inventory("bench", 0).await?;
     let one_viewer_ms = started.elapsed().as_millis();
@@ -51,7 +54,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let calls = metrics.aws_calls(None);
     let services: Vec<_> = inv.resources.iter().filter_map(|r| r.service.as_ref()).collect();
-    let clusters = inv.resources.iter().filter(|r| r.kind == app::model::ResourceKind::EcsCluster).count() as u64;
+    let clusters = inv
+        .resources
+        .iter()
+        .filter(|r| r.kind == app::model::ResourceKind::EcsCluster)
+        .count() as u64;
     let tasks: u64 = services.iter().map(|s| s.tasks.len() as u64).sum();
     let mut taskdefs: Vec<&str> = services.iter().map(|s| s.task_definition.as_str()).collect();
     taskdefs.sort();
@@ -84,7 +91,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     println!("| figure | value |");
     println!("| --- | ---: |");
-    println!("| clusters / services / tasks / task definitions | {clusters} / {} / {tasks} / {} |", services.len(), taskdefs.len());
+    println!(
+        "| clusters / services / tasks / task definitions | {clusters} / {} / {tasks} / {} |",
+        services.len(),
+        taskdefs.len()
+    );
     println!("| naive calls (one per resource + list calls) | {naive} |");
     println!("| calls for one full refresh (1 viewer, cold cache) | {calls} |");
     println!("| ratio to naive | 1/{:.1} |", naive as f64 / calls.max(1) as f64);
@@ -94,7 +105,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         naive as f64 / steady.max(1) as f64
     );
     println!("| calls with 10 concurrent viewers (cold cache) | {calls10} |");
-    println!("| 10 viewers / 1 viewer | {:.2}x |", calls10 as f64 / calls.max(1) as f64);
+    println!(
+        "| 10 viewers / 1 viewer | {:.2}x |",
+        calls10 as f64 / calls.max(1) as f64
+    );
     println!("| wall time, 1 viewer / 10 viewers (moto on loopback) | {one_viewer_ms} ms / {ten_viewers_ms} ms |");
     println!();
     println!("Calls by operation (1 viewer):");

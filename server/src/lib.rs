@@ -102,6 +102,15 @@ pub async fn build_state(config: Config) -> Result<AppState, StartError> {
     Ok(AppState::new(config, store, key))
 }
 
+/// State for `ops-console status`: the configured and demo environments, with an in-memory
+/// database (the check reads AWS, not the console's records).
+pub async fn status_state(config: Config) -> Result<AppState, StartError> {
+    let store = SqlStore::connect("sqlite::memory:")
+        .await
+        .map_err(|e| StartError::Other(format!("in-memory store: {e}")))?;
+    Ok(AppState::new(config, store.into_arc(), Vec::new()))
+}
+
 /// The whole HTTP application.
 pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
     http::router(ServerState {

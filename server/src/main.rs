@@ -27,6 +27,16 @@ enum Command {
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
+    /// One health check of an environment. Exit 0 healthy, 1 degraded, 2 unhealthy, 3 could not
+    /// check at all.
+    Status {
+        /// The environment's name.
+        #[arg(long)]
+        env: String,
+        /// Print exactly one JSON document (schema in docs/STATUS.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -57,18 +67,24 @@ enum ExportFormat {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logs();
+    // `status` promises 3 for "could not check at all"; the other commands fail with 2.
+    let failure = if matches!(cli.command, Some(Command::Status { .. })) {
+        3
+    } else {
+        2
+    };
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("ops-console: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(failure);
         }
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
             eprintln!("ops-console: cannot start the runtime: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(failure);
         }
     };
     let result = runtime.block_on(async move {
@@ -83,15 +99,42 @@ fn main() -> ExitCode {
                 Ok(ExitCode::SUCCESS)
             }
             Command::Audit { command } => audit_command(config, command).await,
+            Command::Status { env, json } => status_command(config, &env, json).await,
         }
     });
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("ops-console: {e}");
-            ExitCode::from(2)
+            ExitCode::from(failure)
         }
     }
+}
+
+/// The same checks as the environment page. Reads AWS (or the demo) only: the console's database
+/// is not needed, so a database outage does not turn into "could not check".
+async fn status_command(config: Config, env: &str, json: bool) -> Result<ExitCode, String> {
+    let state = server::status_state(config).await.map_err(|e| e.to_string())?;
+    let meta = state.environment(env).cloned().ok_or_else(|| {
+        let known: Vec<&str> = state.environments().iter().map(|e| e.name.as_str()).collect();
+        format!("no environment named \"{env}\" (known: {})", known.join(", "))
+    })?;
+    let report = app::ssr::status::run(&state, &meta).await;
+    if json {
+        println!("{}", serde_json::to_string(&report).map_err(|e| e.to_string())?);
+    } else {
+        let demo = if report.demo {
+            " (DEMO: simulated, not read from AWS)"
+        } else {
+            ""
+        };
+        println!("{}: {}{demo}", report.environment, report.level.label().to_uppercase());
+        for c in &report.checks {
+            let level = if c.available { c.level.label() } else { "not available" };
+            println!("  {:<28} {:<14} {}", c.name, level, c.detail);
+        }
+    }
+    Ok(ExitCode::from(report.exit_code))
 }
 
 /// Logs go to stderr: readable lines on a terminal, one JSON object per line otherwise (for log

@@ -4,10 +4,12 @@
 
 pub mod audit;
 pub mod environments;
+pub mod health;
 pub mod session;
 
 pub use audit::list_audit;
 pub use environments::{get_environment, get_service, list_environments};
+pub use health::{get_backups, get_metrics, get_status};
 pub use session::whoami;
 
 /// Applies the HTTP status of an error to the response (server side) and passes the result on.

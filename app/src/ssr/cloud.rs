@@ -1,8 +1,19 @@
 //! The `Cloud` interface: what the console reads from an environment. `DemoCloud` (demo.rs)
 //! simulates the seed systems in-process; the SDK implementation reads AWS.
 
-use crate::model::Inventory;
+use crate::model::{BackupJobInfo, BackupPlanInfo, Chart, DataNote, Inventory, RecoveryPointInfo, TimeRange};
 use async_trait::async_trait;
+
+/// What an environment's backups look like; `None` lists are ones the endpoint cannot give.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BackupsData {
+    /// (vault, recovery points in it)
+    pub vaults: Vec<(String, i64)>,
+    pub plans: Vec<BackupPlanInfo>,
+    pub jobs: Option<Vec<BackupJobInfo>>,
+    pub recovery_points: Option<Vec<RecoveryPointInfo>>,
+    pub notes: Vec<DataNote>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CloudError {
@@ -22,6 +33,20 @@ pub enum CloudError {
 pub trait Cloud: Send + Sync {
     /// Everything the console shows of one environment, read now.
     async fn inventory(&self, env: &str, now_ms: i64) -> Result<Inventory, CloudError>;
+
+    /// Charts of the environment's key metrics over `range`, for the resources in `inv`; the
+    /// notes say which could not be read.
+    async fn metrics(
+        &self,
+        env: &str,
+        inv: &Inventory,
+        range: TimeRange,
+        now_ms: i64,
+    ) -> Result<(Vec<Chart>, Vec<DataNote>), CloudError>;
+
+    /// Vaults, plans, recent jobs and the last recovery point per protected resource, judged
+    /// against `rpo_hours`.
+    async fn backups(&self, env: &str, rpo_hours: Option<u32>, now_ms: i64) -> Result<BackupsData, CloudError>;
 }
 
 /// Severity of an alarm from its name: the configured `[[severity]]` rules first (first match

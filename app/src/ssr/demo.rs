@@ -3,10 +3,11 @@
 //! Metrics move with the clock (deterministic waves, so two replicas agree), and alarms are
 //! evaluated against them, so the overview changes over time like a real estate would.
 
-use super::cloud::{Cloud, CloudError, SeverityRules};
+use super::cloud::{BackupsData, Cloud, CloudError, SeverityRules};
 use crate::model::{
-    Alarm, AlarmState, DeploymentInfo, Gauge, Health, Inventory, Resource, ResourceKind, ServiceEvent, ServiceInfo,
-    TaskCounts, TaskInfo, Tier,
+    Alarm, AlarmState, BackupJobInfo, BackupPlanInfo, Chart, DataNote, DeploymentInfo, Gauge, Health, Inventory,
+    RecoveryPointInfo, Resource, ResourceKind, Series, ServiceEvent, ServiceInfo, TaskCounts, TaskInfo, Tier,
+    TimeRange,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -102,15 +103,8 @@ impl Cloud for DemoCloud {
             t: now_ms as f64 / 1000.0,
             now_ms,
         };
-        let (mut resources, readings) = match env {
-            "taskflow-production" => taskflow(&sim),
-            "homebrew-bottles-sync-prod" => homebrew(&sim, HomebrewSize::Prod),
-            "homebrew-bottles-sync-staging" => homebrew(&sim, HomebrewSize::Staging),
-            "homebrew-bottles-sync-dev" => homebrew(&sim, HomebrewSize::Dev),
-            "docdb-bluegreen-prod" => bluegreen(&sim),
-            "curriculum-alignment-prod" => curriculum(&sim),
-            other => return Err(CloudError::UnknownEnvironment(other.to_string())),
-        };
+        let (mut resources, readings) =
+            readings_at(env, &sim).ok_or_else(|| CloudError::UnknownEnvironment(env.to_string()))?;
         link_demo(&mut resources);
         let mut alarms = Vec::new();
         let mut gauges = Vec::new();
@@ -148,6 +142,8 @@ impl Cloud for DemoCloud {
                     condition: a.condition.to_string(),
                     since_ms: sim.since(a.flip_period),
                     resource: a.resource.map(|s| format!("{env}{s}")),
+                    metric: Some(format!("demo/{}", r.label)),
+                    threshold: Some(a.threshold),
                 });
             }
         }
@@ -164,6 +160,204 @@ impl Cloud for DemoCloud {
             notes: vec![],
         })
     }
+
+    async fn metrics(
+        &self,
+        env: &str,
+        _inv: &Inventory,
+        range: TimeRange,
+        now_ms: i64,
+    ) -> Result<(Vec<Chart>, Vec<DataNote>), CloudError> {
+        demo_charts(env, range, now_ms)
+            .map(|c| (c, vec![]))
+            .ok_or_else(|| CloudError::UnknownEnvironment(env.to_string()))
+    }
+
+    async fn backups(&self, env: &str, rpo_hours: Option<u32>, now_ms: i64) -> Result<BackupsData, CloudError> {
+        demo_backups(env, rpo_hours, now_ms).ok_or_else(|| CloudError::UnknownEnvironment(env.to_string()))
+    }
+}
+
+/// The simulated estate of `env` at one instant.
+fn readings_at(env: &str, sim: &Sim) -> Option<(Vec<Resource>, Vec<Reading>)> {
+    Some(match env {
+        "taskflow-production" => taskflow(sim),
+        "homebrew-bottles-sync-prod" => homebrew(sim, HomebrewSize::Prod),
+        "homebrew-bottles-sync-staging" => homebrew(sim, HomebrewSize::Staging),
+        "homebrew-bottles-sync-dev" => homebrew(sim, HomebrewSize::Dev),
+        "docdb-bluegreen-prod" => bluegreen(sim),
+        "curriculum-alignment-prod" => curriculum(sim),
+        _ => return None,
+    })
+}
+
+/// What the status check reads from a demo reading.
+fn series_key(label: &str) -> Option<String> {
+    Some(
+        match label {
+            "Lambda error rate" => "lambda_error_rate",
+            "API 5xx" => "api_5xx_rate",
+            "Sync errors" => "lambda_errors",
+            "Orchestrator invocations" => "lambda_invocations",
+            _ => return None,
+        }
+        .to_string(),
+    )
+}
+
+/// Charts of every reading of `env` over `range`, one point per period, ending now.
+pub fn demo_charts(env: &str, range: TimeRange, now_ms: i64) -> Option<Vec<Chart>> {
+    let period_ms = i64::from(range.period()) * 1000;
+    let end = now_ms - now_ms.rem_euclid(period_ms);
+    let start = end - range.seconds() * 1000;
+    let mut charts: Vec<Chart> = Vec::new();
+    let mut t = start + period_ms;
+    while t <= end {
+        let sim = Sim {
+            t: t as f64 / 1000.0,
+            now_ms: t,
+        };
+        let (_, readings) = readings_at(env, &sim)?;
+        for r in readings {
+            let value = round2(r.value);
+            match charts.iter_mut().find(|c| c.title == r.label) {
+                Some(c) => c.series[0].points.push((t, value)),
+                None => charts.push(Chart {
+                    title: r.label.to_string(),
+                    unit: r.unit.to_string(),
+                    series: vec![Series {
+                        label: r.label.to_string(),
+                        key: series_key(r.label),
+                        points: vec![(t, value)],
+                    }],
+                    threshold: r.alarm.as_ref().map(|a| a.threshold),
+                    note: None,
+                }),
+            }
+        }
+        t += period_ms;
+    }
+    Some(charts)
+}
+
+/// Backups of the demo environments as the seeds describe them. Homebrew's last daily job
+/// failed, so its bucket's newest recovery point is past the RPO: the demo shows a failed backup.
+pub fn demo_backups(env: &str, rpo_hours: Option<u32>, now_ms: i64) -> Option<BackupsData> {
+    const H: i64 = 3_600_000;
+    let day_start = now_ms - now_ms.rem_euclid(24 * H);
+    let last_at = |hour: i64| {
+        if day_start + hour * H <= now_ms {
+            day_start + hour * H
+        } else {
+            day_start + hour * H - 24 * H
+        }
+    };
+    let (vault, plan, resource, rtype, hour, every_h, failed_latest) = match env {
+        "homebrew-bottles-sync-prod" => (
+            ("homebrew-bottles-sync-prod-vault", 118),
+            BackupPlanInfo {
+                name: "homebrew-bottles-sync-prod-daily".into(),
+                rules: vec![(
+                    "daily".into(),
+                    "cron(0 5 * * ? *)".into(),
+                    "120 days (cold storage after 30)".into(),
+                )],
+            },
+            "arn:aws:s3:::homebrew-bottles-sync-prod-bottles",
+            "S3",
+            5,
+            24,
+            true,
+        ),
+        "taskflow-production" => (
+            ("taskflow-production-vault", 30),
+            BackupPlanInfo {
+                name: "taskflow-production-rds".into(),
+                rules: vec![
+                    ("daily".into(), "cron(0 2 * * ? *)".into(), "30 days".into()),
+                    ("weekly".into(), "cron(0 3 ? * SUN *)".into(), "90 days".into()),
+                ],
+            },
+            "arn:aws:rds:us-east-1:987654321098:db:taskflow-production",
+            "RDS",
+            2,
+            24,
+            false,
+        ),
+        "docdb-bluegreen-prod" => (
+            ("docdb-bluegreen-prod-vault", 14),
+            BackupPlanInfo {
+                name: "docdb-bluegreen-prod-daily".into(),
+                rules: vec![("daily".into(), "cron(0 4 * * ? *)".into(), "14 days".into())],
+            },
+            "arn:aws:rds:us-east-1:210987654321:cluster:docdb-bluegreen-prod-docdb",
+            "DocumentDB",
+            4,
+            24,
+            false,
+        ),
+        "curriculum-alignment-prod" => (
+            ("curriculum-alignment-prod-vault", 42),
+            BackupPlanInfo {
+                name: "curriculum-alignment-prod-backup".into(),
+                rules: vec![
+                    ("full daily".into(), "cron(0 2 * * ? *)".into(), "35 days".into()),
+                    ("incremental".into(), "cron(0 */4 * * ? *)".into(), "7 days".into()),
+                ],
+            },
+            "arn:aws:dynamodb:eu-central-1:345678901234:table/curriculum-alignment-prod-programs",
+            "DynamoDB",
+            2,
+            4,
+            false,
+        ),
+        _ if demo_env(env).is_some() => {
+            return Some(BackupsData {
+                jobs: Some(vec![]),
+                recovery_points: Some(vec![]),
+                ..Default::default()
+            });
+        }
+        _ => return None,
+    };
+    // The last eight runs, newest first.
+    let newest = if every_h == 24 {
+        last_at(hour)
+    } else {
+        now_ms - now_ms.rem_euclid(every_h * H)
+    };
+    let jobs: Vec<BackupJobInfo> = (0..8)
+        .map(|i| {
+            let at = newest - i * every_h * H;
+            let failed = failed_latest && i == 0;
+            BackupJobInfo {
+                id: format!("demo-job-{env}-{i}"),
+                resource: resource.to_string(),
+                state: if failed { "FAILED" } else { "COMPLETED" }.into(),
+                created_ms: at,
+                message: if failed {
+                    "Access denied: the backup role lacks kms:Decrypt on the bucket key (demo)".into()
+                } else {
+                    String::new()
+                },
+            }
+        })
+        .collect();
+    let last_ok = jobs.iter().find(|j| j.state == "COMPLETED").map(|j| j.created_ms);
+    let rpo_ms = i64::from(rpo_hours.unwrap_or(24)) * H;
+    let late = last_ok.is_none_or(|t| now_ms - t > rpo_ms);
+    Some(BackupsData {
+        vaults: vec![(vault.0.to_string(), vault.1)],
+        plans: vec![plan],
+        jobs: Some(jobs),
+        recovery_points: Some(vec![RecoveryPointInfo {
+            resource: resource.to_string(),
+            resource_type: rtype.to_string(),
+            last_ms: last_ok,
+            late,
+        }]),
+        notes: vec![],
+    })
 }
 
 fn round2(v: f64) -> f64 {
@@ -707,7 +901,12 @@ fn homebrew(sim: &Sim, size: HomebrewSize) -> (Vec<Resource>, Vec<Reading>) {
         ),
         Reading {
             label: "Sync errors",
-            value: sim.wave(0.0, 2.4, 5400.0, 1.0).floor(),
+            // Errors happen only while syncing, and rarely.
+            value: if syncing {
+                sim.wave(0.0, 1.15, 5400.0, 1.0).floor()
+            } else {
+                0.0
+            },
             unit: "count",
             alarm: Some(AlarmSpec {
                 suffix: "lambda-errors",

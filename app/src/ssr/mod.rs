@@ -9,4 +9,5 @@ pub mod demo;
 pub mod metrics;
 pub mod sessions;
 pub mod state;
+pub mod status;
 pub mod store;

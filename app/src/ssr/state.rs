@@ -87,7 +87,7 @@ impl AppState {
         let metrics = Arc::new(Metrics::default());
         AppState(Arc::new(Inner {
             demo: DemoCloud::new(severity.clone()),
-            sdk: SdkCloud::new(&config.environments, metrics.clone()),
+            sdk: SdkCloud::new(&config.environments, metrics.clone(), severity.clone()),
             severity,
             config,
             store,
@@ -105,11 +105,32 @@ impl AppState {
         self.envs.iter().find(|e| e.name == name)
     }
 
+    /// The cloud an environment is read from.
+    pub fn cloud(&self, meta: &EnvMeta) -> &dyn Cloud {
+        if meta.demo { &self.demo } else { &self.sdk }
+    }
+
+    /// The recovery point objective of an environment (config, or the demo's seed).
+    pub fn rpo_hours(&self, meta: &EnvMeta) -> Option<u32> {
+        if meta.demo {
+            super::demo::demo_env(&meta.name).and_then(|d| d.rpo_hours)
+        } else {
+            self.config
+                .environments
+                .iter()
+                .find(|e| e.name == meta.name)
+                .and_then(|e| e.rpo_hours)
+        }
+    }
+
     /// Reads one environment; a read that fails is reported in the summary, never as an error.
     pub async fn detail(&self, meta: &EnvMeta) -> EnvDetail {
         let now = chrono::Utc::now().timestamp_millis();
-        let cloud: &dyn Cloud = if meta.demo { &self.demo } else { &self.sdk };
-        let read = cloud.inventory(&meta.name, now).await.map_err(|e| e.to_string());
+        let read = self
+            .cloud(meta)
+            .inventory(&meta.name, now)
+            .await
+            .map_err(|e| e.to_string());
         let mut summary = EnvSummary {
             name: meta.name.clone(),
             tier: meta.tier,

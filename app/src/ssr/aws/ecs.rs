@@ -322,7 +322,11 @@ fn facts_from_task(t: &Task) -> TaskDefFacts {
     TaskDefFacts {
         cpu: t.cpu().map(str::to_string).or_else(|| sum(|c| c.cpu())),
         memory: t.memory().map(str::to_string).or_else(|| sum(|c| c.memory())),
-        images: t.containers().iter().filter_map(|c| c.image().map(str::to_string)).collect(),
+        images: t
+            .containers()
+            .iter()
+            .filter_map(|c| c.image().map(str::to_string))
+            .collect(),
     }
 }
 

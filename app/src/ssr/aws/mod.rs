@@ -3,15 +3,17 @@
 //! and single flight, bounded concurrency, timeouts short enough for a page to answer within 5 s,
 //! and every call attempt counted in /metrics.
 
+pub mod backup;
 pub mod cache;
+pub mod cloudwatch;
 pub mod counting;
 pub mod ecs;
 pub mod elb;
 pub mod rds;
 pub mod tagging;
 
-use crate::model::{DataNote, Inventory, Resource, ResourceKind};
-use crate::ssr::cloud::{Cloud, CloudError};
+use crate::model::{Alarm, Chart, DataNote, Inventory, Resource, ResourceKind, TimeRange};
+use crate::ssr::cloud::{BackupsData, Cloud, CloudError, SeverityRules};
 use crate::ssr::config::EnvironmentConfig;
 use crate::ssr::metrics::Metrics;
 use async_trait::async_trait;
@@ -41,6 +43,8 @@ pub const TTL_ECS: Duration = Duration::from_secs(15);
 pub const TTL_ELB: Duration = Duration::from_secs(30);
 pub const TTL_RDS: Duration = Duration::from_secs(60);
 pub const TTL_TAGGED: Duration = Duration::from_secs(300);
+pub const TTL_ALARMS: Duration = Duration::from_secs(30);
+pub const TTL_BACKUPS: Duration = Duration::from_secs(120);
 /// After a failed refresh, how long stale data is served before AWS is asked again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(10);
 
@@ -95,31 +99,28 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub rds: aws_sdk_rds::Client,
     pub tagging: aws_sdk_resourcegroupstagging::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub backup: aws_sdk_backup::Client,
 }
 
 impl Clients {
     pub fn new(config: &SdkConfig, counter: &CountCalls) -> Clients {
+        macro_rules! client {
+            ($krate:ident) => {
+                $krate::Client::from_conf(
+                    $krate::config::Builder::from(config)
+                        .interceptor(counter.clone())
+                        .build(),
+                )
+            };
+        }
         Clients {
-            ecs: aws_sdk_ecs::Client::from_conf(
-                aws_sdk_ecs::config::Builder::from(config)
-                    .interceptor(counter.clone())
-                    .build(),
-            ),
-            elb: aws_sdk_elasticloadbalancingv2::Client::from_conf(
-                aws_sdk_elasticloadbalancingv2::config::Builder::from(config)
-                    .interceptor(counter.clone())
-                    .build(),
-            ),
-            rds: aws_sdk_rds::Client::from_conf(
-                aws_sdk_rds::config::Builder::from(config)
-                    .interceptor(counter.clone())
-                    .build(),
-            ),
-            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
-                aws_sdk_resourcegroupstagging::config::Builder::from(config)
-                    .interceptor(counter.clone())
-                    .build(),
-            ),
+            ecs: client!(aws_sdk_ecs),
+            elb: client!(aws_sdk_elasticloadbalancingv2),
+            rds: client!(aws_sdk_rds),
+            tagging: client!(aws_sdk_resourcegroupstagging),
+            cloudwatch: client!(aws_sdk_cloudwatch),
+            backup: client!(aws_sdk_backup),
         }
     }
 }
@@ -129,6 +130,9 @@ struct EnvReader {
     clients: tokio::sync::OnceCell<Clients>,
     resources: Cache<Vec<Resource>>,
     arns: Cache<Vec<String>>,
+    alarms: Cache<Vec<Alarm>>,
+    charts: Cache<(Vec<Chart>, Vec<DataNote>)>,
+    backups: Cache<BackupsData>,
     taskdefs: ecs::TaskDefCache,
 }
 
@@ -136,10 +140,11 @@ pub struct SdkCloud {
     envs: HashMap<String, Arc<EnvReader>>,
     metrics: Arc<Metrics>,
     counter: CountCalls,
+    severity: Arc<SeverityRules>,
 }
 
 impl SdkCloud {
-    pub fn new(envs: &[EnvironmentConfig], metrics: Arc<Metrics>) -> SdkCloud {
+    pub fn new(envs: &[EnvironmentConfig], metrics: Arc<Metrics>, severity: Arc<SeverityRules>) -> SdkCloud {
         let envs = envs
             .iter()
             .map(|e| {
@@ -148,6 +153,9 @@ impl SdkCloud {
                     clients: tokio::sync::OnceCell::new(),
                     resources: Cache::new(RETRY_AFTER),
                     arns: Cache::new(RETRY_AFTER),
+                    alarms: Cache::new(RETRY_AFTER),
+                    charts: Cache::new(RETRY_AFTER),
+                    backups: Cache::new(RETRY_AFTER),
                     taskdefs: ecs::TaskDefCache::default(),
                 };
                 (e.name.clone(), Arc::new(reader))
@@ -157,7 +165,20 @@ impl SdkCloud {
             envs,
             counter: CountCalls::new(metrics.clone()),
             metrics,
+            severity,
         }
+    }
+
+    async fn reader(&self, env: &str) -> Result<(&EnvReader, &Clients), CloudError> {
+        let reader = self
+            .envs
+            .get(env)
+            .ok_or_else(|| CloudError::UnknownEnvironment(env.to_string()))?;
+        let clients = reader
+            .clients
+            .get_or_init(|| async { Clients::new(&sdk_config(&reader.config).await, &self.counter) })
+            .await;
+        Ok((reader, clients))
     }
 }
 
@@ -201,16 +222,10 @@ fn take<T: Clone + Default>(label: &str, f: Fetched<T>, notes: &mut Vec<DataNote
 #[async_trait]
 impl Cloud for SdkCloud {
     async fn inventory(&self, env: &str, now_ms: i64) -> Result<Inventory, CloudError> {
-        let reader = self
-            .envs
-            .get(env)
-            .ok_or_else(|| CloudError::UnknownEnvironment(env.to_string()))?;
-        let clients = reader
-            .clients
-            .get_or_init(|| async { Clients::new(&sdk_config(&reader.config).await, &self.counter) })
-            .await;
+        let (reader, clients) = self.reader(env).await?;
         let m = &self.metrics;
-        let (ecs, elb, rds, arns) = tokio::join!(
+        let selector = reader.config.selector.as_ref();
+        let (ecs, elb, rds, arns, alarms) = tokio::join!(
             part(
                 &reader.resources,
                 "ecs",
@@ -225,7 +240,14 @@ impl Cloud for SdkCloud {
                 "tagged",
                 TTL_TAGGED,
                 m,
-                tagging::read(&clients.tagging, reader.config.selector.as_ref())
+                tagging::read(&clients.tagging, selector)
+            ),
+            part(
+                &reader.alarms,
+                "alarms",
+                TTL_ALARMS,
+                m,
+                cloudwatch::alarms(&clients.cloudwatch, &self.severity)
             ),
         );
         let mut notes = Vec::new();
@@ -234,20 +256,53 @@ impl Cloud for SdkCloud {
         let rds = take("databases", rds, &mut notes);
         let tagging_failed = matches!(arns, Fetched::Failed(_));
         let arns = take("tagged resources", arns, &mut notes);
-        let resources = compose(
-            ecs,
-            elb,
-            rds,
-            &arns,
-            reader.config.selector.is_some() && !tagging_failed,
-        );
+        let alarms = take("alarms", alarms, &mut notes);
+        let resources = compose(ecs, elb, rds, &arns, selector.is_some() && !tagging_failed);
         Ok(Inventory {
             resources,
-            alarms: vec![],
+            alarms,
             gauges: vec![],
             fetched_ms: now_ms,
             notes,
         })
+    }
+
+    async fn metrics(
+        &self,
+        env: &str,
+        inv: &Inventory,
+        range: TimeRange,
+        now_ms: i64,
+    ) -> Result<(Vec<Chart>, Vec<DataNote>), CloudError> {
+        let (reader, clients) = self.reader(env).await?;
+        let period = range.period();
+        let (specs, queries) = cloudwatch::plan(&inv.resources, period);
+        let alarms = inv.alarms.clone();
+        let ttl = Duration::from_secs(u64::try_from(period).unwrap_or(60));
+        let fetch = async move {
+            let end = now_ms - now_ms.rem_euclid(i64::from(period) * 1000);
+            let start = end - range.seconds() * 1000;
+            let (values, notes) = cloudwatch::fetch(&clients.cloudwatch, &queries, period, start, end).await;
+            let failed_percentiles = notes.iter().any(|n| n.part == "metrics (percentiles)");
+            let failed_all = notes.iter().any(|n| n.part == "metrics");
+            let charts = cloudwatch::assemble(&specs, &queries, &values, failed_percentiles, failed_all, &alarms);
+            Ok((charts, notes))
+        };
+        let fetched = part(&reader.charts, range.label(), ttl, &self.metrics, fetch).await;
+        let mut notes = Vec::new();
+        let (charts, mut inner) = take("metrics", fetched, &mut notes);
+        notes.append(&mut inner);
+        Ok((charts, notes))
+    }
+
+    async fn backups(&self, env: &str, rpo_hours: Option<u32>, now_ms: i64) -> Result<BackupsData, CloudError> {
+        let (reader, clients) = self.reader(env).await?;
+        let read = backup::read(&clients.backup, rpo_hours, now_ms);
+        let fetched = part(&reader.backups, "backups", TTL_BACKUPS, &self.metrics, read).await;
+        let mut notes = Vec::new();
+        let mut data = take("backups", fetched, &mut notes);
+        data.notes.append(&mut notes);
+        Ok(data)
     }
 }
 
