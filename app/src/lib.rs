@@ -92,6 +92,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("") view=pages::overview::Overview/>
                         <Route path=path!("/env/:name") view=pages::environment::EnvironmentPage/>
                         <Route path=path!("/env/:name/services/:service") view=pages::service::ServicePage/>
+                        <Route path=path!("/env/:name/metrics") view=pages::metrics::MetricsPage/>
+                        <Route path=path!("/env/:name/backups") view=pages::backups::BackupsPage/>
                         <Route path=path!("/incidents") view=pages::placeholders::IncidentsPage/>
                         <Route path=path!("/access") view=pages::placeholders::AccessPage/>
                         <Route path=path!("/audit") view=pages::audit::AuditLogPage/>

@@ -1,3 +1,4 @@
 pub mod badges;
+pub mod chart;
 pub mod layout;
 pub mod topology;

@@ -113,10 +113,18 @@ pub fn Topology(env: String, inv: Inventory) -> impl IntoView {
             edges.push((p.x + BOX_W, p.y + p.h / 2.0, q.x, q.y + q.h / 2.0, true));
         }
     }
+    // Firing alarms on the nodes they watch (alarm resource = the node's name or its id's suffix).
+    let firing: Vec<(String, u8)> = inv
+        .alarms
+        .iter()
+        .filter(|a| a.state == crate::model::AlarmState::Alarm)
+        .filter_map(|a| a.resource.clone().map(|r| (r, a.severity)))
+        .collect();
     let nodes = placed
         .iter()
         .map(|p| {
-            let health = p.r.health;
+            let alarm = firing.iter().filter(|(r, _)| *r == p.r.name || p.r.id.ends_with(r.as_str())).map(|(_, s)| *s).min();
+            let health = if alarm.is_some() { p.r.health.max(crate::model::Health::Degraded) } else { p.r.health };
             let title = format!("{} {} ({}): {}", p.r.kind.label(), p.r.name, health.label(), p.r.status);
             let label = truncate(&p.r.name, 28);
             let sub = truncate(&subtitle(p.r), 36);
@@ -124,6 +132,7 @@ pub fn Topology(env: String, inv: Inventory) -> impl IntoView {
             let href = service_href(&env, p.r);
             let body = view! {
                 <g class=format!("node health-{}", health.label())>
+                    {alarm.map(|sev| view! { <text x=p.x + BOX_W - 8.0 y=p.y + 18.0 class="node-alarm" text-anchor="end">{format!("ALARM SEV{sev}")}</text> })}
                     <title>{title}</title>
                     <rect x=p.x y=p.y width=BOX_W height=p.h rx="5"></rect>
                     <text x=p.x + 8.0 y=p.y + 18.0 class="node-name">{label}</text>

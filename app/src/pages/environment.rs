@@ -1,7 +1,7 @@
-use crate::api::get_environment;
+use crate::api::{get_environment, get_status};
 use crate::components::badges::{DataNotes, DemoBadge, DemoBanner, ErrorBox, HealthBadge, TierBadge};
 use crate::components::topology::{Topology, service_href};
-use crate::model::{AlarmState, EnvDetail, Inventory, format_ts};
+use crate::model::{AlarmState, EnvDetail, Inventory, StatusReport, format_ts};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -28,6 +28,7 @@ pub fn EnvironmentPage() -> impl IntoView {
 fn Detail(d: EnvDetail) -> impl IntoView {
     let s = d.summary;
     view! {
+        <EnvTabs name=s.name.clone() current="topology"/>
         <div class="page-head">
             <h1 data-testid="env-title">{s.name.clone()}</h1>
             {s.demo.then(|| view! { <DemoBadge/> })}
@@ -39,6 +40,7 @@ fn Detail(d: EnvDetail) -> impl IntoView {
         {s.demo.then(|| view! { <DemoBanner/> })}
         {(!s.description.is_empty()).then(|| view! { <p class="muted">{s.description.clone()}</p> })}
         {s.error.clone().map(|e| view! { <div class="error-box" role="alert">"Could not read this environment: " {e}</div> })}
+        <StatusChecks name=s.name.clone()/>
         {d.inventory.map(|inv| view! { <InventoryView env=s.name.clone() inv=inv/> })}
     }
 }
@@ -131,5 +133,68 @@ fn InventoryView(env: String, inv: Inventory) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+    }
+}
+
+/// Links between the pages of one environment.
+#[component]
+pub fn EnvTabs(name: String, current: &'static str) -> impl IntoView {
+    let tabs = [
+        ("topology", "Topology", String::new()),
+        ("metrics", "Metrics", "/metrics".to_string()),
+        ("backups", "Backups", "/backups".to_string()),
+    ];
+    view! {
+        <nav class="tabs">
+            {tabs
+                .into_iter()
+                .map(|(id, label, suffix)| {
+                    let class = if id == current { "tab current" } else { "tab" };
+                    view! { <a class=class href=format!("/env/{name}{suffix}")>{label}</a> }
+                })
+                .collect_view()}
+        </nav>
+    }
+}
+
+/// The status check of the environment (the same as `ops-console status`).
+#[component]
+fn StatusChecks(name: String) -> impl IntoView {
+    let report = Resource::new(move || name.clone(), get_status);
+    view! {
+        <section>
+            <h2>"Health checks"</h2>
+            <Suspense fallback=|| view! { <p class="muted">"Checking…"</p> }>
+                {move || Suspend::new(async move {
+                    match report.await {
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                        Ok(r) => view! { <StatusTable r=r/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}
+
+#[component]
+fn StatusTable(r: StatusReport) -> impl IntoView {
+    view! {
+        <p data-testid="status-level">
+            <span class=format!("badge level-{}", r.level.label())>{r.level.label()}</span>
+            " exit code " {r.exit_code} " of " <code>{format!("ops-console status --env {}", r.environment)}</code>
+        </p>
+        <table class="grid" data-testid="status">
+            <thead><tr><th>"Check"</th><th>"Level"</th><th>"Detail"</th></tr></thead>
+            <tbody>
+                {r.checks.into_iter().map(|c| {
+                    let level = if c.available { c.level.label().to_string() } else { "not available".to_string() };
+                    view! {
+                        <tr class=format!("level-{}", if c.available { c.level.label() } else { "na" })>
+                            <td>{c.name}</td><td>{level}</td><td>{c.detail}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }

@@ -1,6 +1,8 @@
 pub mod audit;
+pub mod backups;
 pub mod environment;
 pub mod login;
+pub mod metrics;
 pub mod not_found;
 pub mod overview;
 pub mod placeholders;
