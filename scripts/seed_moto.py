@@ -104,6 +104,32 @@ def lambda_function(endpoint, region, name):
     )
 
 
+def observability(endpoint, region, prefix, lb_arn, service):
+    """Alarms of seed 004's alert table on the load balancer and the service, and the last 30
+    minutes of request counts and CPU, one data point a minute."""
+    import datetime
+    cw = client(endpoint, "cloudwatch", region)
+    lb_dim = lb_arn.split(":loadbalancer/")[1]
+    cw.put_metric_alarm(
+        AlarmName=f"{prefix}-5xx", Namespace="AWS/ApplicationELB", MetricName="HTTPCode_Target_5XX_Count",
+        Dimensions=[{"Name": "LoadBalancer", "Value": lb_dim}], Statistic="Sum", Period=60, EvaluationPeriods=5,
+        Threshold=10.0, ComparisonOperator="GreaterThanThreshold",
+    )
+    cw.put_metric_alarm(
+        AlarmName=f"{prefix}-cpu-high", Namespace="AWS/ECS", MetricName="CPUUtilization",
+        Dimensions=[{"Name": "ClusterName", "Value": prefix}, {"Name": "ServiceName", "Value": service}],
+        Statistic="Average", Period=60, EvaluationPeriods=10, Threshold=85.0, ComparisonOperator="GreaterThanThreshold",
+    )
+    now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+    data = []
+    for i in range(1, 31):
+        t = now - datetime.timedelta(minutes=i)
+        data.append({"MetricName": "RequestCount", "Dimensions": [{"Name": "LoadBalancer", "Value": lb_dim}], "Timestamp": t, "Value": 120.0, "Unit": "Count"})
+    cw.put_metric_data(Namespace="AWS/ApplicationELB", MetricData=data)
+    cpu = [{"MetricName": "CPUUtilization", "Dimensions": [{"Name": "ClusterName", "Value": prefix}, {"Name": "ServiceName", "Value": service}], "Timestamp": now - datetime.timedelta(minutes=i), "Value": 40.0 + i, "Unit": "Percent"} for i in range(1, 31)]
+    cw.put_metric_data(Namespace="AWS/ECS", MetricData=cpu)
+
+
 def taskflow(endpoint, region, prefix, desired, with_extras):
     vpc, subnets, sg = network(endpoint, region)
     elb = client(endpoint, "elbv2", region)
@@ -154,6 +180,16 @@ def taskflow(endpoint, region, prefix, desired, with_extras):
             Tags=TAGS,
         )
         created["tagged"] = [f"{prefix}-worker", f"{prefix}-static", f"{prefix}-sessions"]
+        observability(endpoint, region, prefix, lb, service)
+        created["alarms"] = [f"{prefix}-5xx", f"{prefix}-cpu-high"]
+        created["requests_per_minute"] = 120
+        backup = client(endpoint, "backup", region)
+        backup.create_backup_vault(BackupVaultName=f"{prefix}-vault")
+        backup.create_backup_plan(BackupPlan={
+            "BackupPlanName": f"{prefix}-rds",
+            "Rules": [{"RuleName": "daily", "TargetBackupVaultName": f"{prefix}-vault", "ScheduleExpression": "cron(0 2 * * ? *)", "Lifecycle": {"DeleteAfterDays": 30}}],
+        })
+        created["backup_plans"] = [f"{prefix}-rds"]
         # Something untagged in the same account and region: a selector must leave it out.
         ecs.create_cluster(clusterName="scratch-untagged")
         created["untagged_cluster"] = "scratch-untagged"

@@ -103,3 +103,35 @@ test('a moto-backed environment shows its topology and a service page', async ()
   assertNoProblems(problems);
   await context.close();
 });
+
+test('charts render without JavaScript', async () => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  const r = await page.goto(`${BASE_URL}/env/taskflow-production/metrics?range=1h`);
+  assert.equal(r.status(), 200);
+  const charts = page.locator('[data-testid=chart]');
+  assert.ok(await charts.count() >= 8, 'a chart per reading of the TaskFlow dashboard');
+  const p95 = page.locator('[data-testid=chart]:has-text("P95 latency")');
+  assert.equal(await p95.locator('path.series').count(), 1);
+  assert.equal(await p95.locator('[data-testid=threshold]').count(), 1, 'the alarm threshold is drawn');
+  assert.match(await p95.locator('figcaption').textContent(), /\(ms\)/);
+  assert.equal(await page.locator('body[data-hydrated]').count(), 0, 'really no JavaScript ran');
+  await context.close();
+});
+
+test('charts show hover values and change range in place once hydrated', async () => {
+  const { context, page, problems } = await openPage(browser);
+  await page.goto(`${BASE_URL}/env/taskflow-production/metrics?range=1h`);
+  await waitHydrated(page);
+  await page.evaluate(() => { window.__stillHere = true; });
+  const svg = page.locator('[data-testid=chart]:has-text("Requests/s") svg');
+  const box = await svg.boundingBox();
+  await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2);
+  const readout = await page.locator('[data-testid=readout]').first().textContent({ timeout: 5000 });
+  assert.match(readout, /Requests\/s \d/);
+  await page.click('a.range:has-text("6h")');
+  await page.waitForFunction(() => document.body.textContent.includes('one point per 300 s'), null, { timeout: 10000 });
+  assert.equal(await page.evaluate(() => window.__stillHere), true, 'no full page load');
+  assertNoProblems(problems);
+  await context.close();
+});

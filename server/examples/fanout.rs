@@ -9,7 +9,7 @@ use app::ssr::metrics::Metrics;
 use std::sync::Arc;
 use std::time::Instant;
 
-const OPS: [&str; 14] = [
+const OPS: [&str; 15] = [
     "ListClusters",
     "DescribeClusters",
     "ListServices",
@@ -24,6 +24,7 @@ const OPS: [&str; 14] = [
     "DescribeDBInstances",
     "DescribeDBClusters",
     "GetResources",
+    "DescribeAlarms",
 ];
 
 fn arg(name: &str) -> Option<String> {
@@ -64,8 +65,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     taskdefs.sort();
     taskdefs.dedup();
     // Naive: the three list calls, then one describe per cluster, service, task and task
-    // definition, and the five list/describe calls of the other parts.
-    let naive = 3 + clusters + services.len() as u64 + tasks + taskdefs.len() as u64 + 5;
+    // definition, and the six list/describe calls of the other parts (load balancers, target
+    // groups, DB instances, DB clusters, tagged resources, alarms).
+    let naive = 3 + clusters + services.len() as u64 + tasks + taskdefs.len() as u64 + 6;
 
     // The next refresh once the ECS entries expire (load balancers, databases and tagged
     // resources have longer TTLs, task definitions never expire).
@@ -76,7 +78,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // Ten concurrent viewers, cold caches.
     let metrics10 = Arc::new(Metrics::default());
-    let cloud10 = Arc::new(SdkCloud::new(&config.environments, metrics10.clone()));
+    let cloud10 = Arc::new(SdkCloud::new(&config.environments, metrics10.clone(), severity.clone()));
     let started = Instant::now();
     let mut handles = Vec::new();
     for _ in 0..10 {

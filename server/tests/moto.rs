@@ -227,3 +227,187 @@ async fn a_silent_endpoint_gives_an_error_banner_not_a_hang() {
     app.call("environments/list", &[]).await;
     assert_eq!(app.state.metrics.aws_calls(None), calls);
 }
+
+async fn set_alarm(moto: &str, name: &str, state: aws_sdk_cloudwatch::types::StateValue) {
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto)
+        .load()
+        .await;
+    aws_sdk_cloudwatch::Client::new(&config)
+        .set_alarm_state()
+        .alarm_name(name)
+        .state_value(state)
+        .state_reason("set by the test")
+        .send()
+        .await
+        .expect("SetAlarmState");
+}
+
+fn status(config_path: &std::path::Path) -> (Option<i32>, Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ops-console"))
+        .args(["status", "--env", "taskflow-production", "--json", "--config"])
+        .arg(config_path)
+        .env("OPS_CONSOLE_AUDIT_KEY", common::TEST_AUDIT_KEY)
+        .output()
+        .expect("run status");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "exactly one JSON document on stdout: {stdout}"
+    );
+    (out.status.code(), serde_json::from_str(&stdout).expect("status JSON"))
+}
+
+/// Metrics put into moto show on the metrics page with the alarm thresholds; an alarm set to ALARM
+/// is listed as firing with its severity and makes `ops-console status` exit non-zero; with every
+/// alarm OK it exits 0. Backup jobs (which moto lacks) are "not available" and do not count.
+#[tokio::test]
+async fn metrics_alarms_and_the_status_check_against_moto() {
+    let (url, seed) = moto();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_path = dir.path().join("console.toml");
+    let db = format!("database_url = \"sqlite://{}/c.db\"\n", dir.path().display());
+    std::fs::write(&config_path, format!("{db}{}", two_environments(&url))).expect("config");
+
+    let app = common::spawn_app_with(&two_environments(&url)).await;
+    let (status_code, view) = app
+        .call(
+            "environments/metrics",
+            &[("name", "taskflow-production"), ("range", "1h")],
+        )
+        .await;
+    assert_eq!(status_code, 200, "{view}");
+    let charts = view["charts"].as_array().expect("charts");
+    let chart = |prefix: &str| {
+        charts
+            .iter()
+            .find(|c| c["title"].as_str().is_some_and(|t| t.starts_with(prefix)))
+            .expect(prefix)
+    };
+    let requests = chart("Requests/s");
+    let per_second = seed["primary"]["requests_per_minute"].as_f64().expect("rpm") / 60.0;
+    let points = requests["series"][0]["points"].as_array().expect("points");
+    assert!(
+        points.len() >= 25,
+        "the last 30 minutes, one point a minute: {}",
+        points.len()
+    );
+    assert!(
+        points
+            .iter()
+            .all(|p| (p[1].as_f64().unwrap_or(0.0) - per_second).abs() < 1e-9),
+        "{requests}"
+    );
+    assert_eq!(chart("5xx")["threshold"], 10.0, "the 5xx alarm's threshold is drawn");
+    assert_eq!(chart("CPU and memory")["threshold"], 85.0);
+    assert!(
+        chart("DB connections")["note"]
+            .as_str()
+            .is_some_and(|n| n.contains("no data points"))
+    );
+    let (code, _) = app
+        .call(
+            "environments/metrics",
+            &[("name", "taskflow-production"), ("range", "2h")],
+        )
+        .await;
+    assert_eq!(code, 422, "unknown range refused");
+
+    let (_, backups) = app
+        .call("environments/backups", &[("name", "taskflow-production")])
+        .await;
+    assert_eq!(
+        strs(&serde_json::json!(
+            backups["plans"]
+                .as_array()
+                .expect("plans")
+                .iter()
+                .map(|p| p["name"].clone())
+                .collect::<Vec<_>>()
+        )),
+        strs(&seed["primary"]["backup_plans"])
+    );
+    assert!(backups["jobs"].is_null(), "moto has no backup jobs: not available");
+
+    // Every alarm OK (the seeded ones start without data): healthy, exit 0.
+    for name in seed["primary"]["alarms"]
+        .as_array()
+        .expect("alarms")
+        .iter()
+        .filter_map(Value::as_str)
+    {
+        set_alarm(&url, name, aws_sdk_cloudwatch::types::StateValue::Ok).await;
+    }
+    let (code, report) = status(&config_path);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(report["level"], "healthy");
+    let backups_check = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "backups")
+        .expect("backups");
+    assert_eq!(backups_check["available"], false, "{backups_check}");
+
+    // The 5xx alarm fires: SEV1 by the default rules, so unhealthy, exit 2.
+    set_alarm(
+        &url,
+        "taskflow-production-5xx",
+        aws_sdk_cloudwatch::types::StateValue::Alarm,
+    )
+    .await;
+    let (code, report) = status(&config_path);
+    assert_eq!(code, Some(2), "{report}");
+    let alarms = report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "active_alarms")
+        .expect("alarms");
+    assert_eq!(alarms["level"], "unhealthy");
+    assert!(
+        alarms["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("taskflow-production-5xx (SEV1)")),
+        "{alarms}"
+    );
+    // The page lists it as firing with its severity (a fresh console: no cached alarms).
+    let fresh = common::spawn_app_with(&two_environments(&url)).await;
+    let (_, view) = fresh
+        .call(
+            "environments/metrics",
+            &[("name", "taskflow-production"), ("range", "1h")],
+        )
+        .await;
+    let firing: Vec<&Value> = view["alarms"]
+        .as_array()
+        .expect("alarms")
+        .iter()
+        .filter(|a| a["state"] == "ALARM")
+        .collect();
+    assert_eq!(firing.len(), 1);
+    assert_eq!(
+        (firing[0]["name"].as_str(), firing[0]["severity"].as_u64()),
+        (Some("taskflow-production-5xx"), Some(1))
+    );
+
+    set_alarm(
+        &url,
+        "taskflow-production-5xx",
+        aws_sdk_cloudwatch::types::StateValue::Ok,
+    )
+    .await;
+    let (code, _) = status(&config_path);
+    assert_eq!(code, Some(0));
+
+    // An environment the console does not know: could not check at all, exit 3.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ops-console"))
+        .args(["status", "--env", "nope", "--json", "--config"])
+        .arg(&config_path)
+        .output()
+        .expect("run status");
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+}

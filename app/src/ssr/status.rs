@@ -355,21 +355,32 @@ pub async fn run(state: &AppState, meta: &EnvMeta) -> StatusReport {
     } else {
         detail.inventory.as_ref()
     };
-    let (charts, chart_notes) = match inventory {
-        Some(inv) => match state.cloud(meta).metrics(&meta.name, inv, TimeRange::H1, now).await {
-            Ok((c, n)) => (Some(c), n),
-            Err(e) => (
-                None,
-                vec![DataNote {
-                    part: "metrics".into(),
-                    message: e.to_string(),
-                    stale_age_s: None,
-                }],
-            ),
-        },
-        None => (None, vec![]),
+    // Metrics and backups in parallel; neither is asked of an environment that could not be read
+    // at all (it would only wait for the same dead endpoint again).
+    let cloud = state.cloud(meta);
+    let metrics = async {
+        match inventory {
+            Some(inv) => match cloud.metrics(&meta.name, inv, TimeRange::H1, now).await {
+                Ok((c, n)) => (Some(c), n),
+                Err(e) => (
+                    None,
+                    vec![DataNote {
+                        part: "metrics".into(),
+                        message: e.to_string(),
+                        stale_age_s: None,
+                    }],
+                ),
+            },
+            None => (None, vec![]),
+        }
     };
-    let backups = state.cloud(meta).backups(&meta.name, rpo, now).await.ok();
+    let backups = async {
+        match inventory {
+            Some(_) => cloud.backups(&meta.name, rpo, now).await.ok(),
+            None => None,
+        }
+    };
+    let ((charts, chart_notes), backups) = tokio::join!(metrics, backups);
     evaluate(&Inputs {
         summary: &detail.summary,
         inventory,

@@ -100,7 +100,7 @@ pub async fn read(client: &Client, rpo_hours: Option<u32>, now_ms: i64) -> Resul
                     message: j.status_message().unwrap_or_default().to_string(),
                 })
                 .collect();
-            jobs.sort_by(|a, b| b.created_ms.cmp(&a.created_ms));
+            jobs.sort_by_key(|j| std::cmp::Reverse(j.created_ms));
             Some(jobs)
         }
         Err(e) => {

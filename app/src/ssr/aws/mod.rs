@@ -20,6 +20,9 @@ use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use cache::{Cache, Fetched};
 use counting::CountCalls;
 use std::collections::{HashMap, HashSet};
@@ -48,9 +51,47 @@ pub const TTL_BACKUPS: Duration = Duration::from_secs(120);
 /// After a failed refresh, how long stale data is served before AWS is asked again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(10);
 
-pub(crate) fn err_text<E: std::error::Error>(what: &str, e: &E) -> String {
-    // DisplayErrorContext walks the source chain: "dispatch failure: timeout…", "ThrottlingException…".
-    format!("{what}: {}", aws_smithy_types::error::display::DisplayErrorContext(e))
+/// The first few messages of an error's source chain, each kept short (credential and connector
+/// errors say what went wrong a level or two down).
+fn source_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = Vec::new();
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        let text: String = err.to_string().chars().take(120).collect();
+        if !parts.iter().any(|p: &String| p.contains(&text)) {
+            parts.push(text);
+        }
+        if parts.len() == 3 {
+            break;
+        }
+        cur = err.source();
+    }
+    parts.join(": ")
+}
+
+/// A short, safe description of an SDK error for pages and logs: the HTTP status and AWS error
+/// code and message for service errors, "timed out" or "connection failed" for transport errors
+/// (never the raw response).
+pub(crate) fn err_text<E>(what: &str, e: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let detail = match e {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            match (se.err().code(), se.err().message()) {
+                (Some(c), Some(m)) => format!("HTTP {status} {c}: {m}"),
+                (Some(c), None) => format!("HTTP {status} {c}"),
+                _ => format!("HTTP {status} from the endpoint"),
+            }
+        }
+        SdkError::TimeoutError(_) => "timed out".to_string(),
+        SdkError::DispatchFailure(d) if d.is_timeout() => "timed out".to_string(),
+        SdkError::DispatchFailure(d) if d.is_io() => "connection failed".to_string(),
+        SdkError::ResponseError(_) => "the response could not be read".to_string(),
+        other => source_chain(other),
+    };
+    format!("{what}: {detail}")
 }
 
 pub(crate) fn secs_to_ms(t: &aws_smithy_types::DateTime) -> i64 {
