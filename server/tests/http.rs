@@ -215,7 +215,7 @@ async fn roles_gate_the_audit_log_and_the_dev_login_is_audited() {
     assert_eq!(me["anonymous"], true);
     let all = app.state.store.audit_all(None).await.expect("audit");
     assert_eq!(
-        all.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        all.iter().map(|e| e.entry.action.as_str()).collect::<Vec<_>>(),
         vec!["login", "login", "logout"]
     );
 }
@@ -243,7 +243,11 @@ async fn the_dev_login_refuses_bad_input_and_foreign_next() {
     assert_eq!(r.headers().get("location").map(|v| v.as_bytes()), Some(&b"/"[..]));
     let all = app.state.store.audit_all(None).await.expect("audit");
     assert_eq!(all.len(), 1);
-    assert!(all[0].detail.contains("\"next_rejected\":true"), "{}", all[0].detail);
+    assert!(
+        all[0].entry.detail.contains("\"next_rejected\":true"),
+        "{}",
+        all[0].entry.detail
+    );
     let r = post(vec![
         ("user", "bob".into()),
         ("next", "/env/taskflow-production".into()),
@@ -289,7 +293,10 @@ async fn cross_site_writes_are_refused_before_routing_and_audited() {
     assert_eq!(me["anonymous"], true, "the refused login did not sign anyone in");
     let all = app.state.store.audit_all(None).await.expect("audit");
     assert_eq!(all.len(), 3);
-    assert!(all.iter().all(|e| e.action == "csrf.refused" && e.outcome == "refused"));
+    assert!(
+        all.iter()
+            .all(|e| e.entry.action == "csrf.refused" && e.entry.outcome == "refused")
+    );
 }
 
 #[tokio::test]

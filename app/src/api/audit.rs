@@ -51,13 +51,13 @@ pub async fn list_audit(
                     .into_iter()
                     .map(|r| AuditEntryView {
                         seq: r.seq,
-                        ts_ms: r.ts_ms,
-                        actor: r.actor,
-                        action: r.action,
-                        target: r.target,
-                        outcome: r.outcome,
-                        detail: r.detail,
-                        request_id: r.request_id,
+                        ts_ms: r.entry.ts_ms,
+                        actor: r.entry.actor,
+                        action: r.entry.action,
+                        target: r.entry.target,
+                        outcome: r.entry.outcome,
+                        detail: r.entry.detail,
+                        request_id: r.entry.request_id,
                     })
                     .collect(),
             })

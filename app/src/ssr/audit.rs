@@ -10,7 +10,7 @@ use sha2::Sha256;
 pub const GENESIS_MAC: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What an action records; the store gives it its place in the chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewAuditEntry {
     pub ts_ms: i64,
     pub actor: String,
@@ -42,16 +42,12 @@ impl NewAuditEntry {
     }
 }
 
+/// An entry in its place in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuditRecord {
     pub seq: i64,
-    pub ts_ms: i64,
-    pub actor: String,
-    pub action: String,
-    pub target: String,
-    pub outcome: String,
-    pub detail: String,
-    pub request_id: String,
+    #[serde(flatten)]
+    pub entry: NewAuditEntry,
     pub prev_mac: String,
     pub mac: String,
 }
@@ -90,13 +86,7 @@ pub fn seal(key: &[u8], seq: i64, prev_mac: &str, entry: NewAuditEntry) -> Audit
     let mac = mac_of(key, prev_mac, seq, &entry);
     AuditRecord {
         seq,
-        ts_ms: entry.ts_ms,
-        actor: entry.actor,
-        action: entry.action,
-        target: entry.target,
-        outcome: entry.outcome,
-        detail: entry.detail,
-        request_id: entry.request_id,
+        entry,
         prev_mac: prev_mac.to_string(),
         mac,
     }
@@ -129,16 +119,7 @@ pub fn verify(key: &[u8], entries: &[AuditRecord]) -> Result<ChainHead, ChainErr
         if r.prev_mac != prev {
             return Err(ChainError::Link { seq: r.seq });
         }
-        let entry = NewAuditEntry {
-            ts_ms: r.ts_ms,
-            actor: r.actor.clone(),
-            action: r.action.clone(),
-            target: r.target.clone(),
-            outcome: r.outcome.clone(),
-            detail: r.detail.clone(),
-            request_id: r.request_id.clone(),
-        };
-        if mac_of(key, &prev, r.seq, &entry) != r.mac {
+        if mac_of(key, &prev, r.seq, &r.entry) != r.mac {
             return Err(ChainError::Mac { seq: r.seq });
         }
         prev = r.mac.clone();
@@ -168,12 +149,13 @@ pub fn to_csv(entries: &[AuditRecord]) -> String {
         }
     }
     let mut out = String::from("seq,ts,actor,action,target,outcome,detail,request_id,prev_mac,mac\n");
-    for e in entries {
+    for r in entries {
+        let e = &r.entry;
         let ts = chrono::DateTime::from_timestamp_millis(e.ts_ms)
             .map(|t| t.to_rfc3339())
             .unwrap_or_default();
         let cols = [
-            e.seq.to_string(),
+            r.seq.to_string(),
             ts,
             e.actor.clone(),
             e.action.clone(),
@@ -181,8 +163,8 @@ pub fn to_csv(entries: &[AuditRecord]) -> String {
             e.outcome.clone(),
             e.detail.clone(),
             e.request_id.clone(),
-            e.prev_mac.clone(),
-            e.mac.clone(),
+            r.prev_mac.clone(),
+            r.mac.clone(),
         ];
         out.push_str(&cols.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
         out.push('\n');
@@ -222,7 +204,7 @@ mod tests {
     fn edits_deletions_reorders_and_recomputed_chains_fail() {
         let c = chain(b"k", 5);
         let mut edited = c.clone();
-        edited[2].actor = "mallory".into();
+        edited[2].entry.actor = "mallory".into();
         assert_eq!(verify(b"k", &edited), Err(ChainError::Mac { seq: 3 }));
 
         let mut deleted = c.clone();
@@ -251,7 +233,7 @@ mod tests {
     #[test]
     fn csv_quotes_what_needs_quoting() {
         let mut c = chain(b"k", 1);
-        c[0].detail = "{\"a\":\"x,y\"}".into();
+        c[0].entry.detail = "{\"a\":\"x,y\"}".into();
         let csv = to_csv(&c);
         assert!(
             csv.lines()

@@ -157,13 +157,15 @@ impl SqlStore {
     fn audit_from_row(row: &sqlx::any::AnyRow) -> Result<AuditRecord, sqlx::Error> {
         Ok(AuditRecord {
             seq: row.try_get("seq")?,
-            ts_ms: row.try_get("ts_ms")?,
-            actor: row.try_get("actor")?,
-            action: row.try_get("action")?,
-            target: row.try_get("target")?,
-            outcome: row.try_get("outcome")?,
-            detail: row.try_get("detail")?,
-            request_id: row.try_get("request_id")?,
+            entry: NewAuditEntry {
+                ts_ms: row.try_get("ts_ms")?,
+                actor: row.try_get("actor")?,
+                action: row.try_get("action")?,
+                target: row.try_get("target")?,
+                outcome: row.try_get("outcome")?,
+                detail: row.try_get("detail")?,
+                request_id: row.try_get("request_id")?,
+            },
             prev_mac: row.try_get("prev_mac")?,
             mac: row.try_get("mac")?,
         })
@@ -297,13 +299,13 @@ impl Store for SqlStore {
             "INSERT INTO audit_entries ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(record.seq)
-        .bind(record.ts_ms)
-        .bind(&record.actor)
-        .bind(&record.action)
-        .bind(&record.target)
-        .bind(&record.outcome)
-        .bind(&record.detail)
-        .bind(&record.request_id)
+        .bind(record.entry.ts_ms)
+        .bind(&record.entry.actor)
+        .bind(&record.entry.action)
+        .bind(&record.entry.target)
+        .bind(&record.entry.outcome)
+        .bind(&record.entry.detail)
+        .bind(&record.entry.request_id)
         .bind(&record.prev_mac)
         .bind(&record.mac)
         .execute(&mut *tx)

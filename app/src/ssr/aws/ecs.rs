@@ -161,27 +161,20 @@ async fn read_cluster(client: &Client, cluster: &str) -> Result<(Vec<Service>, V
         .try_collect()
         .await
         .map_err(|e| err_text("ECS ListServices", &e))?;
-    let batches: Vec<Vec<String>> = service_arns
-        .chunks(DESCRIBE_SERVICES_BATCH)
-        .map(<[String]>::to_vec)
-        .collect();
-    let services: Vec<Vec<Service>> = stream::iter(batches)
-        .map(|chunk| {
-            let (client, cluster) = (client.clone(), cluster.to_string());
-            async move {
-                client
-                    .describe_services()
-                    .cluster(cluster)
-                    .set_services(Some(chunk))
-                    .send()
-                    .await
-                    .map(|o| o.services().to_vec())
-                    .map_err(|e| err_text("ECS DescribeServices", &e))
-            }
-        })
-        .buffered(CONCURRENCY)
-        .try_collect()
-        .await?;
+    let services = in_batches(service_arns, DESCRIBE_SERVICES_BATCH, |chunk| {
+        let (client, cluster) = (client.clone(), cluster.to_string());
+        async move {
+            let out = client
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(chunk))
+                .send()
+                .await;
+            out.map(|o| o.services().to_vec())
+                .map_err(|e| err_text("ECS DescribeServices", &e))
+        }
+    })
+    .await?;
     let task_arns: Vec<String> = client
         .list_tasks()
         .cluster(cluster)
@@ -192,28 +185,37 @@ async fn read_cluster(client: &Client, cluster: &str) -> Result<(Vec<Service>, V
         .try_collect()
         .await
         .map_err(|e| err_text("ECS ListTasks", &e))?;
-    let batches: Vec<Vec<String>> = task_arns.chunks(DESCRIBE_TASKS_BATCH).map(<[String]>::to_vec).collect();
-    let tasks: Vec<Vec<Task>> = stream::iter(batches)
-        .map(|chunk| {
-            let (client, cluster) = (client.clone(), cluster.to_string());
-            async move {
-                client
-                    .describe_tasks()
-                    .cluster(cluster)
-                    .set_tasks(Some(chunk))
-                    .send()
-                    .await
-                    .map(|o| o.tasks().to_vec())
-                    .map_err(|e| err_text("ECS DescribeTasks", &e))
-            }
-        })
+    let tasks = in_batches(task_arns, DESCRIBE_TASKS_BATCH, |chunk| {
+        let (client, cluster) = (client.clone(), cluster.to_string());
+        async move {
+            let out = client
+                .describe_tasks()
+                .cluster(cluster)
+                .set_tasks(Some(chunk))
+                .send()
+                .await;
+            out.map(|o| o.tasks().to_vec())
+                .map_err(|e| err_text("ECS DescribeTasks", &e))
+        }
+    })
+    .await?;
+    Ok((services, tasks))
+}
+
+/// Describes `ids` in batches of `size` (the API's limit), up to CONCURRENCY batches at a time,
+/// keeping the order.
+async fn in_batches<T, F, Fut>(ids: Vec<String>, size: usize, describe: F) -> Result<Vec<T>, String>
+where
+    F: FnMut(Vec<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, String>>,
+{
+    let batches: Vec<Vec<String>> = ids.chunks(size).map(<[String]>::to_vec).collect();
+    let described: Vec<Vec<T>> = stream::iter(batches)
+        .map(describe)
         .buffered(CONCURRENCY)
         .try_collect()
         .await?;
-    Ok((
-        services.into_iter().flatten().collect(),
-        tasks.into_iter().flatten().collect(),
-    ))
+    Ok(described.into_iter().flatten().collect())
 }
 
 fn service_resource(cluster_arn: &str, s: &Service, tasks: &[Task], taskdefs: &TaskDefCache) -> Resource {
