@@ -66,6 +66,21 @@ moto_start() {
   echo "moto on $MOTO_URL (seeded: $MOTO_SEED)"
 }
 
+# oidc-provider-mock on a free port (users are added by the tests with PUT /users/{sub}).
+# Its issuer follows the Host header, so 127.0.0.1 is used everywhere.
+oidc_start() {
+  local port; port=$(free_port)
+  target/venv/bin/oidc-provider-mock -H 127.0.0.1 -p "$port" >"$PEERS_DIR/oidc.log" 2>&1 &
+  OIDC_PID=$!
+  OIDC_URL="http://127.0.0.1:$port"
+  if ! wait_for 60 curl -sf "$OIDC_URL/.well-known/openid-configuration"; then cat "$PEERS_DIR/oidc.log" >&2; return 1; fi
+  echo "oidc-provider-mock on $OIDC_URL"
+}
+
+oidc_stop() {
+  if [ -n "${OIDC_PID:-}" ]; then kill "$OIDC_PID" 2>/dev/null || true; wait "$OIDC_PID" 2>/dev/null || true; fi
+}
+
 moto_stop() {
   if [ -n "$MOTO_PID" ]; then kill "$MOTO_PID" 2>/dev/null || true; wait "$MOTO_PID" 2>/dev/null || true; fi
 }
@@ -93,6 +108,7 @@ console_stop() {
 peers_stop() {
   console_stop
   moto_stop
+  oidc_stop
   pg_stop
   rm -rf "$PEERS_DIR"
 }

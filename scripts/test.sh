@@ -11,6 +11,8 @@ pg_start
 export OPS_CONSOLE_TEST_POSTGRES_URL="$PG_URL"
 moto_start
 export OPS_CONSOLE_TEST_MOTO_URL="$MOTO_URL" OPS_CONSOLE_TEST_MOTO_SEED="$MOTO_SEED"
+oidc_start
+export OPS_CONSOLE_TEST_OIDC_URL="$OIDC_URL"
 
 echo "== Rust tests (SQLite and Postgres: $PG_URL; AWS: moto at $MOTO_URL)"
 cargo test -p app -p server --features app/ssr

@@ -27,8 +27,14 @@ pub const SESSION_COOKIE: &str = "ops_console_session";
 
 pub fn router(state: ServerState) -> Router {
     let app_state = state.app.clone();
-    let routes = generate_route_list(App);
     let config = &app_state.config;
+    let oidc = config.auth.mode == AuthMode::Oidc;
+    // In oidc mode `/login` is the redirect to the provider, not the dev login page.
+    let routes: Vec<_> = generate_route_list(App)
+        .into_iter()
+        .filter(|r| !(oidc && r.path() == "/login"))
+        .collect();
+    let pages = PagePatterns::new(routes.iter().map(|r| r.path().to_string()));
 
     let sessions = SessionManagerLayer::new(DbSessionStore::new(app_state.store.clone()))
         .with_name(SESSION_COOKIE)
@@ -41,12 +47,19 @@ pub fn router(state: ServerState) -> Router {
 
     let context_state = app_state.clone();
     let shell_options = state.leptos_options.clone();
-    Router::new()
+    let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/auth/dev-login", post(dev_login))
-        .route("/logout", post(logout))
+        .route("/logout", post(logout));
+    if oidc {
+        router = router
+            .route("/login", get(oidc_login))
+            .route("/auth/callback", get(oidc_callback));
+    }
+    let guard_state = state.clone();
+    router
         .leptos_routes_with_context(
             &state,
             routes,
@@ -59,6 +72,12 @@ pub fn router(state: ServerState) -> Router {
                 move || provide_context(s.clone())
             },
             shell,
+        ))
+        .layer(middleware::from_fn(
+            move |session: Session, req: Request, next: Next| {
+                let (state, pages) = (guard_state.clone(), pages.clone());
+                async move { require_login(state, pages, session, req, next).await }
+            },
         ))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), csrf))
@@ -299,6 +318,236 @@ async fn dev_login(
         return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response();
     }
     Redirect::to(if next_ok { &next } else { "/" }).into_response()
+}
+
+/// The page routes of the app, to tell a page (which needs a login) from an unknown path (404
+/// before any login redirect, shared/DESIGN.md).
+#[derive(Clone)]
+pub struct PagePatterns(std::sync::Arc<Vec<Vec<String>>>);
+
+impl PagePatterns {
+    pub fn new(paths: impl Iterator<Item = String>) -> PagePatterns {
+        let pats = paths
+            .filter(|p| p != "/login" && p != "/logout")
+            .map(|p| p.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .collect();
+        PagePatterns(std::sync::Arc::new(pats))
+    }
+
+    pub fn matches(&self, path: &str) -> bool {
+        let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        self.0.iter().any(|pat| {
+            pat.len() == segs.len()
+                && pat
+                    .iter()
+                    .zip(&segs)
+                    .all(|(p, s)| p.starts_with(':') || p.starts_with('{') || p == s)
+        })
+    }
+}
+
+const PENDING_KEY: &str = "ops_console.pending_login";
+
+/// In oidc mode, a page requested without a session goes to `/login?next=PATH`. Unknown paths
+/// fall through to the 404 page; API calls answer 401 themselves.
+async fn require_login(
+    state: ServerState,
+    pages: PagePatterns,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    if state.app.config.auth.mode != AuthMode::Oidc || req.method() != Method::GET || !pages.matches(req.uri().path()) {
+        return next.run(req).await;
+    }
+    match caller_from_session(&state.app, &session).await {
+        Ok(_) => next.run(req).await,
+        Err(_) => {
+            let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let encoded: String = url::form_urlencoded::byte_serialize(target.as_bytes()).collect();
+            Redirect::to(&format!("/login?next={encoded}")).into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    #[serde(default)]
+    pub next: Option<String>,
+    #[serde(default)]
+    pub step_up: Option<String>,
+}
+
+/// `GET /login` (oidc): straight to the provider. A `next` that is not a local path is ignored
+/// (the user lands on `/`) and audited.
+async fn oidc_login(
+    State(s): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<LoginQuery>,
+) -> Response {
+    let rid = request_id(&headers);
+    let mut next = q.next.unwrap_or_else(|| "/".into());
+    if !local_path(&next) {
+        let entry = NewAuditEntry::new(
+            "anonymous",
+            "login.next_rejected",
+            "console",
+            "refused",
+            serde_json::json!({"next": next}),
+        )
+        .with_request_id(&rid);
+        if s.app.audit(entry).await.is_err() {
+            return (StatusCode::SERVICE_UNAVAILABLE, "the audit log cannot be written\n").into_response();
+        }
+        next = "/".into();
+    }
+    let oidc = match s.oidc().await {
+        Ok(o) => o,
+        Err(e) => {
+            tracing::error!(error = %e, "identity provider unavailable");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("The identity provider cannot be reached: {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    let (url, pending) = oidc.start(&next, q.step_up.is_some(), chrono::Utc::now().timestamp());
+    if let Err(e) = session.insert(PENDING_KEY, pending).await {
+        tracing::error!(error = %e, "could not store the login in progress");
+        return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response();
+    }
+    Redirect::to(&url).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CallbackQuery {
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// Compares secrets without leaking where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `GET /auth/callback`: checks the state against the login in progress (which it consumes, so a
+/// replayed callback finds none), exchanges the code, verifies the ID token, maps groups to
+/// roles, renews the session id and signs the person in. Every failure is audited with its reason.
+async fn oidc_callback(
+    State(s): State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<CallbackQuery>,
+) -> Response {
+    let rid = request_id(&headers);
+    let pending: Option<app::ssr::oidc::PendingLogin> = session.remove(PENDING_KEY).await.ok().flatten();
+    let now = chrono::Utc::now().timestamp();
+    let refuse = |reason: String| {
+        let app = s.app.clone();
+        let rid = rid.clone();
+        async move {
+            let entry = NewAuditEntry::new(
+                "anonymous",
+                "login.failed",
+                "console",
+                "refused",
+                serde_json::json!({"reason": reason}),
+            )
+            .with_request_id(&rid);
+            let _ = app.audit(entry).await;
+            tracing::warn!(reason, "login refused");
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                format!("Sign-in failed: {reason}.\nStart again at /login.\n"),
+            )
+                .into_response()
+        }
+    };
+    if let Some(e) = q.error {
+        return refuse(format!("the identity provider answered {e}")).await;
+    }
+    let Some(pending) = pending else {
+        return refuse("no sign-in in progress in this browser (expired, replayed, or started elsewhere)".into()).await;
+    };
+    if !q.state.as_deref().is_some_and(|st| same_secret(st, &pending.state)) {
+        return refuse("the state does not match the sign-in in progress".into()).await;
+    }
+    if now - pending.started_at > 600 {
+        return refuse("the sign-in took longer than 10 minutes".into()).await;
+    }
+    let Some(code) = q.code else {
+        return refuse("no authorization code".into()).await;
+    };
+    let oidc = match s.oidc().await {
+        Ok(o) => o,
+        Err(e) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("The identity provider cannot be reached: {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    let claims = match oidc.finish(&code, &pending).await {
+        Ok(c) => c,
+        Err(e) => return refuse(e).await,
+    };
+    let roles = app::ssr::oidc::roles_for(&s.app.config, &claims.groups);
+    if let Err(e) = s
+        .app
+        .store
+        .upsert_user(&claims.subject, &claims.email, &claims.name, now * 1000)
+        .await
+    {
+        tracing::error!(error = %e, "could not record the user");
+        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
+    }
+    let detail = serde_json::json!({
+        "method": "oidc",
+        "roles": roles.iter().map(|r| r.label()).collect::<Vec<_>>(),
+        "groups": claims.groups,
+        "amr": claims.amr,
+        "next": pending.next,
+    });
+    if s.app
+        .audit(NewAuditEntry::new(&claims.subject, "login", "console", "ok", detail).with_request_id(&rid))
+        .await
+        .is_err()
+    {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the audit log cannot be written, so the login was refused\n",
+        )
+            .into_response();
+    }
+    let record = SessionUser {
+        subject: claims.subject,
+        name: claims.name,
+        email: claims.email,
+        roles,
+        groups: claims.groups,
+        method: "oidc".into(),
+        auth_time: claims.auth_time.unwrap_or(now),
+        amr: claims.amr,
+        login_at: now,
+    };
+    let stored = async {
+        session.cycle_id().await?;
+        session.insert(USER_KEY, record).await
+    }
+    .await;
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "could not store the session");
+        return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response();
+    }
+    Redirect::to(&pending.next).into_response()
 }
 
 /// `POST /logout`: ends the session (and audits it), then back to `/`.

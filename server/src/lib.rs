@@ -19,6 +19,20 @@ use std::time::Duration;
 pub struct ServerState {
     pub leptos_options: LeptosOptions,
     pub app: AppState,
+    /// The OIDC client, discovered on first use (and again after a failed discovery).
+    pub oidc: Arc<tokio::sync::Mutex<Option<Arc<app::ssr::oidc::Oidc>>>>,
+}
+
+impl ServerState {
+    pub async fn oidc(&self) -> Result<Arc<app::ssr::oidc::Oidc>, String> {
+        let mut slot = self.oidc.lock().await;
+        if let Some(o) = slot.as_ref() {
+            return Ok(o.clone());
+        }
+        let o = Arc::new(app::ssr::oidc::Oidc::discover(&self.app.config).await?);
+        *slot = Some(o.clone());
+        Ok(o)
+    }
 }
 
 impl FromRef<ServerState> for LeptosOptions {
@@ -92,11 +106,6 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
 
 /// Opens and migrates the database and assembles the state.
 pub async fn build_state(config: Config) -> Result<AppState, StartError> {
-    if config.auth.mode == app::ssr::config::AuthMode::Oidc {
-        return Err(StartError::Other(
-            "auth.mode = \"oidc\": SSO login is not part of this build yet; use the dev login on loopback".into(),
-        ));
-    }
     let store = open_store(&config).await?;
     let key = load_audit_key(&config, &data_dir(&config)).map_err(StartError::Other)?;
     Ok(AppState::new(config, store, key))
@@ -116,6 +125,7 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
     http::router(ServerState {
         leptos_options,
         app: state,
+        oidc: Arc::new(tokio::sync::Mutex::new(None)),
     })
 }
 

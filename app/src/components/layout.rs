@@ -41,6 +41,21 @@ pub fn Layout(children: Children) -> impl IntoView {
                 </Suspense>
             </div>
         </header>
-        <main>{children()}</main>
+        <main>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    me.await.ok().filter(|v| !v.anonymous && v.roles.is_empty()).map(|v| view! {
+                        <div class="error-box" role="alert" data-testid="no-access">
+                            <h2>"No access"</h2>
+                            <p>
+                                {format!("You are signed in as {}, but none of your identity provider groups maps to a console role. ", v.name)}
+                                "Ask an ops-console admin to add one of your groups to the [roles] section of the console's configuration."
+                            </p>
+                        </div>
+                    })
+                })}
+            </Suspense>
+            {children()}
+        </main>
     }
 }

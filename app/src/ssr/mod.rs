@@ -7,6 +7,7 @@ pub mod cloud;
 pub mod config;
 pub mod demo;
 pub mod metrics;
+pub mod oidc;
 pub mod sessions;
 pub mod state;
 pub mod status;

@@ -27,13 +27,14 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with("").await
 }
 
+/// `extra` is TOML added to the config; `{APP}` in it stands for the console's own URL.
 pub async fn spawn_app_with(extra: &str) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
     let db = format!("sqlite://{}/console.db", dir.path().display());
-    let mut config = test_config(&db, extra);
-    config.audit.key_file = Some(write_key(&dir));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("addr");
+    let mut config = test_config(&db, &extra.replace("{APP}", &format!("http://{addr}")));
+    config.audit.key_file = Some(write_key(&dir));
     let state = server::build_state(config).await.expect("state");
     let router = server::router(state.clone(), server::leptos_options(addr));
     tokio::spawn(async move {

@@ -1,0 +1,271 @@
+//! SSO against a real OpenID provider (oidc-provider-mock, started by scripts/test.sh): the code
+//! flow over HTTP as a browser would run it, roles from groups, and the refusals.
+
+mod common;
+
+use common::{TestApp, spawn_app_with};
+use serde_json::json;
+
+fn provider() -> String {
+    std::env::var("OPS_CONSOLE_TEST_OIDC_URL")
+        .expect("OPS_CONSOLE_TEST_OIDC_URL is not set: run the tests with `make test`, which starts oidc-provider-mock")
+}
+
+fn oidc_config(issuer: &str) -> String {
+    // The provider wants the client to authenticate; the secret comes from a file named in config.
+    let secret = std::env::temp_dir().join("ops-console-test-oidc-client-secret");
+    std::fs::write(&secret, "test-client-secret\n").expect("secret file");
+    let mut text = String::new();
+    text.push_str("[auth]\nmode = \"oidc\"\nclient_id = \"ops-console-test\"\n");
+    text.push_str(&format!(
+        "issuer_url = \"{issuer}\"\nclient_secret_file = \"{}\"\n",
+        secret.display()
+    ));
+    text.push_str("redirect_url = \"{APP}/auth/callback\"\n\n");
+    text.push_str("[roles]\nviewer = [\"ops-readers\"]\nresponder = [\"oncall\"]\nadmin = [\"ops-admins\"]\n");
+    text
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+async fn add_user(issuer: &str, sub: &str, claims: serde_json::Value) {
+    let r = no_redirects()
+        .put(format!("{issuer}/users/{sub}"))
+        .json(&claims)
+        .send()
+        .await
+        .expect("PUT user");
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+fn location(r: &reqwest::Response) -> String {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// Runs the flow: /login → the provider's authorize URL → the user signs in (POST sub) → the
+/// callback URL. Returns the callback URL without opening it.
+async fn authorize(app: &TestApp, sub: &str, next: &str) -> String {
+    let r = app
+        .client
+        .get(format!("{}/login?next={next}", app.url))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), 303, "GET /login redirects at once to the provider");
+    let authorize_url = location(&r);
+    assert!(authorize_url.starts_with(&provider()), "{authorize_url}");
+    assert!(
+        authorize_url.contains("code_challenge=") && authorize_url.contains("nonce="),
+        "PKCE and nonce: {authorize_url}"
+    );
+    let r = no_redirects()
+        .post(&authorize_url)
+        .form(&[("sub", sub)])
+        .send()
+        .await
+        .expect("authorize");
+    let callback = location(&r);
+    assert!(
+        callback.starts_with(&format!("{}/auth/callback?", app.url)),
+        "{} {callback}",
+        r.status()
+    );
+    callback
+}
+
+/// Signs `sub` in; returns the callback's redirect target.
+async fn login(app: &TestApp, sub: &str, next: &str) -> String {
+    let callback = authorize(app, sub, next).await;
+    let r = app.client.get(callback).send().await.expect("callback");
+    let status = r.status();
+    let target = location(&r);
+    assert_eq!(status, 303, "sign-in failed: {}", r.text().await.unwrap_or_default());
+    target
+}
+
+#[tokio::test]
+async fn a_viewer_logs_in_reads_and_is_refused_admin_calls() {
+    let issuer = provider();
+    add_user(
+        &issuer,
+        "vic",
+        json!({"email": "vic@example.com", "name": "Vic Viewer", "groups": ["ops-readers"]}),
+    )
+    .await;
+    let app = spawn_app_with(&oidc_config(&issuer)).await;
+
+    // No session: API calls are 401, pages redirect to the login, unknown paths are 404 first.
+    let (status, _) = app.call("environments/list", &[]).await;
+    assert_eq!(status, 401);
+    let r = app
+        .client
+        .get(format!("{}/env/taskflow-production?x=1", app.url))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(r.status(), 303);
+    assert_eq!(location(&r), "/login?next=%2Fenv%2Ftaskflow-production%3Fx%3D1");
+    let r = app
+        .client
+        .get(format!("{}/definitely/not/a/page", app.url))
+        .send()
+        .await
+        .expect("404");
+    assert_eq!(r.status(), 404, "404 before any login redirect");
+
+    assert_eq!(
+        login(&app, "vic", "/env/taskflow-production").await,
+        "/env/taskflow-production"
+    );
+    let (_, me) = app.call("session/whoami", &[]).await;
+    assert_eq!(
+        (me["subject"].as_str(), me["anonymous"].as_bool()),
+        (Some("vic"), Some(false))
+    );
+    assert_eq!(me["roles"], json!(["viewer"]));
+    let (status, list) = app.call("environments/list", &[]).await;
+    assert_eq!(status, 200, "{list}");
+    let page = app
+        .client
+        .get(format!("{}/env/taskflow-production", app.url))
+        .send()
+        .await
+        .expect("page");
+    assert_eq!(page.status(), 200);
+    let (status, _) = app.call("audit/list", &[]).await;
+    assert_eq!(status, 403, "a viewer cannot call an admin's server function");
+
+    let logins = app.state.store.audit_all(None).await.expect("audit");
+    let login_entry = logins
+        .iter()
+        .find(|e| e.entry.action == "login")
+        .expect("login audited");
+    assert_eq!(login_entry.entry.actor, "vic");
+    assert!(
+        login_entry.entry.detail.contains("ops-readers"),
+        "{}",
+        login_entry.entry.detail
+    );
+}
+
+#[tokio::test]
+async fn groups_map_to_roles_and_a_user_without_a_role_gets_no_access() {
+    let issuer = provider();
+    add_user(
+        &issuer,
+        "alice",
+        json!({"email": "alice@example.com", "groups": ["oncall"], "amr": ["pwd", "mfa"]}),
+    )
+    .await;
+    add_user(
+        &issuer,
+        "nobody",
+        json!({"email": "nobody@example.com", "groups": ["marketing"]}),
+    )
+    .await;
+    let app = spawn_app_with(&oidc_config(&issuer)).await;
+    login(&app, "alice", "/").await;
+    let (_, me) = app.call("session/whoami", &[]).await;
+    assert_eq!(me["roles"], json!(["responder"]));
+
+    let other = spawn_app_with(&oidc_config(&issuer)).await;
+    login(&other, "nobody", "/").await;
+    let (_, me) = other.call("session/whoami", &[]).await;
+    assert_eq!(me["roles"], json!([]));
+    let (status, err) = other.call("environments/list", &[]).await;
+    assert_eq!(status, 403, "{err}");
+    let page = other
+        .client
+        .get(format!("{}/", other.url))
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(page.contains("No access"), "a clear no-access page, not a blank one");
+}
+
+#[tokio::test]
+async fn wrong_state_replayed_callbacks_and_foreign_next_are_refused_and_audited() {
+    let issuer = provider();
+    add_user(&issuer, "vic2", json!({"groups": ["ops-readers"]})).await;
+    let app = spawn_app_with(&oidc_config(&issuer)).await;
+
+    // A valid code returned with a wrong state.
+    let callback = authorize(&app, "vic2", "/").await;
+    let tampered = callback.replace("state=", "state=x");
+    let r = app.client.get(&tampered).send().await.expect("tampered");
+    assert_eq!(r.status(), 401);
+    let (_, me) = app.call("session/whoami", &[]).await;
+    assert_eq!(me["error"], "unauthenticated", "{me}");
+
+    // The login in progress was consumed: replaying the real callback finds none.
+    let r = app.client.get(&callback).send().await.expect("replay");
+    assert_eq!(r.status(), 401);
+
+    // A callback replayed after a successful login (same code, new login in progress).
+    let callback = authorize(&app, "vic2", "/").await;
+    assert_eq!(app.client.get(&callback).send().await.expect("ok").status(), 303);
+    let _ = authorize(&app, "vic2", "/").await; // a new login in progress, with another state
+    let r = app.client.get(&callback).send().await.expect("replayed code");
+    assert_eq!(r.status(), 401, "an old callback does not match the new state");
+
+    // `next` off-site: ignored, the user lands on `/`, and it is audited.
+    assert_eq!(login(&app, "vic2", "https://evil.example/").await, "/");
+
+    // A session that never started a login.
+    let stranger = spawn_app_with(&oidc_config(&issuer)).await;
+    let r = stranger
+        .client
+        .get(format!("{}/auth/callback?code=abc&state=def", stranger.url))
+        .send()
+        .await
+        .expect("cb");
+    assert_eq!(r.status(), 401);
+
+    let all = app.state.store.audit_all(None).await.expect("audit");
+    let failed: Vec<&str> = all
+        .iter()
+        .filter(|e| e.entry.action == "login.failed")
+        .map(|e| e.entry.detail.as_str())
+        .collect();
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert!(failed[0].contains("state does not match"), "{}", failed[0]);
+    assert!(failed[1].contains("no sign-in in progress"), "{}", failed[1]);
+    assert!(
+        all.iter()
+            .any(|e| e.entry.action == "login.next_rejected" && e.entry.detail.contains("evil.example"))
+    );
+}
+
+#[tokio::test]
+async fn a_cross_origin_post_by_a_signed_in_user_is_refused_by_the_csrf_layer() {
+    let issuer = provider();
+    add_user(&issuer, "adam", json!({"groups": ["ops-admins"]})).await;
+    let app = spawn_app_with(&oidc_config(&issuer)).await;
+    login(&app, "adam", "/").await;
+    let (status, _) = app.call("audit/list", &[]).await;
+    assert_eq!(status, 200, "the admin may list the audit log");
+    let r = app
+        .client
+        .post(format!("{}/api/v1/audit/list", app.url))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("csrf");
+    assert_eq!(
+        r.status(),
+        403,
+        "only the CSRF layer can refuse this: the user holds the role"
+    );
+}
