@@ -335,3 +335,79 @@ async fn https_public_url_makes_cookies_secure_and_sends_hsts() {
         .expect("login 2");
     assert_eq!(r.status(), 403);
 }
+
+/// Sessions live in the database: a restarted console (same database) still knows the session;
+/// an expired one (idle expiry passed, or older than the absolute lifetime) is not honoured.
+#[tokio::test]
+async fn sessions_survive_a_restart_and_expire_on_schedule() {
+    use sqlx::Connection;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = common::spawn_app_in(dir.path(), "").await;
+    let r = first.dev_login("carol", "admin").await;
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("session cookie")
+        .to_string();
+    let whoami = |url: String, cookie: String| async move {
+        let r = reqwest::Client::new()
+            .post(format!("{url}/api/v1/session/whoami"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("whoami");
+        r.json::<serde_json::Value>().await.expect("json")
+    };
+    let second = common::spawn_app_in(dir.path(), "").await;
+    assert_eq!(
+        whoami(second.url.clone(), cookie.clone()).await["subject"],
+        "carol",
+        "the restarted console knows the session"
+    );
+
+    // Past the absolute lifetime (login_at moved back 13 h, absolute_hours = 12): anonymous again.
+    let url = format!("sqlite://{}/console.db", dir.path().display());
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&url).await.expect("db");
+    let row: (String, String) = sqlx::query_as("SELECT id, data FROM sessions")
+        .fetch_one(&mut db)
+        .await
+        .expect("session");
+    // Edit the raw text: the record holds a 128-bit id that a JSON round trip would mangle.
+    let key = "\"login_at\":";
+    let at = row.1.find(key).expect("login_at") + key.len();
+    let end = at + row.1[at..].find(|c: char| !c.is_ascii_digit()).expect("end of number");
+    let login_at: i64 = row.1[at..end].parse().expect("number");
+    let aged = format!("{}{}{}", &row.1[..at], login_at - 13 * 3600, &row.1[end..]);
+    sqlx::query("UPDATE sessions SET data = $1 WHERE id = $2")
+        .bind(aged)
+        .bind(&row.0)
+        .execute(&mut db)
+        .await
+        .expect("age the session");
+    let after = whoami(second.url.clone(), cookie.clone()).await;
+    assert_eq!(after["anonymous"], true, "absolute lifetime: {after}");
+
+    // Idle expiry: a session whose expiry (now + idle_minutes at its last use) has passed.
+    let third = common::spawn_app_in(dir.path(), "").await;
+    let r = third.dev_login("dave", "viewer").await;
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_string();
+    assert_eq!(whoami(third.url.clone(), cookie.clone()).await["subject"], "dave");
+    sqlx::query("UPDATE sessions SET expiry_ms = 0")
+        .execute(&mut db)
+        .await
+        .expect("expire");
+    assert_eq!(
+        whoami(third.url.clone(), cookie).await["anonymous"],
+        true,
+        "idle expiry"
+    );
+}

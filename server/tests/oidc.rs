@@ -269,3 +269,100 @@ async fn a_cross_origin_post_by_a_signed_in_user_is_refused_by_the_csrf_layer() 
         "only the CSRF layer can refuse this: the user holds the role"
     );
 }
+
+#[tokio::test]
+async fn api_tokens_need_fresh_mfa_work_as_bearer_and_can_be_revoked() {
+    let issuer = provider();
+    add_user(
+        &issuer,
+        "root",
+        json!({"groups": ["ops-admins"], "amr": ["pwd", "mfa"]}),
+    )
+    .await;
+    add_user(&issuer, "nomfa", json!({"groups": ["ops-admins"], "amr": ["pwd"]})).await;
+
+    let weak = spawn_app_with(&oidc_config(&issuer)).await;
+    login(&weak, "nomfa", "/").await;
+    let (status, err) = weak
+        .call("tokens/create", &[("name", "ci"), ("role", "viewer"), ("days", "1")])
+        .await;
+    assert_eq!(status, 403, "{err}");
+    assert!(
+        err["message"].as_str().is_some_and(|m| m.contains("fresh MFA")),
+        "{err}"
+    );
+
+    let app = spawn_app_with(&oidc_config(&issuer)).await;
+    login(&app, "root", "/").await;
+    let (status, err) = app
+        .call("tokens/create", &[("name", "ci"), ("role", "root"), ("days", "1")])
+        .await;
+    assert_eq!(status, 422, "{err}");
+    let (status, created) = app
+        .call("tokens/create", &[("name", "ci"), ("role", "viewer"), ("days", "1")])
+        .await;
+    assert_eq!(status, 200, "{created}");
+    let token = created["token"].as_str().expect("token shown once").to_string();
+    let id = created["info"]["id"].as_str().expect("id").to_string();
+
+    // A bearer client without cookies, as automation would be.
+    let bearer = |endpoint: &'static str, token: String| {
+        let url = app.url.clone();
+        async move {
+            reqwest::Client::new()
+                .post(format!("{url}/api/v1/{endpoint}"))
+                .bearer_auth(token)
+                .form(&[("name", "from-token"), ("role", "admin"), ("days", "1")])
+                .send()
+                .await
+                .expect("bearer call")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(bearer("environments/list", token.clone()).await, 200);
+    assert_eq!(bearer("audit/list", token.clone()).await, 403, "scoped to its role");
+    let (_, admin_token) = app
+        .call(
+            "tokens/create",
+            &[("name", "ops-bot"), ("role", "admin"), ("days", "1")],
+        )
+        .await;
+    let admin_token = admin_token["token"].as_str().expect("admin token").to_string();
+    assert_eq!(
+        bearer("audit/list", admin_token.clone()).await,
+        200,
+        "an admin token reads the audit log"
+    );
+    assert_eq!(
+        bearer("tokens/create", admin_token).await,
+        403,
+        "no token mints tokens, not even an admin's"
+    );
+    let mut forged = token.clone();
+    forged.pop();
+    forged.push('0');
+    assert_eq!(bearer("environments/list", forged).await, 401);
+
+    let (_, list) = app.call("tokens/list", &[]).await;
+    let listed = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|t| t["id"] == id.as_str())
+        .cloned()
+        .expect("listed");
+    assert!(listed["last_used_ms"].as_i64().is_some(), "use is recorded: {listed}");
+    assert!(!list.to_string().contains(&token), "the secret is never listed");
+
+    let (status, _) = app.call("tokens/revoke", &[("id", &id)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(bearer("environments/list", token).await, 401, "revoked at once");
+    let all = app.state.store.audit_all(None).await.expect("audit");
+    for action in ["token.create", "token.revoke"] {
+        assert!(
+            all.iter().any(|e| e.entry.action == action && e.entry.actor == "root"),
+            "{action} audited"
+        );
+    }
+}

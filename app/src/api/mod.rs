@@ -6,6 +6,7 @@ pub mod audit;
 pub mod environments;
 pub mod health;
 pub mod session;
+pub mod tokens;
 
 pub use audit::list_audit;
 pub use environments::{get_environment, get_service, list_environments};

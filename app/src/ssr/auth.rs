@@ -13,6 +13,10 @@ pub struct Caller {
     pub name: String,
     pub roles: Vec<Role>,
     pub anonymous: bool,
+    /// The login used MFA (`amr`) within `auth.step_up_minutes`.
+    pub fresh_mfa: bool,
+    /// Authenticated by an API token, not a browser session.
+    pub token: bool,
 }
 
 impl Caller {
@@ -22,6 +26,8 @@ impl Caller {
             name: "Demo viewer".into(),
             roles: vec![Role::Viewer],
             anonymous: true,
+            fresh_mfa: false,
+            token: false,
         }
     }
 
@@ -32,6 +38,23 @@ impl Caller {
         } else {
             Err(AppError::Forbidden(format!("this needs the {} role", role.label())))
         }
+    }
+
+    /// Err unless the caller signed in with MFA recently (oidc mode; the dev login has no MFA and
+    /// dev mode does not ask for it). API tokens never pass.
+    pub fn require_fresh_mfa(&self, mode: AuthMode, next: &str) -> Result<(), AppError> {
+        if self.token {
+            return Err(AppError::Forbidden(
+                "this needs a person with a fresh MFA login, not an API token".into(),
+            ));
+        }
+        if mode == AuthMode::Dev || self.fresh_mfa {
+            return Ok(());
+        }
+        let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+        Err(AppError::Forbidden(format!(
+            "this needs a fresh MFA login: sign in again at /login?step_up=1&next={next}"
+        )))
     }
 
     pub fn viewer(&self, mode: AuthMode) -> Viewer {
@@ -56,12 +79,16 @@ pub async fn caller_from_session(state: &AppState, session: &Session) -> Result<
         .map_err(|e| AppError::Unavailable(format!("session store: {e}")))?;
     if let Some(u) = user {
         let max_age = i64::from(state.config.auth.absolute_hours) * 3600;
-        if chrono::Utc::now().timestamp() - u.login_at <= max_age {
+        let now = chrono::Utc::now().timestamp();
+        if now - u.login_at <= max_age {
+            let fresh_mfa = super::oidc::fresh_mfa(&state.config.auth, &u.amr, u.auth_time, now);
             return Ok(Caller {
                 subject: u.subject,
                 name: u.name,
                 roles: u.roles,
                 anonymous: false,
+                fresh_mfa,
+                token: false,
             });
         }
         session
@@ -79,6 +106,18 @@ pub async fn caller_from_session(state: &AppState, session: &Session) -> Result<
 pub async fn current() -> Result<(AppState, Caller), AppError> {
     let state = leptos::prelude::use_context::<AppState>()
         .ok_or_else(|| AppError::Internal("application state missing".into()))?;
+    // Automation: `Authorization: Bearer opc_…` (a bad token is refused, never read as anonymous).
+    let bearer = leptos::prelude::use_context::<axum::http::request::Parts>().and_then(|p| {
+        p.headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_string())
+    });
+    if let Some(token) = bearer {
+        let caller = super::tokens::caller_for(&state, &token).await?;
+        return Ok((state, caller));
+    }
     let session: Session = leptos_axum::extract()
         .await
         .map_err(|e| AppError::Internal(format!("no session layer: {e}")))?;

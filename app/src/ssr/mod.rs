@@ -12,3 +12,4 @@ pub mod sessions;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod tokens;

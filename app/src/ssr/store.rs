@@ -59,6 +59,19 @@ pub struct UserRecord {
     pub last_login_ms: i64,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub token_hash: String,
+    pub created_by: String,
+    pub created_ms: i64,
+    pub expires_ms: i64,
+    pub revoked_ms: Option<i64>,
+    pub last_used_ms: Option<i64>,
+}
+
 /// Filters for listing audit entries, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
@@ -88,6 +101,13 @@ pub trait Store: Send + Sync {
 
     /// Appends to the HMAC chain. Appends are serialised (in process, and across replicas by an
     /// advisory lock on Postgres); the entry is committed before this returns.
+    async fn token_create(&self, t: &TokenRecord) -> Result<(), StoreError>;
+    async fn token_get(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
+    async fn token_list(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// False when there was no such unrevoked token.
+    async fn token_revoke(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
+    async fn token_touch(&self, id: &str, now_ms: i64) -> Result<(), StoreError>;
+
     async fn audit_append(&self, key: &[u8], entry: NewAuditEntry) -> Result<AuditRecord, StoreError>;
     async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
     /// Every entry in chain order, for verification and export.
@@ -170,6 +190,22 @@ impl SqlStore {
             mac: row.try_get("mac")?,
         })
     }
+}
+
+const TOKEN_COLUMNS: &str = "id, name, role, token_hash, created_by, created_ms, expires_ms, revoked_ms, last_used_ms";
+
+fn token_from_row(r: &sqlx::any::AnyRow) -> Result<TokenRecord, sqlx::Error> {
+    Ok(TokenRecord {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        role: r.try_get("role")?,
+        token_hash: r.try_get("token_hash")?,
+        created_by: r.try_get("created_by")?,
+        created_ms: r.try_get("created_ms")?,
+        expires_ms: r.try_get("expires_ms")?,
+        revoked_ms: r.try_get("revoked_ms")?,
+        last_used_ms: r.try_get("last_used_ms")?,
+    })
 }
 
 const AUDIT_COLUMNS: &str = "seq, ts_ms, actor, action, target, outcome, detail, request_id, prev_mac, mac";
@@ -276,6 +312,57 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn token_create(&self, t: &TokenRecord) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO api_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL)"
+        ))
+        .bind(&t.id)
+        .bind(&t.name)
+        .bind(&t.role)
+        .bind(&t.token_hash)
+        .bind(&t.created_by)
+        .bind(t.created_ms)
+        .bind(t.expires_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn token_get(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {TOKEN_COLUMNS} FROM api_tokens WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(token_from_row).transpose()?)
+    }
+
+    async fn token_list(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY created_ms DESC"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(token_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn token_revoke(&self, id: &str, now_ms: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE api_tokens SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL")
+            .bind(id)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn token_touch(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE api_tokens SET last_used_ms = $2 WHERE id = $1")
+            .bind(id)
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn audit_append(&self, key: &[u8], entry: NewAuditEntry) -> Result<AuditRecord, StoreError> {

@@ -12,7 +12,7 @@ pub struct TestApp {
     pub url: String,
     pub state: AppState,
     pub client: reqwest::Client,
-    _dir: TempDir,
+    _dir: Option<TempDir>,
 }
 
 /// A config for tests: the embedded defaults with a database in `dir`, plus `extra` TOML.
@@ -30,11 +30,20 @@ pub async fn spawn_app() -> TestApp {
 /// `extra` is TOML added to the config; `{APP}` in it stands for the console's own URL.
 pub async fn spawn_app_with(extra: &str) -> TestApp {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}/console.db", dir.path().display());
+    let path = dir.path().to_path_buf();
+    let mut app = spawn_app_in(&path, extra).await;
+    app._dir = Some(dir);
+    app
+}
+
+/// The console on a database (and audit key) in `dir`: two of these on one `dir` are the same
+/// console restarted.
+pub async fn spawn_app_in(dir: &std::path::Path, extra: &str) -> TestApp {
+    let db = format!("sqlite://{}/console.db", dir.display());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr: SocketAddr = listener.local_addr().expect("addr");
     let mut config = test_config(&db, &extra.replace("{APP}", &format!("http://{addr}")));
-    config.audit.key_file = Some(write_key(&dir));
+    config.audit.key_file = Some(write_key(dir));
     let state = server::build_state(config).await.expect("state");
     let router = server::router(state.clone(), server::leptos_options(addr));
     tokio::spawn(async move {
@@ -49,12 +58,12 @@ pub async fn spawn_app_with(extra: &str) -> TestApp {
         url: format!("http://{addr}"),
         state,
         client,
-        _dir: dir,
+        _dir: None,
     }
 }
 
-fn write_key(dir: &TempDir) -> std::path::PathBuf {
-    let path = dir.path().join("audit.key");
+fn write_key(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("audit.key");
     std::fs::write(&path, TEST_AUDIT_KEY).expect("key");
     path
 }
