@@ -3,7 +3,7 @@
 
 PEERS_DIR=$(mktemp -d /tmp/ops-console-peers.XXXXXX)
 PG_DATA=""
-CONSOLE_PID=""
+CONSOLE_PIDS=()
 MOTO_PID=""
 
 # The AWS SDK talks to moto only: fixed test keys, no instance metadata, no shared config files.
@@ -89,20 +89,23 @@ moto_stop() {
 # defaults (demo environments, dev auth). Extra variables can be passed in the environment.
 console_start() {
   local port; port=$(free_port)
-  mkdir -p "$PEERS_DIR/console"
+  local n=${#CONSOLE_PIDS[@]}
+  mkdir -p "$PEERS_DIR/console$n"
   CONSOLE_URL="http://127.0.0.1:$port"
   LEPTOS_SITE_ADDR="127.0.0.1:$port" \
-  OPS_CONSOLE__DATABASE_URL="sqlite://$PEERS_DIR/console/ops-console.db" \
-    "${CONSOLE_BIN:-target/debug/ops-console}" serve >"$PEERS_DIR/console.log" 2>&1 &
-  CONSOLE_PID=$!
+  OPS_CONSOLE__DATABASE_URL="sqlite://$PEERS_DIR/console$n/ops-console.db" \
+    "${CONSOLE_BIN:-target/debug/ops-console}" serve >"$PEERS_DIR/console$n.log" 2>&1 &
+  CONSOLE_PIDS+=($!)
   if ! wait_for 60 curl -sf "$CONSOLE_URL/readyz"; then
-    cat "$PEERS_DIR/console.log" >&2; return 1
+    cat "$PEERS_DIR/console$n.log" >&2; return 1
   fi
   echo "console on $CONSOLE_URL"
 }
 
 console_stop() {
-  if [ -n "$CONSOLE_PID" ]; then kill "$CONSOLE_PID" 2>/dev/null || true; wait "$CONSOLE_PID" 2>/dev/null || true; fi
+  local pid
+  for pid in "${CONSOLE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  CONSOLE_PIDS=()
 }
 
 peers_stop() {

@@ -15,7 +15,8 @@ oidc_start
 export OPS_CONSOLE_TEST_OIDC_URL="$OIDC_URL"
 
 echo "== Rust tests (SQLite and Postgres: $PG_URL; AWS: moto at $MOTO_URL)"
-cargo test -p app -p server --features app/ssr
+# A hung test must not hold CI for its whole budget.
+timeout 1200 cargo test -p app -p server --features app/ssr
 
 echo "== Browser tests (Debian chromium via playwright-core)"
 # The demo environments plus one moto-backed environment.
@@ -29,4 +30,18 @@ endpoint_url = "$MOTO_URL"
 selector = { tag_key = "Environment", tag_value = "production" }
 TOML
 OPS_CONSOLE_CONFIG="$PEERS_DIR/e2e.toml" console_start
-(cd end2end && BASE_URL="$CONSOLE_URL" node --test --test-concurrency=1 tests/)
+E2E_URL="$CONSOLE_URL"
+# A second console that signs people in through the OIDC provider.
+echo "e2e-client-secret" >"$PEERS_DIR/oidc-secret"
+cat >"$PEERS_DIR/e2e-oidc.toml" <<TOML
+[auth]
+mode = "oidc"
+issuer_url = "$OIDC_URL"
+client_id = "ops-console-e2e"
+client_secret_file = "$PEERS_DIR/oidc-secret"
+[roles]
+viewer = ["ops-readers"]
+TOML
+echo "e2e-audit-key-0123456789abcdef" >"$PEERS_DIR/audit.key"
+OPS_CONSOLE__AUDIT__KEY_FILE="\"$PEERS_DIR/audit.key\"" OPS_CONSOLE_CONFIG="$PEERS_DIR/e2e-oidc.toml" console_start
+(cd end2end && BASE_URL="$E2E_URL" OIDC_CONSOLE_URL="$CONSOLE_URL" OIDC_URL="$OIDC_URL" node --test --test-concurrency=1 tests/)

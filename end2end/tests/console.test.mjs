@@ -135,3 +135,26 @@ test('charts show hover values and change range in place once hydrated', async (
   assertNoProblems(problems);
   await context.close();
 });
+
+test('a person signs in through the identity provider and lands on the page they asked for', async () => {
+  const consoleUrl = process.env.OIDC_CONSOLE_URL;
+  const provider = process.env.OIDC_URL;
+  assert.ok(consoleUrl && provider, 'scripts/test.sh starts an OIDC console and provider');
+  const put = await fetch(`${provider}/users/erin`, {
+    method: 'PUT', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Erin Reader', email: 'erin@example.com', groups: ['ops-readers'] }),
+  });
+  assert.ok(put.ok);
+  const { context, page, problems } = await openPage(browser);
+  await page.goto(`${consoleUrl}/env/taskflow-production`);
+  assert.ok(page.url().startsWith(provider), `sent to the provider: ${page.url()}`);
+  await page.fill('input[name=sub]', 'erin');
+  await page.click('button:has-text("Authorize")');
+  await page.waitForURL(`${consoleUrl}/env/taskflow-production`);
+  problems.length = 0; // the provider's own page loads a stylesheet from the internet; ours must be clean
+  await waitHydrated(page);
+  assert.equal(await page.locator('[data-testid=env-title]').textContent(), 'taskflow-production');
+  assert.equal(await page.locator('[data-testid=who]').textContent(), 'Erin Reader (viewer)');
+  assertNoProblems(problems);
+  await context.close();
+});

@@ -339,9 +339,10 @@ async fn api_tokens_need_fresh_mfa_work_as_bearer_and_can_be_revoked() {
         403,
         "no token mints tokens, not even an admin's"
     );
+    // One hex digit changed (to one that differs from the original).
     let mut forged = token.clone();
-    forged.pop();
-    forged.push('0');
+    let last = forged.pop();
+    forged.push(if last == Some('0') { '1' } else { '0' });
     assert_eq!(bearer("environments/list", forged).await, 401);
 
     let (_, list) = app.call("tokens/list", &[]).await;

@@ -25,6 +25,18 @@ pub fn Layout(children: Children) -> impl IntoView {
                                 }
                                     .into_any()
                             }
+                            Ok(v) if v.roles.is_empty() => {
+                                // Signed in, but no group maps to a role: say so plainly.
+                                view! {
+                                    <span class="no-access" role="alert" data-testid="no-access">
+                                        {format!("No access: {} has no console role. Ask an ops-console admin to map one of your groups in [roles].", v.name)}
+                                    </span>
+                                    <form method="post" action="/logout" class="inline">
+                                        <button type="submit">"Sign out"</button>
+                                    </form>
+                                }
+                                    .into_any()
+                            }
                             Ok(v) => {
                                 let roles = v.roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(", ");
                                 view! {
@@ -41,21 +53,6 @@ pub fn Layout(children: Children) -> impl IntoView {
                 </Suspense>
             </div>
         </header>
-        <main>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    me.await.ok().filter(|v| !v.anonymous && v.roles.is_empty()).map(|v| view! {
-                        <div class="error-box" role="alert" data-testid="no-access">
-                            <h2>"No access"</h2>
-                            <p>
-                                {format!("You are signed in as {}, but none of your identity provider groups maps to a console role. ", v.name)}
-                                "Ask an ops-console admin to add one of your groups to the [roles] section of the console's configuration."
-                            </p>
-                        </div>
-                    })
-                })}
-            </Suspense>
-            {children()}
-        </main>
+        <main>{children()}</main>
     }
 }
