@@ -274,27 +274,10 @@ async fn dev_login(
     let next_ok = local_path(&next);
     let now = chrono::Utc::now();
     let email = format!("{user}@demo.invalid");
-    if let Err(e) = s
-        .app
-        .store
-        .upsert_user(user, &email, name, now.timestamp_millis())
-        .await
-    {
-        tracing::error!(error = %e, "could not record the user");
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
-    }
     let detail = serde_json::json!({"method": "dev", "role": role.label(), "next": next, "next_rejected": !next_ok});
     // Fail closed: no audit entry, no login.
-    if s.app
-        .audit(NewAuditEntry::new(user, "login", "console", "ok", detail).with_request_id(&rid))
-        .await
-        .is_err()
-    {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the audit log cannot be written, so the login was refused\n",
-        )
-            .into_response();
+    if let Err(e) = s.app.record_login(user, &email, name, &[role], detail, &rid).await {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("the login was refused: {e}\n")).into_response();
     }
     let record = SessionUser {
         subject: user.to_string(),
@@ -500,15 +483,6 @@ async fn oidc_callback(
         Err(e) => return refuse(e).await,
     };
     let roles = app::ssr::oidc::roles_for(&s.app.config, &claims.groups);
-    if let Err(e) = s
-        .app
-        .store
-        .upsert_user(&claims.subject, &claims.email, &claims.name, now * 1000)
-        .await
-    {
-        tracing::error!(error = %e, "could not record the user");
-        return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
-    }
     let detail = serde_json::json!({
         "method": "oidc",
         "roles": roles.iter().map(|r| r.label()).collect::<Vec<_>>(),
@@ -516,16 +490,12 @@ async fn oidc_callback(
         "amr": claims.amr,
         "next": pending.next,
     });
-    if s.app
-        .audit(NewAuditEntry::new(&claims.subject, "login", "console", "ok", detail).with_request_id(&rid))
+    if let Err(e) = s
+        .app
+        .record_login(&claims.subject, &claims.email, &claims.name, &roles, detail, &rid)
         .await
-        .is_err()
     {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the audit log cannot be written, so the login was refused\n",
-        )
-            .into_response();
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("the login was refused: {e}\n")).into_response();
     }
     let record = SessionUser {
         subject: claims.subject,

@@ -411,3 +411,18 @@ async fn sessions_survive_a_restart_and_expire_on_schedule() {
         "idle expiry"
     );
 }
+
+#[tokio::test]
+async fn a_login_with_other_roles_than_last_time_is_audited_as_a_role_change() {
+    let app = spawn_app().await;
+    app.dev_login("bob", "approver").await;
+    app.dev_login("bob", "approver").await;
+    app.dev_login("bob", "admin").await;
+    let all = app.state.store.audit_all(None).await.expect("audit");
+    let changes: Vec<&str> = all
+        .iter()
+        .filter(|e| e.entry.action == "role.change")
+        .map(|e| e.entry.detail.as_str())
+        .collect();
+    assert_eq!(changes, vec![r#"{"from":"approver","to":"admin"}"#]);
+}

@@ -31,18 +31,24 @@ fn entry(actor: &str, action: &str, ts: i64) -> NewAuditEntry {
 }
 
 async fn users_and_sessions(s: &dyn Store) {
-    let u = s
-        .upsert_user("alice", "alice@example.com", "Alice", 1000)
+    let before = s
+        .upsert_user("alice", "alice@example.com", "Alice", "viewer", 1000)
         .await
         .expect("insert");
-    assert_eq!((u.first_seen_ms, u.last_login_ms), (1000, 1000));
-    let u = s
-        .upsert_user("alice", "alice@new.example.com", "Alice A.", 2000)
+    assert_eq!(before, None, "first login");
+    let before = s
+        .upsert_user("alice", "alice@new.example.com", "Alice A.", "responder", 2000)
         .await
         .expect("update");
     assert_eq!(
-        (u.first_seen_ms, u.last_login_ms, u.email.as_str()),
-        (1000, 2000, "alice@new.example.com")
+        before.map(|b| (b.roles, b.last_login_ms)),
+        Some(("viewer".to_string(), 1000)),
+        "the user as before"
+    );
+    let u = s.user("alice").await.expect("lookup").expect("alice");
+    assert_eq!(
+        (u.first_seen_ms, u.last_login_ms, u.email.as_str(), u.roles.as_str()),
+        (1000, 2000, "alice@new.example.com", "responder")
     );
     assert_eq!(s.user("nobody").await.expect("lookup"), None);
 

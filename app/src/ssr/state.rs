@@ -204,6 +204,34 @@ impl AppState {
         }
     }
 
+    /// Records a login: the user row, the `login` audit entry and, when the roles differ from the
+    /// last login's, a `role.change` entry. Fails closed: no audit entry, no login.
+    pub async fn record_login(
+        &self,
+        subject: &str,
+        email: &str,
+        name: &str,
+        roles: &[crate::model::Role],
+        detail: serde_json::Value,
+        request_id: &str,
+    ) -> Result<(), AppError> {
+        let now = chrono::Utc::now().timestamp_millis();
+        let joined = roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(",");
+        let before = self
+            .store
+            .upsert_user(subject, email, name, &joined, now)
+            .await
+            .map_err(|e| AppError::Unavailable(format!("database: {e}")))?;
+        self.audit(NewAuditEntry::new(subject, "login", "console", "ok", detail).with_request_id(request_id))
+            .await?;
+        if let Some(prev) = before.filter(|b| b.roles != joined) {
+            let change = serde_json::json!({"from": prev.roles, "to": joined});
+            self.audit(NewAuditEntry::new(subject, "role.change", subject, "ok", change).with_request_id(request_id))
+                .await?;
+        }
+        Ok(())
+    }
+
     pub fn audit_key(&self) -> &[u8] {
         &self.audit_key
     }

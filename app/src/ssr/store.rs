@@ -57,6 +57,8 @@ pub struct UserRecord {
     pub name: String,
     pub first_seen_ms: i64,
     pub last_login_ms: i64,
+    /// Roles at the last login, comma-separated.
+    pub roles: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +91,15 @@ pub trait Store: Send + Sync {
     /// A round trip to the database (readiness).
     async fn ping(&self) -> Result<(), StoreError>;
 
-    async fn upsert_user(&self, subject: &str, email: &str, name: &str, now_ms: i64) -> Result<UserRecord, StoreError>;
+    /// Records a login; returns the user as they were before it (None: first login).
+    async fn upsert_user(
+        &self,
+        subject: &str,
+        email: &str,
+        name: &str,
+        roles: &str,
+        now_ms: i64,
+    ) -> Result<Option<UserRecord>, StoreError>;
     async fn user(&self, subject: &str) -> Result<Option<UserRecord>, StoreError>;
 
     async fn session_load(&self, id: &str, now_ms: i64) -> Result<Option<String>, StoreError>;
@@ -230,33 +240,43 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn upsert_user(&self, subject: &str, email: &str, name: &str, now_ms: i64) -> Result<UserRecord, StoreError> {
+    async fn upsert_user(
+        &self,
+        subject: &str,
+        email: &str,
+        name: &str,
+        roles: &str,
+        now_ms: i64,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        let before = self.user(subject).await?;
         sqlx::query(
-            "INSERT INTO users (subject, email, name, first_seen_ms, last_login_ms) VALUES ($1, $2, $3, $4, $4) \
-             ON CONFLICT (subject) DO UPDATE SET email = excluded.email, name = excluded.name, last_login_ms = excluded.last_login_ms",
+            "INSERT INTO users (subject, email, name, roles, first_seen_ms, last_login_ms) VALUES ($1, $2, $3, $4, $5, $5) \
+             ON CONFLICT (subject) DO UPDATE SET email = excluded.email, name = excluded.name, roles = excluded.roles, \
+             last_login_ms = excluded.last_login_ms",
         )
         .bind(subject)
         .bind(email)
         .bind(name)
+        .bind(roles)
         .bind(now_ms)
         .execute(&self.pool)
         .await?;
-        self.user(subject)
-            .await?
-            .ok_or_else(|| StoreError::Other("user vanished after upsert".into()))
+        Ok(before)
     }
 
     async fn user(&self, subject: &str) -> Result<Option<UserRecord>, StoreError> {
-        let row =
-            sqlx::query("SELECT subject, email, name, first_seen_ms, last_login_ms FROM users WHERE subject = $1")
-                .bind(subject)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row = sqlx::query(
+            "SELECT subject, email, name, roles, first_seen_ms, last_login_ms FROM users WHERE subject = $1",
+        )
+        .bind(subject)
+        .fetch_optional(&self.pool)
+        .await?;
         row.map(|r| {
             Ok(UserRecord {
                 subject: r.try_get("subject")?,
                 email: r.try_get("email")?,
                 name: r.try_get("name")?,
+                roles: r.try_get("roles")?,
                 first_seen_ms: r.try_get("first_seen_ms")?,
                 last_login_ms: r.try_get("last_login_ms")?,
             })
