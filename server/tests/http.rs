@@ -192,13 +192,21 @@ async fn roles_gate_the_audit_log_and_the_dev_login_is_audited() {
     let (status, page) = app.call("audit/list", &[("actor", "alice")]).await;
     assert_eq!(status, 200, "{page}");
     let entries = page["entries"].as_array().expect("entries");
-    assert_eq!(entries.len(), 1);
-    assert_eq!(entries[0]["action"], "login");
+    let actions: Vec<&str> = entries.iter().filter_map(|e| e["action"].as_str()).collect();
+    assert_eq!(
+        actions,
+        vec!["request.refused", "login"],
+        "newest first: alice's refused call, then her login"
+    );
+    let entries = &entries[1..];
     assert!(
         entries[0]["request_id"].as_str().is_some_and(|s| !s.is_empty()),
         "request id recorded"
     );
-    assert_eq!(page["head_seq"], 2);
+    assert_eq!(
+        page["head_seq"], 4,
+        "anonymous refused, alice's login, alice refused, carol's login"
+    );
 
     let (status, err) = app.call("audit/list", &[("limit", "0")]).await;
     assert_eq!(status, 422, "{err}");
@@ -216,7 +224,16 @@ async fn roles_gate_the_audit_log_and_the_dev_login_is_audited() {
     let all = app.state.store.audit_all(None).await.expect("audit");
     assert_eq!(
         all.iter().map(|e| e.entry.action.as_str()).collect::<Vec<_>>(),
-        vec!["login", "login", "logout"]
+        vec!["request.refused", "login", "request.refused", "login", "logout"]
+    );
+    assert!(
+        all[2].entry.detail.contains("needs the admin role"),
+        "{}",
+        all[2].entry.detail
+    );
+    assert_eq!(
+        (all[2].entry.actor.as_str(), all[2].entry.target.as_str()),
+        ("alice", "/api/v1/audit/list")
     );
 }
 

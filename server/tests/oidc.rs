@@ -143,6 +143,10 @@ async fn a_viewer_logs_in_reads_and_is_refused_admin_calls() {
     assert_eq!(page.status(), 200);
     let (status, _) = app.call("audit/list", &[]).await;
     assert_eq!(status, 403, "a viewer cannot call an admin's server function");
+    let (status, _) = app
+        .call("tokens/create", &[("name", "mine"), ("role", "admin"), ("days", "1")])
+        .await;
+    assert_eq!(status, 403, "nor a mutating one");
 
     let logins = app.state.store.audit_all(None).await.expect("audit");
     let login_entry = logins

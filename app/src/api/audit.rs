@@ -64,4 +64,5 @@ pub async fn list_audit(
         }
         .await,
     )
+    .await
 }

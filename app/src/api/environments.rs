@@ -16,6 +16,7 @@ pub async fn list_environments() -> Result<Vec<EnvSummary>, AppError> {
         }
         .await,
     )
+    .await
 }
 
 /// One environment: summary, resources, alarms and current figures (viewer).
@@ -35,6 +36,7 @@ pub async fn get_environment(name: String) -> Result<EnvDetail, AppError> {
         }
         .await,
     )
+    .await
 }
 
 /// One ECS service of an environment: task definition, tasks and their zones, deployments, the
@@ -92,4 +94,5 @@ pub async fn get_service(name: String, service: String) -> Result<ServiceView, A
         }
         .await,
     )
+    .await
 }

@@ -52,6 +52,7 @@ pub async fn get_metrics(name: String, range: String) -> Result<MetricsView, App
         }
         .await,
     )
+    .await
 }
 
 /// Vaults, plans, recent jobs and the last recovery point per protected resource against the
@@ -81,6 +82,7 @@ pub async fn get_backups(name: String) -> Result<BackupsView, AppError> {
         }
         .await,
     )
+    .await
 }
 
 /// The status check (the same as `ops-console status --json`) (viewer).
@@ -93,4 +95,5 @@ pub async fn get_status(name: String) -> Result<StatusReport, AppError> {
         }
         .await,
     )
+    .await
 }

@@ -13,14 +13,34 @@ pub use environments::{get_environment, get_service, list_environments};
 pub use health::{get_backups, get_metrics, get_status};
 pub use session::whoami;
 
-/// Applies the HTTP status of an error to the response (server side) and passes the result on.
+/// Applies the HTTP status of an error to the response (server side), writes refusals (403) to
+/// the audit log with who asked for what, and passes the result on.
 #[cfg(feature = "ssr")]
-pub(crate) fn finish<T>(result: Result<T, crate::error::AppError>) -> Result<T, crate::error::AppError> {
-    if let Err(e) = &result
-        && let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
-        && let Ok(code) = axum::http::StatusCode::from_u16(e.status())
-    {
-        opts.set_status(code);
+pub(crate) async fn finish<T>(result: Result<T, crate::error::AppError>) -> Result<T, crate::error::AppError> {
+    use crate::error::AppError;
+    if let Err(e) = &result {
+        if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+            && let Ok(code) = axum::http::StatusCode::from_u16(e.status())
+        {
+            opts.set_status(code);
+        }
+        if let AppError::Forbidden(reason) = e
+            && let Ok((state, caller)) = crate::ssr::auth::current().await
+        {
+            let endpoint = leptos::prelude::use_context::<axum::http::request::Parts>()
+                .map(|p| p.uri.path().to_string())
+                .unwrap_or_default();
+            let entry = crate::ssr::audit::NewAuditEntry::new(
+                &caller.subject,
+                "request.refused",
+                &endpoint,
+                "refused",
+                serde_json::json!({"reason": reason, "roles": caller.roles}),
+            )
+            .with_request_id(&crate::ssr::auth::request_id());
+            // The request is refused either way; a failed audit write is logged by `audit`.
+            let _ = state.audit(entry).await;
+        }
     }
     result
 }

@@ -12,4 +12,5 @@ pub async fn whoami() -> Result<Viewer, AppError> {
         }
         .await,
     )
+    .await
 }

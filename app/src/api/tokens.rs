@@ -74,6 +74,7 @@ pub async fn create_token(name: String, role: String, days: u32) -> Result<Token
         }
         .await,
     )
+    .await
 }
 
 /// Every token, newest first, without secrets (admin).
@@ -92,6 +93,7 @@ pub async fn list_tokens() -> Result<Vec<TokenInfo>, AppError> {
         }
         .await,
     )
+    .await
 }
 
 /// Revokes a token at once (admin).
@@ -129,4 +131,5 @@ pub async fn revoke_token(id: String) -> Result<(), AppError> {
         }
         .await,
     )
+    .await
 }
