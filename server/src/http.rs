@@ -541,6 +541,18 @@ async fn logout(State(s): State<ServerState>, session: Session, headers: HeaderM
         tracing::error!(error = %e, "could not end the session");
         return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response();
     }
+    // RP-initiated logout: the provider ends its session too, then sends the browser back.
+    if s.app.config.auth.mode == AuthMode::Oidc
+        && let Ok(oidc) = s.oidc().await
+    {
+        let base = match &s.app.config.public_url {
+            Some(p) => p.trim_end_matches('/').to_string(),
+            None => format!("http://{}", s.app.config.listen),
+        };
+        if let Some(url) = oidc.logout_url(&format!("{base}/logout")) {
+            return Redirect::to(&url).into_response();
+        }
+    }
     Redirect::to("/").into_response()
 }
 

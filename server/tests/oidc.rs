@@ -148,6 +148,22 @@ async fn a_viewer_logs_in_reads_and_is_refused_admin_calls() {
         .await;
     assert_eq!(status, 403, "nor a mutating one");
 
+    // Signing out ends the console session and hands over to the provider's logout.
+    let r = app
+        .client
+        .post(format!("{}/logout", app.url))
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status(), 303);
+    let end = location(&r);
+    assert!(
+        end.starts_with(&issuer) && end.contains("post_logout_redirect_uri="),
+        "RP-initiated logout: {end}"
+    );
+    let (status, _) = app.call("session/whoami", &[]).await;
+    assert_eq!(status, 401, "the session is gone");
+
     let logins = app.state.store.audit_all(None).await.expect("audit");
     let login_entry = logins
         .iter()

@@ -55,13 +55,29 @@ pub fn LoginPage() -> impl IntoView {
     }
 }
 
-/// `GET /logout` shows a button; signing out is a POST.
+/// `GET /logout` shows a button; signing out is a POST. After signing out (and after the
+/// provider's own logout) it says so.
 #[component]
 pub fn LogoutPage() -> impl IntoView {
+    let me = Resource::new(|| (), |_| whoami());
     view! {
-        <h1>"Sign out"</h1>
-        <form method="post" action="/logout">
-            <button type="submit">"Sign out"</button>
-        </form>
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Ok(v) if !v.anonymous => view! {
+                        <h1>"Sign out"</h1>
+                        <form method="post" action="/logout">
+                            <button type="submit">"Sign out"</button>
+                        </form>
+                    }
+                        .into_any(),
+                    _ => view! {
+                        <h1>"Signed out"</h1>
+                        <p>"You are signed out. " <a href="/login">"Sign in again"</a></p>
+                    }
+                        .into_any(),
+                }
+            })}
+        </Suspense>
     }
 }

@@ -22,6 +22,9 @@ pub struct Oidc {
     groups_claim: String,
     scopes: Vec<String>,
     userinfo: Option<String>,
+    /// RP-initiated logout, when the provider offers it.
+    end_session: Option<String>,
+    client_id: String,
 }
 
 /// The login in progress, kept in the session between `/login` and `/auth/callback`.
@@ -57,9 +60,25 @@ impl Oidc {
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
         let issuer = IssuerUrl::new(issuer).map_err(|e| format!("auth.issuer_url: {e}"))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer, &http)
+        let metadata = CoreProviderMetadata::discover_async(issuer.clone(), &http)
             .await
             .map_err(|e| format!("OIDC discovery failed: {e}"))?;
+        // end_session_endpoint is not in the core metadata type: read it from the document.
+        let end_session = match http
+            .get(format!(
+                "{}/.well-known/openid-configuration",
+                issuer.as_str().trim_end_matches('/')
+            ))
+            .send()
+            .await
+        {
+            Ok(r) => r
+                .json::<serde_json::Value>()
+                .await
+                .ok()
+                .and_then(|d| d["end_session_endpoint"].as_str().map(str::to_string)),
+            Err(_) => None,
+        };
         let userinfo = metadata.userinfo_endpoint().map(|u| u.url().to_string());
         let secret = Config::secret(
             auth.client_secret_env
@@ -68,16 +87,31 @@ impl Oidc {
             auth.client_secret_file.as_deref(),
         );
         let redirect = redirect_url(config);
-        let client =
-            CoreClient::from_provider_metadata(metadata, ClientId::new(client_id), secret.map(ClientSecret::new))
-                .set_redirect_uri(RedirectUrl::new(redirect).map_err(|e| format!("auth.redirect_url: {e}"))?);
+        let client = CoreClient::from_provider_metadata(
+            metadata,
+            ClientId::new(client_id.clone()),
+            secret.map(ClientSecret::new),
+        )
+        .set_redirect_uri(RedirectUrl::new(redirect).map_err(|e| format!("auth.redirect_url: {e}"))?);
         Ok(Oidc {
             client,
             http,
             groups_claim: auth.groups_claim.clone(),
             scopes: auth.scopes.clone(),
             userinfo,
+            end_session,
+            client_id,
         })
+    }
+
+    /// Where to send the browser after the console's own logout so the provider ends its session
+    /// too (RP-initiated logout), when the provider offers it.
+    pub fn logout_url(&self, post_logout_redirect: &str) -> Option<String> {
+        let mut url = url::Url::parse(self.end_session.as_deref()?).ok()?;
+        url.query_pairs_mut()
+            .append_pair("client_id", &self.client_id)
+            .append_pair("post_logout_redirect_uri", post_logout_redirect);
+        Some(url.to_string())
     }
 
     /// The provider URL to send the browser to, and what to keep until the callback. A step-up
