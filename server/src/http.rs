@@ -239,6 +239,19 @@ fn request_id(headers: &HeaderMap) -> String {
         .to_string()
 }
 
+/// Signs `record` into the session under a new session id (no fixation).
+async fn sign_in(session: &Session, record: SessionUser) -> Result<(), Response> {
+    let stored = async {
+        session.cycle_id().await?;
+        session.insert(USER_KEY, record).await
+    }
+    .await;
+    stored.map_err(|e| {
+        tracing::error!(error = %e, "could not store the session");
+        (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response()
+    })
+}
+
 /// `POST /auth/dev-login` (dev mode only): signs in as one of the demo users with a role.
 async fn dev_login(
     State(s): State<ServerState>,
@@ -291,14 +304,8 @@ async fn dev_login(
         login_at: now.timestamp(),
     };
     // A new session id at login (no fixation), then the user.
-    let stored = async {
-        session.cycle_id().await?;
-        session.insert(USER_KEY, record).await
-    }
-    .await;
-    if let Err(e) = stored {
-        tracing::error!(error = %e, "could not store the session");
-        return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response();
+    if let Err(refused) = sign_in(&session, record).await {
+        return refused;
     }
     Redirect::to(if next_ok { &next } else { "/" }).into_response()
 }
@@ -508,14 +515,8 @@ async fn oidc_callback(
         amr: claims.amr,
         login_at: now,
     };
-    let stored = async {
-        session.cycle_id().await?;
-        session.insert(USER_KEY, record).await
-    }
-    .await;
-    if let Err(e) = stored {
-        tracing::error!(error = %e, "could not store the session");
-        return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response();
+    if let Err(refused) = sign_in(&session, record).await {
+        return refused;
     }
     Redirect::to(&pending.next).into_response()
 }

@@ -191,7 +191,7 @@ mod tests {
     use crate::model::Series;
 
     #[test]
-    fn scales_fit_the_data_and_the_threshold() {
+    fn scales_fit_the_data_and_the_threshold() -> Result<(), &'static str> {
         let chart = Chart {
             title: "t".into(),
             unit: "ms".into(),
@@ -203,7 +203,7 @@ mod tests {
             threshold: Some(500.0),
             note: None,
         };
-        let s = Scale::of(&chart).expect("scale");
+        let s = Scale::of(&chart).ok_or("scale")?;
         assert_eq!((s.t0, s.t1), (0, 60_000));
         assert!((s.vmax - 550.0).abs() < 1e-9, "room above the threshold line");
         assert_eq!(s.x(0), LEFT);
@@ -218,5 +218,6 @@ mod tests {
             ..chart
         };
         assert!(Scale::of(&empty).is_none());
+        Ok(())
     }
 }
