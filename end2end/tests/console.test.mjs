@@ -158,3 +158,21 @@ test('a person signs in through the identity provider and lands on the page they
   assertNoProblems(problems);
   await context.close();
 });
+
+test('a person whose groups map to no role is told they have no access', async () => {
+  const consoleUrl = process.env.OIDC_CONSOLE_URL;
+  const provider = process.env.OIDC_URL;
+  const put = await fetch(`${provider}/users/nora`, {
+    method: 'PUT', headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Nora Marketing', groups: ['marketing'] }),
+  });
+  assert.ok(put.ok);
+  const { context, page } = await openPage(browser);
+  await page.goto(`${consoleUrl}/`);
+  await page.fill('input[name=sub]', 'nora');
+  await page.click('button:has-text("Authorize")');
+  await page.waitForURL(`${consoleUrl}/`);
+  assert.match(await page.locator('[data-testid=no-access]').textContent(), /No access: Nora Marketing has no console role/);
+  assert.match(await page.locator('.error-box').first().textContent(), /needs the viewer role/);
+  await context.close();
+});
