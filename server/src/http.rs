@@ -116,12 +116,7 @@ async fn observe(State(s): State<ServerState>, req: Request, next: Next) -> Resp
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    let request_id = req
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let request_id = request_id(req.headers());
     let response = next.run(req).await;
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
@@ -195,11 +190,7 @@ async fn csrf(State(s): State<ServerState>, req: Request, next: Next) -> Respons
     if !(cross_site || foreign_origin) {
         return next.run(req).await;
     }
-    let request_id = headers
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_string();
+    let request_id = request_id(headers);
     let entry = NewAuditEntry::new(
         "anonymous",
         "csrf.refused",
@@ -421,11 +412,6 @@ pub struct CallbackQuery {
     pub error: Option<String>,
 }
 
-/// Compares secrets without leaking where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 /// `GET /auth/callback`: checks the state against the login in progress (which it consumes, so a
 /// replayed callback finds none), exchanges the code, verifies the ID token, maps groups to
 /// roles, renews the session id and signs the person in. Every failure is audited with its reason.
@@ -466,7 +452,11 @@ async fn oidc_callback(
     let Some(pending) = pending else {
         return refuse("no sign-in in progress in this browser (expired, replayed, or started elsewhere)".into()).await;
     };
-    if !q.state.as_deref().is_some_and(|st| same_secret(st, &pending.state)) {
+    if !q
+        .state
+        .as_deref()
+        .is_some_and(|st| app::ssr::tokens::same_secret(st, &pending.state))
+    {
         return refuse("the state does not match the sign-in in progress".into()).await;
     }
     if now - pending.started_at > 600 {
@@ -545,14 +535,9 @@ async fn logout(State(s): State<ServerState>, session: Session, headers: HeaderM
     // RP-initiated logout: the provider ends its session too, then sends the browser back.
     if s.app.config.auth.mode == AuthMode::Oidc
         && let Ok(oidc) = s.oidc().await
+        && let Some(url) = oidc.logout_url(&format!("{}/logout", s.app.config.base_url()))
     {
-        let base = match &s.app.config.public_url {
-            Some(p) => p.trim_end_matches('/').to_string(),
-            None => format!("http://{}", s.app.config.listen),
-        };
-        if let Some(url) = oidc.logout_url(&format!("{base}/logout")) {
-            return Redirect::to(&url).into_response();
-        }
+        return Redirect::to(&url).into_response();
     }
     Redirect::to("/").into_response()
 }

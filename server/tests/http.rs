@@ -32,15 +32,7 @@ async fn public_endpoints_answer_without_a_session() {
         .expect("readyz");
     assert_eq!(r.status(), 200);
     app.client.get(format!("{}/", app.url)).send().await.expect("page");
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let (_, text) = app.page("/metrics").await;
     assert!(
         text.contains("ops_console_http_request_duration_seconds_count{method=\"GET\",status=\"2xx\"}"),
         "{text}"

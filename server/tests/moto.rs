@@ -157,29 +157,15 @@ async fn two_regions_on_moto_show_what_was_seeded() {
     );
     app.call("environments/get", &[("name", "taskflow-production")]).await;
     assert_eq!(app.state.metrics.aws_calls(None), calls, "cached: no new AWS calls");
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.url))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let (_, text) = app.page("/metrics").await;
     assert!(
         text.contains(r#"ops_console_aws_calls_total{service="ECS",operation="DescribeServices",outcome="ok"}"#),
         "{text}"
     );
 
     // The topology page is server-rendered with the diagram.
-    let page = app
-        .client
-        .get(format!("{}/env/taskflow-production", app.url))
-        .send()
-        .await
-        .expect("page");
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.expect("html");
+    let (status, html) = app.page("/env/taskflow-production").await;
+    assert_eq!(status, 200);
     assert!(html.contains("data-testid=\"topology\""), "diagram rendered");
     assert!(
         html.contains(&format!("/env/taskflow-production/services/{service}")),

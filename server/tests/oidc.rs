@@ -134,13 +134,8 @@ async fn a_viewer_logs_in_reads_and_is_refused_admin_calls() {
     assert_eq!(me["roles"], json!(["viewer"]));
     let (status, list) = app.call("environments/list", &[]).await;
     assert_eq!(status, 200, "{list}");
-    let page = app
-        .client
-        .get(format!("{}/env/taskflow-production", app.url))
-        .send()
-        .await
-        .expect("page");
-    assert_eq!(page.status(), 200);
+    let (status, _) = app.page("/env/taskflow-production").await;
+    assert_eq!(status, 200);
     let (status, _) = app.call("audit/list", &[]).await;
     assert_eq!(status, 403, "a viewer cannot call an admin's server function");
     let (status, _) = app

@@ -354,6 +354,14 @@ impl Config {
         self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
     }
 
+    /// Where people reach the console: `public_url`, else the listen address over http.
+    pub fn base_url(&self) -> String {
+        match &self.public_url {
+            Some(p) => p.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
     /// Cookies are `Secure` and HSTS is sent when the console is reached over https.
     pub fn behind_tls(&self) -> bool {
         self.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))

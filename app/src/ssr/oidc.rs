@@ -230,10 +230,7 @@ pub fn redirect_url(config: &Config) -> String {
     if let Some(u) = &config.auth.redirect_url {
         return u.clone();
     }
-    match &config.public_url {
-        Some(p) => format!("{}/auth/callback", p.trim_end_matches('/')),
-        None => format!("http://{}/auth/callback", config.listen),
-    }
+    format!("{}/auth/callback", config.base_url())
 }
 
 /// Console roles from IdP groups (`[roles]`).

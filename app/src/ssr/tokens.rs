@@ -28,7 +28,8 @@ fn id_of(token: &str) -> Option<&str> {
     (id.len() == 12 && secret.len() == 64).then_some(id)
 }
 
-fn same(a: &str, b: &str) -> bool {
+/// Compares secrets without leaking where they differ (tokens here, OIDC `state` in the server).
+pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
@@ -43,7 +44,7 @@ pub async fn caller_for(state: &AppState, token: &str) -> Result<Caller, AppErro
         .map_err(|e| AppError::Unavailable(format!("token store: {e}")))?
         .ok_or_else(refused)?;
     let now = chrono::Utc::now().timestamp_millis();
-    if !same(&record.token_hash, &hash(token)) || record.revoked_ms.is_some() || record.expires_ms <= now {
+    if !same_secret(&record.token_hash, &hash(token)) || record.revoked_ms.is_some() || record.expires_ms <= now {
         return Err(refused());
     }
     let role = Role::parse(&record.role).ok_or_else(refused)?;

@@ -84,6 +84,18 @@ impl TestApp {
         (status, json)
     }
 
+    /// GETs a path of the console: status and body.
+    pub async fn page(&self, path: &str) -> (u16, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.url))
+            .send()
+            .await
+            .expect("GET");
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    }
+
     pub async fn dev_login(&self, user: &str, role: &str) -> reqwest::Response {
         self.client
             .post(format!("{}/auth/dev-login", self.url))
