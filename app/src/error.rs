@@ -20,6 +20,9 @@ pub enum AppError {
     /// The input was rejected; the message says which field and why.
     #[error("invalid input: {0}")]
     Invalid(String),
+    /// The thing changed meanwhile (another person acted first); reload and decide again.
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// A peer (AWS, the database) failed; the message is safe to show.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -38,6 +41,7 @@ impl AppError {
             AppError::Forbidden(_) => 403,
             AppError::NotFound(_) => 404,
             AppError::Invalid(_) => 422,
+            AppError::Conflict(_) => 409,
             AppError::Unavailable(_) => 503,
             AppError::Internal(_) | AppError::Transport(_) => 500,
         }

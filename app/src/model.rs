@@ -2,6 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod incidents;
+pub use incidents::*;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Tier {
@@ -202,7 +205,7 @@ impl ServiceInfo {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct DeploymentInfo {
     pub id: String,
     /// PRIMARY, ACTIVE or INACTIVE.

@@ -104,10 +104,14 @@ async fn readyz(State(s): State<ServerState>) -> Response {
 
 async fn metrics(State(s): State<ServerState>) -> Response {
     let envs = s.app.environments().len() as f64;
-    let body = s
-        .app
-        .metrics
-        .render(&[("ops_console_environments", "Environments the console shows.", envs)]);
+    let body = s.app.metrics.render(&[
+        ("ops_console_environments", "Environments the console shows.", envs),
+        (
+            "ops_console_outbox_depth",
+            "Notifications waiting for delivery (outbox).",
+            s.app.metrics.outbox_depth() as f64,
+        ),
+    ]);
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

@@ -129,8 +129,10 @@ pub fn router(state: AppState, leptos_options: LeptosOptions) -> Router {
     })
 }
 
-/// Background jobs of one replica: expired sessions are removed every ten minutes.
+/// Background jobs of one replica: expired sessions are removed every ten minutes; the alarm
+/// poller, the outbox and the rollback watch run under a lease (one replica at a time).
 pub fn spawn_jobs(state: AppState) {
+    app::ssr::jobs::spawn_all(state.clone());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {

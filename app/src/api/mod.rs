@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod environments;
 pub mod health;
+pub mod incidents;
 pub mod session;
 pub mod tokens;
 

@@ -1,6 +1,7 @@
 //! The `Cloud` interface: what the console reads from an environment. `DemoCloud` (demo.rs)
 //! simulates the seed systems in-process; the SDK implementation reads AWS.
 
+use crate::model::{Alarm, AlarmState, DeploymentInfo, ServiceEvent};
 use crate::model::{BackupJobInfo, BackupPlanInfo, Chart, DataNote, Inventory, RecoveryPointInfo, TimeRange};
 use async_trait::async_trait;
 
@@ -29,6 +30,30 @@ pub enum CloudError {
     NotAvailable(String),
 }
 
+/// One ECS service as it is now (rollback progress).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceNow {
+    /// Full ARN of the service's task definition.
+    pub task_definition: String,
+    pub deployments: Vec<DeploymentInfo>,
+    pub running: u32,
+    pub desired: u32,
+    /// Newest first.
+    pub events: Vec<ServiceEvent>,
+}
+
+impl ServiceNow {
+    /// Stable as `aws ecs wait services-stable` means it: one deployment, on `target`, with
+    /// running = desired.
+    pub fn stable_on(&self, target_arn: &str) -> bool {
+        let short = target_arn.rsplit('/').next().unwrap_or(target_arn);
+        self.deployments.len() == 1
+            && self.deployments.iter().all(|d| d.task_definition == short)
+            && self.running == self.desired
+            && self.task_definition == target_arn
+    }
+}
+
 #[async_trait]
 pub trait Cloud: Send + Sync {
     /// Everything the console shows of one environment, read now.
@@ -47,6 +72,31 @@ pub trait Cloud: Send + Sync {
     /// Vaults, plans, recent jobs and the last recovery point per protected resource, judged
     /// against `rpo_hours`.
     async fn backups(&self, env: &str, rpo_hours: Option<u32>, now_ms: i64) -> Result<BackupsData, CloudError>;
+
+    /// The alarms read now, past every cache (the alarm poller).
+    async fn alarms_now(&self, env: &str) -> Result<Vec<Alarm>, CloudError>;
+
+    /// State changes of one alarm after `since_ms`, oldest first (DescribeAlarmHistory); NotAvailable
+    /// where the endpoint lacks the call.
+    async fn alarm_history(&self, env: &str, alarm: &str, since_ms: i64) -> Result<Vec<(i64, AlarmState)>, CloudError>;
+
+    /// One ECS service read now.
+    async fn service_now(&self, env: &str, cluster: &str, service: &str) -> Result<ServiceNow, CloudError>;
+
+    /// Why this environment cannot roll back (None: it can).
+    fn rollback_off(&self, env: &str) -> Option<String>;
+
+    /// The ARN of a task definition ("family:revision"), which must exist.
+    async fn task_definition_arn(&self, env: &str, task_definition: &str) -> Result<String, CloudError>;
+
+    /// UpdateService to `task_definition_arn`, acting as the environment's operator role.
+    async fn rollback(
+        &self,
+        env: &str,
+        cluster: &str,
+        service: &str,
+        task_definition_arn: &str,
+    ) -> Result<(), CloudError>;
 }
 
 /// Severity of an alarm from its name: the configured `[[severity]]` rules first (first match

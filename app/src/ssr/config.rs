@@ -34,6 +34,8 @@ pub struct Config {
     #[serde(default)]
     pub access: AccessConfig,
     #[serde(default)]
+    pub jobs: JobsConfig,
+    #[serde(default)]
     pub severity: Vec<SeverityRule>,
     #[serde(default)]
     pub environments: Vec<EnvironmentConfig>,
@@ -140,15 +142,22 @@ pub struct RolesConfig {
 pub struct SlackConfig {
     #[serde(default = "default_slack_webhook_env")]
     pub webhook_url_env: String,
+    /// Alternatively a file holding the default webhook URL.
+    #[serde(default)]
+    pub webhook_url_file: Option<PathBuf>,
     #[serde(default = "default_link_key_env")]
     pub link_signing_key_env: String,
+    #[serde(default)]
+    pub link_signing_key_file: Option<PathBuf>,
 }
 
 impl Default for SlackConfig {
     fn default() -> Self {
         SlackConfig {
             webhook_url_env: default_slack_webhook_env(),
+            webhook_url_file: None,
             link_signing_key_env: default_link_key_env(),
+            link_signing_key_file: None,
         }
     }
 }
@@ -206,6 +215,40 @@ fn default_emergency() -> u32 {
     30
 }
 
+/// Background jobs: how often they run. Each runs on one replica at a time (a lease row).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// Alarm states (and deployments, backup failures) of environments with open incidents.
+    #[serde(default = "default_alarm_poll")]
+    pub alarm_poll_seconds: u32,
+    /// Outbox delivery (Slack).
+    #[serde(default = "default_outbox_seconds")]
+    pub outbox_seconds: u32,
+    /// A rollback that is not stable after this long is reported as timed out.
+    #[serde(default = "default_rollback_timeout")]
+    pub rollback_timeout_minutes: u32,
+}
+
+impl Default for JobsConfig {
+    fn default() -> Self {
+        JobsConfig {
+            alarm_poll_seconds: default_alarm_poll(),
+            outbox_seconds: default_outbox_seconds(),
+            rollback_timeout_minutes: default_rollback_timeout(),
+        }
+    }
+}
+fn default_alarm_poll() -> u32 {
+    30
+}
+fn default_outbox_seconds() -> u32 {
+    2
+}
+fn default_rollback_timeout() -> u32 {
+    15
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeverityRule {
@@ -240,6 +283,9 @@ pub struct EnvironmentConfig {
     pub rpo_hours: Option<u32>,
     #[serde(default)]
     pub slack_webhook_url_env: Option<String>,
+    /// Alternatively a file holding this environment's webhook URL.
+    #[serde(default)]
+    pub slack_webhook_url_file: Option<PathBuf>,
     #[serde(default)]
     pub selector: Option<Selector>,
     #[serde(default)]
@@ -414,6 +460,9 @@ impl Config {
             ("auth.step_up_minutes", self.auth.step_up_minutes),
             ("access.pending_expiry_minutes", self.access.pending_expiry_minutes),
             ("access.emergency_minutes", self.access.emergency_minutes),
+            ("jobs.alarm_poll_seconds", self.jobs.alarm_poll_seconds),
+            ("jobs.outbox_seconds", self.jobs.outbox_seconds),
+            ("jobs.rollback_timeout_minutes", self.jobs.rollback_timeout_minutes),
         ] {
             if v == 0 {
                 return err(format!("{key} must be greater than 0"));

@@ -3,7 +3,7 @@
 //! Metrics move with the clock (deterministic waves, so two replicas agree), and alarms are
 //! evaluated against them, so the overview changes over time like a real estate would.
 
-use super::cloud::{BackupsData, Cloud, CloudError, SeverityRules};
+use super::cloud::{BackupsData, Cloud, CloudError, ServiceNow, SeverityRules};
 use crate::model::{
     Alarm, AlarmState, BackupJobInfo, BackupPlanInfo, Chart, DataNote, DeploymentInfo, Gauge, Health, Inventory,
     RecoveryPointInfo, Resource, ResourceKind, Series, ServiceEvent, ServiceInfo, TaskCounts, TaskInfo, Tier,
@@ -175,6 +175,47 @@ impl Cloud for DemoCloud {
 
     async fn backups(&self, env: &str, rpo_hours: Option<u32>, now_ms: i64) -> Result<BackupsData, CloudError> {
         demo_backups(env, rpo_hours, now_ms).ok_or_else(|| CloudError::UnknownEnvironment(env.to_string()))
+    }
+
+    async fn alarms_now(&self, env: &str) -> Result<Vec<Alarm>, CloudError> {
+        Ok(self.inventory(env, chrono::Utc::now().timestamp_millis()).await?.alarms)
+    }
+
+    async fn alarm_history(
+        &self,
+        _env: &str,
+        _alarm: &str,
+        _since_ms: i64,
+    ) -> Result<Vec<(i64, AlarmState)>, CloudError> {
+        Err(CloudError::NotAvailable("the demo keeps no alarm history".into()))
+    }
+
+    async fn service_now(&self, env: &str, cluster: &str, service: &str) -> Result<ServiceNow, CloudError> {
+        let inv = self.inventory(env, chrono::Utc::now().timestamp_millis()).await?;
+        inv.resources
+            .iter()
+            .filter_map(|r| r.service.as_ref().map(|s| (r, s)))
+            .find(|(r, s)| r.name == service && s.cluster == cluster)
+            .map(|(r, s)| ServiceNow {
+                task_definition: s.task_definition.clone(),
+                deployments: s.deployments.clone(),
+                running: r.tasks.map(|t| t.running).unwrap_or(0),
+                desired: r.tasks.map(|t| t.desired).unwrap_or(0),
+                events: s.events.clone(),
+            })
+            .ok_or_else(|| CloudError::NotAvailable(format!("no service {cluster}/{service} in {env}")))
+    }
+
+    fn rollback_off(&self, _env: &str) -> Option<String> {
+        Some("this is a simulated demo environment: it has no operator role, so rollback is off".into())
+    }
+
+    async fn task_definition_arn(&self, _env: &str, _task_definition: &str) -> Result<String, CloudError> {
+        Err(CloudError::NotAvailable("demo environments cannot be changed".into()))
+    }
+
+    async fn rollback(&self, _env: &str, _c: &str, _s: &str, _td: &str) -> Result<(), CloudError> {
+        Err(CloudError::NotAvailable("demo environments cannot be changed".into()))
     }
 }
 

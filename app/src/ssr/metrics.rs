@@ -24,6 +24,8 @@ pub struct Metrics {
     cache_misses: AtomicU64,
     audit_appends: AtomicU64,
     audit_failures: AtomicU64,
+    /// Outbox messages not delivered yet, as last seen by the outbox job.
+    outbox_depth: std::sync::atomic::AtomicI64,
 }
 
 impl Metrics {
@@ -57,6 +59,14 @@ impl Metrics {
 
     pub fn cache(&self, hit: bool) {
         if hit { &self.cache_hits } else { &self.cache_misses }.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn set_outbox_depth(&self, depth: i64) {
+        self.outbox_depth.store(depth, Ordering::Relaxed);
+    }
+
+    pub fn outbox_depth(&self) -> i64 {
+        self.outbox_depth.load(Ordering::Relaxed)
     }
 
     pub fn audit(&self, ok: bool) {

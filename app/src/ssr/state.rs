@@ -232,6 +232,24 @@ impl AppState {
         Ok(())
     }
 
+    /// The Slack incoming webhook of an environment: its own variable, else `[slack]`'s. Read
+    /// when a message is sent, never stored.
+    pub fn slack_webhook(&self, env: &str) -> Option<String> {
+        let own = self.config.environments.iter().find(|e| e.name == env);
+        if let Some(e) = own
+            && (e.slack_webhook_url_env.is_some() || e.slack_webhook_url_file.is_some())
+        {
+            return Config::secret(
+                e.slack_webhook_url_env.as_deref().unwrap_or_default(),
+                e.slack_webhook_url_file.as_deref(),
+            );
+        }
+        Config::secret(
+            &self.config.slack.webhook_url_env,
+            self.config.slack.webhook_url_file.as_deref(),
+        )
+    }
+
     pub fn audit_key(&self) -> &[u8] {
         &self.audit_key
     }

@@ -83,8 +83,14 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
+mod incidents;
+pub use incidents::{
+    Effects, EffectsFor, IncidentRecord, IncidentStore, NewOutbox, NewTimelineEntry, OutboxRow, Patch, RollbackRecord,
+    TimelineRecord,
+};
+
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: IncidentStore + Send + Sync {
     fn backend(&self) -> Backend;
     /// Applies the migrations of this backend.
     async fn migrate(&self) -> Result<(), StoreError>;
@@ -386,37 +392,8 @@ impl Store for SqlStore {
     }
 
     async fn audit_append(&self, key: &[u8], entry: NewAuditEntry) -> Result<AuditRecord, StoreError> {
-        let _serial = self.append_lock.lock().await;
-        let mut tx = self.pool.begin().await?;
-        if self.backend == Backend::Postgres {
-            sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(AUDIT_LOCK_KEY)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let head = sqlx::query("SELECT seq, mac FROM audit_entries ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (prev_seq, prev_mac): (i64, String) = match head {
-            Some(r) => (r.try_get("seq")?, r.try_get("mac")?),
-            None => (0, audit::GENESIS_MAC.to_string()),
-        };
-        let record = audit::seal(key, prev_seq + 1, &prev_mac, entry);
-        sqlx::query(&format!(
-            "INSERT INTO audit_entries ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(record.seq)
-        .bind(record.entry.ts_ms)
-        .bind(&record.entry.actor)
-        .bind(&record.entry.action)
-        .bind(&record.entry.target)
-        .bind(&record.entry.outcome)
-        .bind(&record.entry.detail)
-        .bind(&record.entry.request_id)
-        .bind(&record.prev_mac)
-        .bind(&record.mac)
-        .execute(&mut *tx)
-        .await?;
+        let (_serial, mut tx) = self.write_tx().await?;
+        let record = SqlStore::audit_in(&mut tx, key, entry).await?;
         tx.commit().await?;
         Ok(record)
     }
@@ -452,5 +429,59 @@ impl Store for SqlStore {
             .map(SqlStore::audit_from_row)
             .collect::<Result<_, _>>()
             .map_err(StoreError::Db)
+    }
+}
+
+impl SqlStore {
+    /// A write transaction that holds the audit append order: the in-process lock, `BEGIN
+    /// IMMEDIATE` on SQLite (the write lock is taken at once, so a read-then-write never fails
+    /// with SQLITE_BUSY mid-way) and the advisory lock on Postgres.
+    pub(crate) async fn write_tx(
+        &self,
+    ) -> Result<(tokio::sync::MutexGuard<'_, ()>, sqlx::Transaction<'static, sqlx::Any>), StoreError> {
+        let serial = self.append_lock.lock().await;
+        let mut tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(AUDIT_LOCK_KEY)
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok((serial, tx))
+    }
+
+    /// Appends one audit entry inside a transaction from `write_tx`.
+    pub(crate) async fn audit_in(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        key: &[u8],
+        entry: NewAuditEntry,
+    ) -> Result<AuditRecord, StoreError> {
+        let head = sqlx::query("SELECT seq, mac FROM audit_entries ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+        let (prev_seq, prev_mac): (i64, String) = match head {
+            Some(r) => (r.try_get("seq")?, r.try_get("mac")?),
+            None => (0, audit::GENESIS_MAC.to_string()),
+        };
+        let record = audit::seal(key, prev_seq + 1, &prev_mac, entry);
+        sqlx::query(&format!(
+            "INSERT INTO audit_entries ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ))
+        .bind(record.seq)
+        .bind(record.entry.ts_ms)
+        .bind(&record.entry.actor)
+        .bind(&record.entry.action)
+        .bind(&record.entry.target)
+        .bind(&record.entry.outcome)
+        .bind(&record.entry.detail)
+        .bind(&record.entry.request_id)
+        .bind(&record.prev_mac)
+        .bind(&record.mac)
+        .execute(&mut **tx)
+        .await?;
+        Ok(record)
     }
 }

@@ -45,6 +45,7 @@ pub async fn spawn_app_in(dir: &std::path::Path, extra: &str) -> TestApp {
     let mut config = test_config(&db, &extra.replace("{APP}", &format!("http://{addr}")));
     config.audit.key_file = Some(write_key(dir));
     let state = server::build_state(config).await.expect("state");
+    server::spawn_jobs(state.clone());
     let router = server::router(state.clone(), server::leptos_options(addr));
     tokio::spawn(async move {
         let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
@@ -96,6 +97,44 @@ impl TestApp {
         (status, r.text().await.expect("body"))
     }
 
+    /// Another browser: a fresh client signed in (dev mode) as `user` with `role`.
+    pub async fn session_as(&self, user: &str, role: &str) -> reqwest::Client {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let r = client
+            .post(format!("{}/auth/dev-login", self.url))
+            .header("origin", &self.url)
+            .form(&[("user", user), ("role", role), ("next", "/")])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status().as_u16(), 303, "dev login of {user}");
+        client
+    }
+
+    /// Calls a server function with another client (another person).
+    pub async fn call_as(
+        &self,
+        client: &reqwest::Client,
+        endpoint: &str,
+        form: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        let r = client
+            .post(format!("{}/api/v1/{endpoint}", self.url))
+            .header("origin", &self.url)
+            .form(form)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        (status, json)
+    }
+
     pub async fn dev_login(&self, user: &str, role: &str) -> reqwest::Response {
         self.client
             .post(format!("{}/auth/dev-login", self.url))
@@ -124,4 +163,79 @@ pub async fn fresh_postgres() -> String {
         .expect("create database");
     let (prefix, _) = base.rsplit_once('/').expect("url with a database");
     format!("{prefix}/{name}")
+}
+
+/// The Slack receiver of the test tooling: an incoming-webhook stand-in on loopback that refuses
+/// the first `refuse` posts with 503 and records the Block Kit JSON of the others.
+pub struct SlackReceiver {
+    pub url: String,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+    pub refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl SlackReceiver {
+    pub async fn start(refuse: usize) -> SlackReceiver {
+        use std::sync::atomic::Ordering;
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (rec, cnt) = (received.clone(), refused.clone());
+        let handler = move |headers: axum::http::HeaderMap, body: String| {
+            let (rec, cnt) = (rec.clone(), cnt.clone());
+            async move {
+                if cnt.load(Ordering::SeqCst) < refuse {
+                    cnt.fetch_add(1, Ordering::SeqCst);
+                    return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down");
+                }
+                let key = headers
+                    .get("x-idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
+                rec.lock().expect("lock").push((key, json));
+                (axum::http::StatusCode::OK, "ok")
+            }
+        };
+        let router = axum::Router::new().route("/hook", axum::routing::post(handler));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        SlackReceiver {
+            url: format!("http://{addr}/hook"),
+            received,
+            refused,
+        }
+    }
+
+    /// The messages received so far.
+    pub fn messages(&self) -> Vec<(String, serde_json::Value)> {
+        self.received.lock().expect("lock").clone()
+    }
+
+    /// A file holding the webhook URL, for `webhook_url_file`.
+    pub fn url_file(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let p = dir.join(format!("hook-{:08x}", rand::random::<u32>()));
+        std::fs::write(&p, &self.url).expect("hook file");
+        p
+    }
+}
+
+/// Polls `check` every 100 ms until it returns Some or `within` passes (readiness, not a sleep).
+pub async fn eventually<T, F, Fut>(within: std::time::Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return Some(v);
+        }
+        if start.elapsed() > within {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

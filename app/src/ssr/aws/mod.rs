@@ -9,11 +9,12 @@ pub mod cloudwatch;
 pub mod counting;
 pub mod ecs;
 pub mod elb;
+pub mod operate;
 pub mod rds;
 pub mod tagging;
 
-use crate::model::{Alarm, Chart, DataNote, Inventory, Resource, ResourceKind, TimeRange};
-use crate::ssr::cloud::{BackupsData, Cloud, CloudError, SeverityRules};
+use crate::model::{Alarm, AlarmState, Chart, DataNote, Inventory, Resource, ResourceKind, TimeRange};
+use crate::ssr::cloud::{BackupsData, Cloud, CloudError, ServiceNow, SeverityRules};
 use crate::ssr::config::EnvironmentConfig;
 use crate::ssr::metrics::Metrics;
 use async_trait::async_trait;
@@ -101,6 +102,11 @@ pub(crate) fn secs_to_ms(t: &aws_smithy_types::DateTime) -> i64 {
 /// Per-environment SDK configuration: region, optional endpoint (emulators), optional profile,
 /// optional read role assumed with STS; credentials otherwise from the standard chain.
 pub async fn sdk_config(env: &EnvironmentConfig) -> SdkConfig {
+    sdk_config_as(env, env.read_role_arn.as_deref(), "ops-console-read").await
+}
+
+/// The same, acting as `role` (assumed with STS from the base credentials) when given.
+pub async fn sdk_config_as(env: &EnvironmentConfig, role: Option<&str>, session_name: &str) -> SdkConfig {
     let timeouts = TimeoutConfig::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .operation_attempt_timeout(ATTEMPT_TIMEOUT)
@@ -120,11 +126,11 @@ pub async fn sdk_config(env: &EnvironmentConfig) -> SdkConfig {
         loader = loader.endpoint_url(u);
     }
     let base = loader.load().await;
-    match &env.read_role_arn {
+    match role {
         None => base,
         Some(role) => {
             let provider = aws_config::sts::AssumeRoleProvider::builder(role)
-                .session_name("ops-console-read")
+                .session_name(session_name)
                 .configure(&base)
                 .build()
                 .await;
@@ -169,6 +175,8 @@ impl Clients {
 struct EnvReader {
     config: EnvironmentConfig,
     clients: tokio::sync::OnceCell<Clients>,
+    /// ECS as the operator role (rollback), built on first use.
+    operator: tokio::sync::OnceCell<aws_sdk_ecs::Client>,
     resources: Cache<Vec<Resource>>,
     arns: Cache<Vec<String>>,
     alarms: Cache<Vec<Alarm>>,
@@ -192,6 +200,7 @@ impl SdkCloud {
                 let reader = EnvReader {
                     config: e.clone(),
                     clients: tokio::sync::OnceCell::new(),
+                    operator: tokio::sync::OnceCell::new(),
                     resources: Cache::new(RETRY_AFTER),
                     arns: Cache::new(RETRY_AFTER),
                     alarms: Cache::new(RETRY_AFTER),
@@ -344,6 +353,83 @@ impl Cloud for SdkCloud {
         let mut data = take("backups", fetched, &mut notes);
         data.notes.append(&mut notes);
         Ok(data)
+    }
+
+    async fn alarms_now(&self, env: &str) -> Result<Vec<Alarm>, CloudError> {
+        let (_, clients) = self.reader(env).await?;
+        cloudwatch::alarms(&clients.cloudwatch, &self.severity)
+            .await
+            .map_err(|m| aws_error("cloudwatch", "DescribeAlarms", m))
+    }
+
+    async fn alarm_history(&self, env: &str, alarm: &str, since_ms: i64) -> Result<Vec<(i64, AlarmState)>, CloudError> {
+        let (_, clients) = self.reader(env).await?;
+        operate::alarm_history(&clients.cloudwatch, alarm, since_ms)
+            .await
+            .map_err(CloudError::NotAvailable)
+    }
+
+    async fn service_now(&self, env: &str, cluster: &str, service: &str) -> Result<ServiceNow, CloudError> {
+        let (_, clients) = self.reader(env).await?;
+        operate::service_now(&clients.ecs, cluster, service)
+            .await
+            .map_err(|m| aws_error("ecs", "DescribeServices", m))
+    }
+
+    fn rollback_off(&self, env: &str) -> Option<String> {
+        match self.envs.get(env) {
+            None => Some(format!("{env} is not a configured environment")),
+            Some(r) if r.config.operator_role_arn.is_none() => Some(format!(
+                "no operator role is configured for {env} (operator_role_arn), so the console cannot change it"
+            )),
+            Some(_) => None,
+        }
+    }
+
+    async fn task_definition_arn(&self, env: &str, task_definition: &str) -> Result<String, CloudError> {
+        let (_, clients) = self.reader(env).await?;
+        operate::task_definition_arn(&clients.ecs, task_definition)
+            .await
+            .map_err(|m| aws_error("ecs", "DescribeTaskDefinition", m))
+    }
+
+    async fn rollback(
+        &self,
+        env: &str,
+        cluster: &str,
+        service: &str,
+        task_definition_arn: &str,
+    ) -> Result<(), CloudError> {
+        if let Some(why) = self.rollback_off(env) {
+            return Err(CloudError::NotAvailable(why));
+        }
+        let reader = self
+            .envs
+            .get(env)
+            .ok_or_else(|| CloudError::UnknownEnvironment(env.to_string()))?;
+        let client = reader
+            .operator
+            .get_or_init(|| async {
+                let role = reader.config.operator_role_arn.as_deref();
+                let config = sdk_config_as(&reader.config, role, "ops-console-rollback").await;
+                aws_sdk_ecs::Client::from_conf(
+                    aws_sdk_ecs::config::Builder::from(&config)
+                        .interceptor(self.counter.clone())
+                        .build(),
+                )
+            })
+            .await;
+        operate::update_service(client, cluster, service, task_definition_arn)
+            .await
+            .map_err(|m| aws_error("ecs", "UpdateService", m))
+    }
+}
+
+fn aws_error(service: &str, operation: &str, message: String) -> CloudError {
+    CloudError::Aws {
+        service: service.into(),
+        operation: operation.into(),
+        message,
     }
 }
 

@@ -1,0 +1,196 @@
+//! Incidents, timelines and guarded rollbacks as the pages and the API see them.
+
+use serde::{Deserialize, Serialize};
+
+/// Where an incident is in seed 004's process. Only the moves in `can_move_to` are legal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IncidentStatus {
+    Triggered,
+    Acknowledged,
+    Investigating,
+    Mitigated,
+    Resolved,
+    Closed,
+}
+
+impl IncidentStatus {
+    pub const ALL: [IncidentStatus; 6] = [
+        IncidentStatus::Triggered,
+        IncidentStatus::Acknowledged,
+        IncidentStatus::Investigating,
+        IncidentStatus::Mitigated,
+        IncidentStatus::Resolved,
+        IncidentStatus::Closed,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            IncidentStatus::Triggered => "triggered",
+            IncidentStatus::Acknowledged => "acknowledged",
+            IncidentStatus::Investigating => "investigating",
+            IncidentStatus::Mitigated => "mitigated",
+            IncidentStatus::Resolved => "resolved",
+            IncidentStatus::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<IncidentStatus> {
+        IncidentStatus::ALL.into_iter().find(|x| x.label() == s)
+    }
+
+    /// Open incidents are the ones people still work on (not resolved or closed).
+    pub fn is_open(self) -> bool {
+        !matches!(self, IncidentStatus::Resolved | IncidentStatus::Closed)
+    }
+
+    /// The legal next states. A resolved incident may be reopened (back to investigating); a
+    /// closed one never changes again. Mitigation may regress to investigating.
+    pub fn next(self) -> &'static [IncidentStatus] {
+        use IncidentStatus::*;
+        match self {
+            Triggered => &[Acknowledged, Resolved],
+            Acknowledged => &[Investigating, Mitigated, Resolved],
+            Investigating => &[Mitigated, Resolved],
+            Mitigated => &[Investigating, Resolved],
+            Resolved => &[Closed, Investigating],
+            Closed => &[],
+        }
+    }
+
+    pub fn can_move_to(self, to: IncidentStatus) -> bool {
+        self.next().contains(&to)
+    }
+}
+
+/// Seed 004's response targets: SEV1 15 min, SEV2 30 min, SEV3 2 h, SEV4 24 h.
+pub fn response_target_minutes(sev: u8) -> i64 {
+    match sev {
+        1 => 15,
+        2 => 30,
+        3 => 120,
+        _ => 1440,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentSummary {
+    pub id: i64,
+    pub title: String,
+    pub environment: String,
+    /// The environment is a simulated demo one.
+    pub demo: bool,
+    pub severity: u8,
+    pub status: IncidentStatus,
+    pub commander: String,
+    pub communications: String,
+    pub alarms: Vec<String>,
+    pub services: Vec<String>,
+    pub ticket: String,
+    pub declared_by: String,
+    pub started_ms: i64,
+    pub acknowledged_ms: Option<i64>,
+    pub resolved_ms: Option<i64>,
+    pub closed_ms: Option<i64>,
+    pub target_minutes: i64,
+    /// Not acknowledged within the target (or acknowledged late).
+    pub ack_breached: bool,
+    pub has_postmortem: bool,
+}
+
+impl IncidentSummary {
+    /// Milliseconds from start to acknowledgement (or to `now` while unacknowledged).
+    pub fn time_to_ack_ms(&self, now_ms: i64) -> i64 {
+        self.acknowledged_ms.unwrap_or(now_ms) - self.started_ms
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub id: i64,
+    /// When the thing happened.
+    pub at_ms: i64,
+    /// When the console recorded it.
+    pub recorded_ms: i64,
+    /// alarm, deployment, service_event, status, severity, roles, note, update, rollback, backup,
+    /// access, declared, correction.
+    pub kind: String,
+    pub actor: String,
+    pub text: String,
+    pub pinned: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackView {
+    pub id: i64,
+    pub environment: String,
+    pub cluster: String,
+    pub service: String,
+    pub from_task_definition: String,
+    pub to_task_definition: String,
+    pub incident_id: Option<i64>,
+    pub reason: String,
+    pub requested_by: String,
+    pub requested_ms: i64,
+    pub confirmed_by: Option<String>,
+    pub confirmed_ms: Option<i64>,
+    /// pending, rolling, stable, timed_out, failed.
+    pub status: String,
+    pub progress: String,
+    pub finished_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentView {
+    pub incident: IncidentSummary,
+    /// Oldest first, by the time each thing happened.
+    pub entries: Vec<TimelineEntry>,
+    pub rollbacks: Vec<RollbackView>,
+    pub postmortem: String,
+    /// Generated from the timeline; what the editor starts from when no post-mortem is saved.
+    pub postmortem_draft: String,
+    pub next_statuses: Vec<IncidentStatus>,
+    /// The linked alarm's metric around the incident window, when it can be read.
+    pub chart: Option<super::Chart>,
+    pub now_ms: i64,
+}
+
+/// What a service's deployments view needs to offer a rollback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackTarget {
+    pub environment: String,
+    pub cluster: String,
+    pub service: String,
+    pub current: String,
+    /// The task definition a rollback would go to ("family:revision"), when there is one.
+    pub previous: Option<String>,
+    /// Why rollback is off here (no operator role, no previous revision, demo).
+    pub disabled_reason: Option<String>,
+    pub rollbacks: Vec<RollbackView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_legal_moves() {
+        use IncidentStatus::*;
+        assert!(Triggered.can_move_to(Acknowledged));
+        assert!(!Triggered.can_move_to(Mitigated), "acknowledge first");
+        assert!(!Triggered.can_move_to(Closed), "resolve first");
+        assert!(Resolved.can_move_to(Closed));
+        assert!(Resolved.can_move_to(Investigating), "reopen");
+        assert!(Closed.next().is_empty(), "closed is final");
+        assert!(!Mitigated.can_move_to(Acknowledged));
+        for s in IncidentStatus::ALL {
+            assert_eq!(IncidentStatus::parse(s.label()), Some(s));
+            assert!(!s.can_move_to(s), "{s:?} to itself");
+        }
+    }
+
+    #[test]
+    fn targets_follow_seed_004() {
+        assert_eq!([1, 2, 3, 4].map(response_target_minutes), [15, 30, 120, 1440]);
+    }
+}
