@@ -94,7 +94,9 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/env/:name/services/:service") view=pages::service::ServicePage/>
                         <Route path=path!("/env/:name/metrics") view=pages::metrics::MetricsPage/>
                         <Route path=path!("/env/:name/backups") view=pages::backups::BackupsPage/>
-                        <Route path=path!("/incidents") view=pages::placeholders::IncidentsPage/>
+                        <Route path=path!("/env/:name/deployments") view=pages::deployments::DeploymentsPage/>
+                        <Route path=path!("/incidents") view=pages::incidents::IncidentsPage/>
+                        <Route path=path!("/incidents/:id") view=pages::incidents::IncidentPage/>
                         <Route path=path!("/access") view=pages::placeholders::AccessPage/>
                         <Route path=path!("/audit") view=pages::audit::AuditLogPage/>
                         <Route path=path!("/login") view=pages::login::LoginPage/>

@@ -124,7 +124,10 @@ async fn declare_work_resolve_and_export_with_slack_down_at_first() {
     let (s, view) = app.call_as(&dave, "incidents/get", &[("id", &id)]).await;
     assert_eq!(s, 200, "{view}");
     assert_eq!(view["incident"]["status"], "resolved");
-    assert_eq!(view["incident"]["acknowledged_ms"].is_i64(), true);
+    assert!(
+        view["incident"]["acknowledged_ms"].is_i64(),
+        "acknowledged time recorded"
+    );
     let entries = kinds_and_texts(&view);
     let order: Vec<&str> = entries.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(
@@ -233,13 +236,13 @@ async fn list_filters_and_time_to_acknowledge() {
     }
     let (s, all) = app.call_as(&alice, "incidents/list", &[]).await;
     assert_eq!(s, 200, "{all}");
-    let all = all.as_array().expect("list");
+    let all = all["incidents"].as_array().expect("list");
     assert_eq!(all.len(), 2);
     assert_eq!(all[0]["severity"], 2, "worst first");
     assert_eq!(all[0]["target_minutes"], 30);
     assert_eq!(all[0]["ack_breached"], false);
     let (_, sev4) = app.call_as(&alice, "incidents/list", &[("severity", "4")]).await;
-    assert_eq!(sev4.as_array().map(Vec::len), Some(1));
+    assert_eq!(sev4["incidents"].as_array().map(Vec::len), Some(1));
     let (_, env) = app
         .call_as(
             &alice,
@@ -247,7 +250,7 @@ async fn list_filters_and_time_to_acknowledge() {
             &[("environment", "taskflow-production"), ("status", "open")],
         )
         .await;
-    assert_eq!(env.as_array().map(Vec::len), Some(1));
+    assert_eq!(env["incidents"].as_array().map(Vec::len), Some(1));
     let (s, _) = app.call_as(&alice, "incidents/list", &[("status", "sideways")]).await;
     assert_eq!(s, 422);
     let (s, _) = app.call_as(&alice, "incidents/get", &[("id", "999")]).await;

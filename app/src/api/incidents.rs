@@ -2,7 +2,7 @@
 //! and the guarded rollback (request, confirm, what a service can roll back to).
 
 use crate::error::AppError;
-use crate::model::{IncidentStatus, IncidentSummary, IncidentView, RollbackTarget, RollbackView};
+use crate::model::{IncidentList, IncidentStatus, IncidentView, RollbackTarget, RollbackView};
 use leptos::prelude::*;
 
 /// Incidents, open first. `status`: "open", a status word, or empty for all; `severity` 0 for all.
@@ -11,7 +11,7 @@ pub async fn list_incidents(
     #[server(default)] environment: String,
     #[server(default)] status: String,
     #[server(default)] severity: u8,
-) -> Result<Vec<IncidentSummary>, AppError> {
+) -> Result<IncidentList, AppError> {
     super::finish(
         async {
             let (state, caller) = crate::ssr::auth::current().await?;
@@ -192,11 +192,17 @@ pub async fn request_rollback(
     service: String,
     to: String,
     reason: String,
-    #[server(default)] incident: i64,
+    #[server(default)] incident: String,
 ) -> Result<i64, AppError> {
     super::finish(
         async {
             let (state, caller) = crate::ssr::auth::current().await?;
+            let incident = match incident.trim() {
+                "" => 0,
+                n => n
+                    .parse::<i64>()
+                    .map_err(|_| AppError::Invalid(format!("incident: \"{n}\" is not an incident number")))?,
+            };
             let q = crate::ssr::incidents::RollbackRequest {
                 environment,
                 cluster,

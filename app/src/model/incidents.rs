@@ -105,6 +105,14 @@ impl IncidentSummary {
     }
 }
 
+/// The incidents list with the server's clock, so that "not acknowledged for N minutes" is said
+/// the same way in every browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentList {
+    pub incidents: Vec<IncidentSummary>,
+    pub now_ms: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimelineEntry {
     pub id: i64,

@@ -53,6 +53,7 @@ fn InventoryView(env: String, inv: Inventory) -> impl IntoView {
     let notes = inv.notes.clone();
     let diagram = inv.clone();
     let env_for_rows = env.clone();
+    let env_name = env.clone();
     view! {
         <p class="muted">"Read at " {format_ts(inv.fetched_ms)}</p>
         <DataNotes notes=notes/>
@@ -81,7 +82,7 @@ fn InventoryView(env: String, inv: Inventory) -> impl IntoView {
             <h2>"Alarms " <span class="muted">{format!("({firing} firing of {})", inv.alarms.len())}</span></h2>
             <table class="grid" data-testid="alarms">
                 <thead>
-                    <tr><th>"State"</th><th>"Severity"</th><th>"Alarm"</th><th>"Condition"</th><th>"Reason"</th><th>"Since"</th></tr>
+                    <tr><th>"State"</th><th>"Severity"</th><th>"Alarm"</th><th>"Condition"</th><th>"Reason"</th><th>"Since"</th><th></th></tr>
                 </thead>
                 <tbody>
                     {inv
@@ -96,6 +97,11 @@ fn InventoryView(env: String, inv: Inventory) -> impl IntoView {
                                     <td>{a.condition.clone()}</td>
                                     <td>{a.reason.clone()}</td>
                                     <td>{format_ts(a.since_ms)}</td>
+                                    <td>
+                                        {(a.state == AlarmState::Alarm).then(|| view! {
+                                            <a class="button small" data-testid="declare-from-alarm" href=declare_link(&env_name, a)>"Declare incident"</a>
+                                        })}
+                                    </td>
                                 </tr>
                             }
                         })
@@ -143,6 +149,7 @@ pub fn EnvTabs(name: String, current: &'static str) -> impl IntoView {
         ("topology", "Topology", String::new()),
         ("metrics", "Metrics", "/metrics".to_string()),
         ("backups", "Backups", "/backups".to_string()),
+        ("deployments", "Deployments", "/deployments".to_string()),
     ];
     view! {
         <nav class="tabs">
@@ -197,4 +204,36 @@ fn StatusTable(r: StatusReport) -> impl IntoView {
             </tbody>
         </table>
     }
+}
+
+/// `/incidents?declare=…` prefilled from a firing alarm: one click to open, one to declare.
+fn declare_link(env: &str, a: &crate::model::Alarm) -> String {
+    let q: String = url_encode(&[
+        ("declare", "1"),
+        ("env", env),
+        ("alarm", &a.name),
+        ("sev", &a.severity.to_string()),
+        ("title", &format!("{} firing", a.name)),
+    ]);
+    format!("/incidents?{q}")
+}
+
+pub(crate) fn url_encode(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", js_encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn js_encode(v: &str) -> String {
+    let mut out = String::new();
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -1,6 +1,8 @@
 pub mod audit;
 pub mod backups;
+pub mod deployments;
 pub mod environment;
+pub mod incidents;
 pub mod login;
 pub mod metrics;
 pub mod not_found;

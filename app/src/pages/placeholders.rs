@@ -3,16 +3,6 @@
 use leptos::prelude::*;
 
 #[component]
-pub fn IncidentsPage() -> impl IntoView {
-    view! {
-        <h1>"Incidents"</h1>
-        <p class="muted">
-            "Incident tracking (SEV1-SEV4, timelines, post-mortems) is not built yet. Nothing is recorded here."
-        </p>
-    }
-}
-
-#[component]
 pub fn AccessPage() -> impl IntoView {
     view! {
         <h1>"Access"</h1>

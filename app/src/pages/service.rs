@@ -73,6 +73,7 @@ fn ServiceDetail(v: ServiceView) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+        <RollbackPanel env=v.summary.name.clone() cluster=info.cluster.clone() service=r.name.clone()/>
         <section>
             <h2>{format!("Tasks ({})", info.tasks.len())}</h2>
             <p class="muted">
@@ -107,6 +108,67 @@ fn ServiceDetail(v: ServiceView) -> impl IntoView {
                         {info.events.iter().map(|e| view! { <li><span class="muted">{format_ts(e.at_ms)}</span> " " {e.message.clone()}</li> }).collect_view()}
                     </ul>
                 }.into_any()
+            }}
+        </section>
+    }
+}
+
+/// 004's emergency rollback, guarded: a responder asks for the previous revision, a second
+/// person (another responder or an approver) confirms, then the console sends UpdateService as
+/// the environment's operator role and watches until the service is stable.
+#[component]
+fn RollbackPanel(env: String, cluster: String, service: String) -> impl IntoView {
+    use crate::api::incidents::{ConfirmRollback, RequestRollback, get_rollback_target};
+    let ask = ServerAction::<RequestRollback>::new();
+    let confirm = ServerAction::<ConfirmRollback>::new();
+    let key = (env.clone(), cluster.clone(), service.clone());
+    let target = Resource::new(
+        move || (key.clone(), ask.version().get() + confirm.version().get()),
+        |((e, c, s), _)| get_rollback_target(e, c, s),
+    );
+    super::auto_refresh(10, move || target.refetch());
+    view! {
+        <section class="panel" data-testid="rollback">
+            <h2>"Rollback"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Reading the service…"</p> }>
+                {move || Suspend::new(async move {
+                    match target.await {
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                        Ok(t) => {
+                            let to = t.previous.clone().unwrap_or_default();
+                            view! {
+                                <p>"Running " <strong>{t.current.clone()}</strong>
+                                    {t.previous.clone().map(|p| view! { "; previous revision " <strong>{p}</strong> })}</p>
+                                {match t.disabled_reason.clone() {
+                                    Some(why) => view! { <p class="muted" data-testid="rollback-off">"Rollback is off: " {why}</p> }.into_any(),
+                                    None => view! {
+                                        <ActionForm action=ask attr:class="inline">
+                                            <input type="hidden" name="environment" value=t.environment.clone()/>
+                                            <input type="hidden" name="cluster" value=t.cluster.clone()/>
+                                            <input type="hidden" name="service" value=t.service.clone()/>
+                                            <input type="hidden" name="to" value=to.clone()/>
+                                            <input name="reason" required maxlength="500" placeholder="reason"/>
+                                            <input name="incident" type="number" min="0" placeholder="incident #"/>
+                                            <button type="submit" class="danger">{format!("Roll back to {to}")}</button>
+                                        </ActionForm>
+                                        <p class="muted">"A second person (another responder or an approver) must confirm before anything changes."</p>
+                                    }.into_any(),
+                                }}
+                                {(!t.rollbacks.is_empty()).then(|| view! {
+                                    <crate::pages::incidents::RollbackTable rows=t.rollbacks.clone() confirm=confirm/>
+                                })}
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
+            {move || match ask.value().get() {
+                Some(Err(e)) => Some(view! { <ErrorBox error=e/> }),
+                _ => None,
+            }}
+            {move || match confirm.value().get() {
+                Some(Err(e)) => Some(view! { <ErrorBox error=e/> }),
+                _ => None,
             }}
         </section>
     }

@@ -654,7 +654,7 @@ pub async fn list(
     environment: &str,
     status: &str,
     sev: u8,
-) -> Result<Vec<IncidentSummary>, AppError> {
+) -> Result<crate::model::IncidentList, AppError> {
     caller.require(Role::Viewer)?;
     let status = status.trim();
     if !(status.is_empty() || status == "open" || IncidentStatus::parse(status).is_some()) {
@@ -689,7 +689,10 @@ pub async fn list(
             .then(a.severity.cmp(&b.severity))
             .then(b.started_ms.cmp(&a.started_ms))
     });
-    Ok(out)
+    Ok(crate::model::IncidentList {
+        incidents: out,
+        now_ms: t,
+    })
 }
 
 fn ts(ms: i64) -> String {

@@ -1,0 +1,394 @@
+//! `/incidents` (open first, filters, time to acknowledge against the target, declare) and
+//! `/incidents/{id}`: the timeline page people share, updating itself while it is open.
+
+use crate::api::incidents::{
+    AddIncidentNote, ConfirmRollback, DeclareIncident, PinIncidentEntry, SaveIncidentPostmortem, SetIncidentRoles,
+    SetIncidentSeverity, SetIncidentStatus, export_incident, get_incident, list_incidents,
+};
+use crate::components::badges::{DemoBadge, ErrorBox};
+use crate::error::AppError;
+use crate::model::{IncidentStatus, IncidentSummary, IncidentView, RollbackView, TimelineEntry, format_ts};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+fn minutes(ms: i64) -> String {
+    let m = ms.max(0) / 60_000;
+    if m >= 120 {
+        format!("{} h {} min", m / 60, m % 60)
+    } else {
+        format!("{m} min")
+    }
+}
+
+/// Time to acknowledge against the target; red when it was missed (or is being missed now).
+#[component]
+fn AckCell(i: IncidentSummary, now_ms: i64) -> impl IntoView {
+    let took = i.time_to_ack_ms(now_ms);
+    let text = match i.acknowledged_ms {
+        Some(_) => format!("{} (target {} min)", minutes(took), i.target_minutes),
+        None => format!("not yet, {} so far (target {} min)", minutes(took), i.target_minutes),
+    };
+    view! { <span class:breached=i.ack_breached data-testid="ack">{text}</span> }
+}
+
+#[component]
+fn StatusBadge(status: IncidentStatus) -> impl IntoView {
+    view! { <span class=format!("badge status-{}", status.label())>{status.label()}</span> }
+}
+
+#[component]
+fn SevBadge(sev: u8) -> impl IntoView {
+    view! { <span class=format!("badge sev sev{sev}")>{format!("SEV{sev}")}</span> }
+}
+
+#[component]
+pub fn IncidentsPage() -> impl IntoView {
+    let query = use_query_map();
+    let filters = move || {
+        query.with(|q| {
+            (
+                q.get("environment").unwrap_or_default(),
+                q.get("status").unwrap_or_else(|| "".into()),
+                q.get("severity").and_then(|s| s.parse::<u8>().ok()).unwrap_or(0),
+            )
+        })
+    };
+    let list = Resource::new(filters, |(e, s, sev)| list_incidents(e, s, sev));
+    super::auto_refresh(15, move || list.refetch());
+    let prefill = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
+    let declare = ServerAction::<DeclareIncident>::new();
+    let navigate = leptos_router::hooks::use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = declare.value().get() {
+            navigate(&format!("/incidents/{id}"), Default::default());
+        }
+    });
+    let open_form = move || prefill("declare") == "1";
+    view! {
+        <div class="page-head">
+            <h1>"Incidents"</h1>
+        </div>
+        <form method="get" action="/incidents" class="filters">
+            <input name="environment" placeholder="environment" prop:value=move || filters().0/>
+            <select name="status">
+                <option value="" selected=move || filters().1.is_empty()>"any status"</option>
+                <option value="open" selected=move || filters().1 == "open">"open"</option>
+                {IncidentStatus::ALL.iter().map(|s| {
+                    let l = s.label();
+                    view! { <option value=l selected=move || filters().1 == l>{l}</option> }
+                }).collect_view()}
+            </select>
+            <select name="severity">
+                <option value="0">"any severity"</option>
+                {(1..=4u8).map(|n| view! { <option value=n.to_string() selected=move || filters().2 == n>{format!("SEV{n}")}</option> }).collect_view()}
+            </select>
+            <button type="submit">"Filter"</button>
+        </form>
+        <Transition fallback=|| view! { <p class="muted">"Reading incidents…"</p> }>
+            {move || Suspend::new(async move {
+                match list.await {
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Ok(l) if l.incidents.is_empty() => view! { <p class="muted" data-testid="no-incidents">"No incidents match."</p> }.into_any(),
+                    Ok(l) => {
+                        let (items, now) = (l.incidents, l.now_ms);
+                        view! {
+                            <table class="grid" data-testid="incidents">
+                                <thead><tr><th>"#"</th><th>"Severity"</th><th>"Title"</th><th>"Environment"</th><th>"Status"</th><th>"Commander"</th><th>"Started"</th><th>"Acknowledged"</th></tr></thead>
+                                <tbody>
+                                    {items.into_iter().map(|i| view! {
+                                        <tr class:open=i.status.is_open() class:breached=i.ack_breached>
+                                            <td><a href=format!("/incidents/{}", i.id)>{format!("#{}", i.id)}</a></td>
+                                            <td><SevBadge sev=i.severity/></td>
+                                            <td><a href=format!("/incidents/{}", i.id)>{i.title.clone()}</a></td>
+                                            <td>{i.environment.clone()} " " {i.demo.then(|| view! { <DemoBadge/> })}</td>
+                                            <td><StatusBadge status=i.status/></td>
+                                            <td>{i.commander.clone()}</td>
+                                            <td>{format_ts(i.started_ms)}</td>
+                                            <td><AckCell i=i.clone() now_ms=now/></td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+        <details class="panel" open=open_form>
+            <summary>"Declare an incident"</summary>
+            <ActionForm action=declare attr:class="stack" attr:data-testid="declare-form">
+                <label>"Environment" <input name="environment" required prop:value=move || prefill("env")/></label>
+                <label>"Title" <input name="title" required maxlength="200" prop:value=move || prefill("title")/></label>
+                <label>"Severity"
+                    <select name="severity">
+                        {(1..=4u8).map(|n| view! {
+                            <option value=n.to_string() selected=move || prefill("sev") == n.to_string()>
+                                {format!("SEV{n} ({} min to respond)", crate::model::response_target_minutes(n))}
+                            </option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label>"Alarms (comma-separated)" <input name="alarms" prop:value=move || prefill("alarm")/></label>
+                <label>"Services (cluster/service, comma-separated)" <input name="services" prop:value=move || prefill("services")/></label>
+                <label>"Ticket" <input name="ticket" maxlength="64"/></label>
+                <label>"What is happening" <textarea name="summary" rows="3"></textarea></label>
+                <button type="submit" data-testid="declare">"Declare"</button>
+            </ActionForm>
+            <ActionError value=declare.value()/>
+        </details>
+    }
+}
+
+/// The error of the last submission of a form, if any.
+#[component]
+fn ActionError<T, V>(value: V) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    V: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    move || match value.get() {
+        Some(Err(e)) => Some(view! { <ErrorBox error=e/> }),
+        _ => None,
+    }
+}
+
+#[component]
+pub fn IncidentPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0));
+    let status = ServerAction::<SetIncidentStatus>::new();
+    let note = ServerAction::<AddIncidentNote>::new();
+    let sev = ServerAction::<SetIncidentSeverity>::new();
+    let roles = ServerAction::<SetIncidentRoles>::new();
+    let pin = ServerAction::<PinIncidentEntry>::new();
+    let confirm = ServerAction::<ConfirmRollback>::new();
+    let postmortem = ServerAction::<SaveIncidentPostmortem>::new();
+    let versions = move || {
+        (
+            id(),
+            status.version().get()
+                + note.version().get()
+                + sev.version().get()
+                + roles.version().get()
+                + pin.version().get()
+                + confirm.version().get()
+                + postmortem.version().get(),
+        )
+    };
+    let data = Resource::new(versions, |(id, _)| get_incident(id));
+    super::auto_refresh(5, move || data.refetch());
+    // The post-mortem editor reads once (and after a save), so that the live refresh never
+    // overwrites what someone is typing.
+    let editor = Resource::new(move || (id(), postmortem.version().get()), |(id, _)| get_incident(id));
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Reading the incident…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Ok(v) => view! { <IncidentHeader v=v.clone()/> <Timeline v=v pin=pin confirm=confirm/> }.into_any(),
+                }
+            })}
+        </Transition>
+        <section class="panel">
+            <h2>"Update"</h2>
+            <ActionForm action=status attr:class="inline" attr:data-testid="status-form">
+                <input type="hidden" name="id" prop:value=move || id().to_string()/>
+                <select name="to">
+                    {IncidentStatus::ALL.iter().map(|s| view! { <option value=s.label()>{s.label()}</option> }).collect_view()}
+                </select>
+                <input name="note" placeholder="why (optional)" maxlength="2000"/>
+                <button type="submit">"Change status"</button>
+            </ActionForm>
+            <ActionError value=status.value()/>
+            <ActionForm action=note attr:class="stack" attr:data-testid="note-form">
+                <input type="hidden" name="id" prop:value=move || id().to_string()/>
+                <select name="kind">
+                    <option value="note">"note"</option>
+                    <option value="update">"status update"</option>
+                    <option value="correction">"correction"</option>
+                </select>
+                <textarea name="text" rows="2" required maxlength="4000" placeholder="What was seen or done"></textarea>
+                <button type="submit">"Add to the timeline"</button>
+            </ActionForm>
+            <ActionError value=note.value()/>
+            <ActionForm action=sev attr:class="inline">
+                <input type="hidden" name="id" prop:value=move || id().to_string()/>
+                <select name="severity">
+                    {(1..=4u8).map(|n| view! { <option value=n.to_string()>{format!("SEV{n}")}</option> }).collect_view()}
+                </select>
+                <input name="reason" required placeholder="reason" maxlength="500"/>
+                <button type="submit">"Change severity"</button>
+            </ActionForm>
+            <ActionError value=sev.value()/>
+            <ActionForm action=roles attr:class="inline">
+                <input type="hidden" name="id" prop:value=move || id().to_string()/>
+                <input name="commander" placeholder="commander (user)"/>
+                <input name="communications" placeholder="communications (user)"/>
+                <button type="submit">"Set roles"</button>
+            </ActionForm>
+            <ActionError value=roles.value()/>
+            <ActionError value=pin.value()/>
+            <ActionError value=confirm.value()/>
+        </section>
+        <Export id=Signal::derive(id)/>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                editor.await.ok().map(|v| {
+                    let text = if v.postmortem.is_empty() { v.postmortem_draft.clone() } else { v.postmortem.clone() };
+                    view! {
+                        <section class="panel">
+                            <h2>"Post-mortem"</h2>
+                            <p class="muted">{if v.postmortem.is_empty() {
+                                "A draft from the timeline: edit and save it. SEV1 and SEV2 incidents close only with a saved post-mortem."
+                            } else { "Saved." }}</p>
+                            <ActionForm action=postmortem attr:class="stack" attr:data-testid="postmortem-form">
+                                <input type="hidden" name="id" value=v.incident.id.to_string()/>
+                                <textarea name="text" rows="16">{text}</textarea>
+                                <button type="submit">"Save post-mortem"</button>
+                            </ActionForm>
+                            <ActionError value=postmortem.value()/>
+                        </section>
+                    }
+                })
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn IncidentHeader(v: IncidentView) -> impl IntoView {
+    let i = v.incident.clone();
+    let elapsed = i.resolved_ms.unwrap_or(v.now_ms) - i.started_ms;
+    view! {
+        <p class="muted"><a href="/incidents">"Incidents"</a> {format!(" / #{}", i.id)}</p>
+        <div class="page-head">
+            <h1 data-testid="incident-title">{i.title.clone()}</h1>
+            <SevBadge sev=i.severity/>
+            <span data-testid="incident-status"><StatusBadge status=i.status/></span>
+            {i.demo.then(|| view! { <DemoBadge/> })}
+        </div>
+        {i.demo.then(|| view! {
+            <p class="demo-banner" role="note">"Demo environment: the alarms, deployments and services on this timeline are simulated."</p>
+        })}
+        <dl class="facts" data-testid="incident-facts">
+            <dt>"Environment"</dt><dd><a href=format!("/env/{}", i.environment)>{i.environment.clone()}</a></dd>
+            <dt>"Commander"</dt><dd>{if i.commander.is_empty() { "unassigned".into() } else { i.commander.clone() }}</dd>
+            <dt>"Communications"</dt><dd>{if i.communications.is_empty() { "unassigned".into() } else { i.communications.clone() }}</dd>
+            <dt>"Declared"</dt><dd>{format!("{} by {}", format_ts(i.started_ms), i.declared_by)}</dd>
+            <dt>{if i.resolved_ms.is_some() { "Duration" } else { "Elapsed" }}</dt><dd>{minutes(elapsed)}</dd>
+            <dt>"Acknowledged"</dt><dd><AckCell i=i.clone() now_ms=v.now_ms/></dd>
+            <dt>"Ticket"</dt><dd>{if i.ticket.is_empty() { "-".into() } else { i.ticket.clone() }}</dd>
+            <dt>"Alarms"</dt><dd>{i.alarms.join(", ")}</dd>
+            <dt>"Services"</dt><dd>{i.services.iter().map(|s| {
+                let (c, svc) = s.split_once('/').unwrap_or(("", s));
+                view! { <a href=format!("/env/{}/services/{svc}", i.environment)>{format!("{c}/{svc}")}</a> " " }
+            }).collect_view()}</dd>
+            <dt>"Next"</dt><dd>{v.next_statuses.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ")}</dd>
+        </dl>
+    }
+}
+
+#[component]
+fn Timeline(
+    v: IncidentView,
+    pin: ServerAction<PinIncidentEntry>,
+    confirm: ServerAction<ConfirmRollback>,
+) -> impl IntoView {
+    let id = v.incident.id;
+    let rollbacks = v.rollbacks.clone();
+    view! {
+        <section>
+            <h2>"Timeline " <span class="muted">{format!("({} entries, times are when things happened)", v.entries.len())}</span></h2>
+            <ol class="timeline" data-testid="timeline">
+                {v.entries.into_iter().map(|e| view! { <Entry e=e id=id pin=pin/> }).collect_view()}
+            </ol>
+        </section>
+        {(!rollbacks.is_empty()).then(|| view! {
+            <section>
+                <h2>"Rollbacks"</h2>
+                <RollbackTable rows=rollbacks confirm=confirm/>
+            </section>
+        })}
+    }
+}
+
+#[component]
+fn Entry(e: TimelineEntry, id: i64, pin: ServerAction<PinIncidentEntry>) -> impl IntoView {
+    let pinned = e.pinned;
+    view! {
+        <li class=format!("entry kind-{}", e.kind) class:pinned=pinned data-kind=e.kind.clone()>
+            <span class="marker" aria-hidden="true"></span>
+            <time>{format_ts(e.at_ms)}</time>
+            <span class="kind">{e.kind.clone()}</span>
+            <span class="actor">{e.actor.clone()}</span>
+            <span class="text">{e.text.clone()}</span>
+            <ActionForm action=pin attr:class="pin">
+                <input type="hidden" name="id" value=id.to_string()/>
+                <input type="hidden" name="entry" value=e.id.to_string()/>
+                <input type="hidden" name="pinned" value=(!pinned).to_string()/>
+                <button type="submit" class="small" title=if pinned { "Unpin" } else { "Pin" }>{if pinned { "unpin" } else { "pin" }}</button>
+            </ActionForm>
+        </li>
+    }
+}
+
+#[component]
+pub fn RollbackTable(rows: Vec<RollbackView>, confirm: ServerAction<ConfirmRollback>) -> impl IntoView {
+    view! {
+        <table class="grid" data-testid="rollbacks">
+            <thead><tr><th>"#"</th><th>"Service"</th><th>"From → to"</th><th>"Asked by"</th><th>"Reason"</th><th>"Status"</th><th>"Progress"</th><th></th></tr></thead>
+            <tbody>
+                {rows.into_iter().map(|r| view! {
+                    <tr>
+                        <td>{r.id}</td>
+                        <td>{format!("{}/{}", r.cluster, r.service)}</td>
+                        <td>{format!("{} → {}", r.from_task_definition, r.to_task_definition)}</td>
+                        <td>{format!("{} at {}", r.requested_by, format_ts(r.requested_ms))}</td>
+                        <td>{r.reason.clone()}</td>
+                        <td>{r.status.clone()}{r.confirmed_by.clone().map(|b| format!(" (confirmed by {b})"))}</td>
+                        <td>{r.progress.clone()}</td>
+                        <td>{(r.status == "pending").then(|| view! {
+                            <ActionForm action=confirm>
+                                <input type="hidden" name="id" value=r.id.to_string()/>
+                                <button type="submit" class="danger" title="A second person: not the one who asked">"Confirm rollback"</button>
+                            </ActionForm>
+                        })}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+fn Export(id: Signal<i64>) -> impl IntoView {
+    let (format, set_format) = signal(String::new());
+    let text = Resource::new(
+        move || (id.get(), format.get()),
+        |(id, f)| async move {
+            if f.is_empty() {
+                Ok(String::new())
+            } else {
+                export_incident(id, f).await
+            }
+        },
+    );
+    view! {
+        <section class="panel">
+            <h2>"Export"</h2>
+            <button type="button" on:click=move |_| set_format.set("md".into())>"Markdown"</button>
+            " "
+            <button type="button" on:click=move |_| set_format.set("json".into())>"JSON"</button>
+            <p class="muted">"Also from the API: POST /api/v1/incidents/export with id and format (md or json)."</p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match text.await {
+                        Ok(t) if t.is_empty() => ().into_any(),
+                        Ok(t) => view! { <pre class="export" data-testid="export">{t}</pre> }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
