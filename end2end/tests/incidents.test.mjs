@@ -27,6 +27,9 @@ test('a responder declares from a firing alarm in one click and works the timeli
   // Ordered by when things happened: the alarm fired before anyone declared.
   assert.ok(kinds.indexOf('alarm') >= 0 && kinds.indexOf('alarm') < kinds.indexOf('declared'), `${kinds}`);
   assert.ok(await page.locator('.demo-banner').count() > 0, 'demo data is labelled');
+  // The linked alarm's metric with its threshold, around the incident window.
+  await page.waitForSelector('[data-testid=incident-chart] svg');
+  assert.match(await page.locator('[data-testid=incident-chart]').textContent(), /alarm curriculum-alignment-prod/);
 
   // A note and a status change appear in order without a reload.
   await waitHydrated(page);

@@ -285,6 +285,12 @@ fn IncidentHeader(v: IncidentView) -> impl IntoView {
             }).collect_view()}</dd>
             <dt>"Next"</dt><dd>{v.next_statuses.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ")}</dd>
         </dl>
+        {v.chart.clone().map(|c| view! {
+            <section data-testid="incident-chart">
+                <h2>"Linked alarm's metric"</h2>
+                <crate::components::chart::LineChart chart=c/>
+            </section>
+        })}
     }
 }
 

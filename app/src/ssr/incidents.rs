@@ -635,6 +635,7 @@ pub async fn view(state: &AppState, caller: &Caller, id: i64) -> Result<Incident
         .collect();
     let incident = summary(state, &r, t);
     let draft = postmortem_draft(&incident, &entries);
+    let chart = linked_chart(state, &r, t).await;
     Ok(IncidentView {
         next_statuses: incident.status.next().to_vec(),
         incident,
@@ -642,9 +643,39 @@ pub async fn view(state: &AppState, caller: &Caller, id: i64) -> Result<Incident
         rollbacks,
         postmortem: r.postmortem,
         postmortem_draft: draft,
-        chart: None,
+        chart,
         now_ms: t,
     })
+}
+
+/// The chart of the first linked alarm's metric (the one that carries its threshold) over a
+/// range that covers the incident and the half hour before it. None when it cannot be read.
+async fn linked_chart(state: &AppState, r: &IncidentRecord, now_ms: i64) -> Option<crate::model::Chart> {
+    use crate::model::TimeRange;
+    if r.alarms.is_empty() {
+        return None;
+    }
+    let meta = state.environment(&r.environment)?.clone();
+    let cloud = state.cloud(&meta);
+    let inv = cloud.inventory(&meta.name, now_ms).await.ok()?;
+    let alarm = inv
+        .alarms
+        .iter()
+        .find(|a| r.alarms.contains(&a.name) && a.threshold.is_some())?
+        .clone();
+    let window = now_ms - (r.started_ms - 30 * 60_000);
+    let range = match window {
+        w if w <= 3_600_000 => TimeRange::H1,
+        w if w <= 6 * 3_600_000 => TimeRange::H6,
+        w if w <= 24 * 3_600_000 => TimeRange::H24,
+        _ => TimeRange::D7,
+    };
+    let (charts, _) = cloud.metrics(&meta.name, &inv, range, now_ms).await.ok()?;
+    let mut c = charts
+        .into_iter()
+        .find(|c| c.threshold == alarm.threshold && c.series.iter().any(|s| !s.points.is_empty()))?;
+    c.title = format!("{} (alarm {})", c.title, alarm.name);
+    Some(c)
 }
 
 /// Filters: environment and status ("open", a status word, or empty) and severity (0: all).
