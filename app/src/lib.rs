@@ -97,7 +97,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/env/:name/deployments") view=pages::deployments::DeploymentsPage/>
                         <Route path=path!("/incidents") view=pages::incidents::IncidentsPage/>
                         <Route path=path!("/incidents/:id") view=pages::incidents::IncidentPage/>
-                        <Route path=path!("/access") view=pages::placeholders::AccessPage/>
+                        <Route path=path!("/access") view=pages::access::AccessPage/>
+                        <Route path=path!("/access/requests/:id") view=pages::access::AccessRequestPage/>
                         <Route path=path!("/audit") view=pages::audit::AuditLogPage/>
                         <Route path=path!("/login") view=pages::login::LoginPage/>
                         <Route path=path!("/logout") view=pages::login::LogoutPage/>

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod access;
 pub mod incidents;
+pub use access::*;
 pub use incidents::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]

@@ -292,7 +292,7 @@ async fn dev_login(
         name: name.to_string(),
         email,
         roles: vec![role],
-        groups: vec![],
+        groups: s.app.config.dev_groups(role),
         method: "dev".into(),
         auth_time: now.timestamp(),
         amr: vec!["dev".into()],

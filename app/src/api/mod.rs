@@ -2,6 +2,7 @@
 //! (docs/API.md), checks who is calling and what they may do, validates its input and returns
 //! `AppError`, whose HTTP status is applied by `finish`.
 
+pub mod access;
 pub mod audit;
 pub mod environments;
 pub mod health;

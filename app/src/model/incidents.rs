@@ -110,6 +110,8 @@ impl IncidentSummary {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentList {
     pub incidents: Vec<IncidentSummary>,
+    /// Break-glass grants still waiting for their post-incident review.
+    pub emergency_reviews: Vec<super::AccessRequestView>,
     pub now_ms: i64,
 }
 

@@ -88,10 +88,22 @@ pub fn IncidentsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match list.await {
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(l) if l.incidents.is_empty() => view! { <p class="muted" data-testid="no-incidents">"No incidents match."</p> }.into_any(),
+                    Ok(l) if l.incidents.is_empty() && l.emergency_reviews.is_empty() => view! { <p class="muted" data-testid="no-incidents">"No incidents match."</p> }.into_any(),
                     Ok(l) => {
                         let (items, now) = (l.incidents, l.now_ms);
+                        let reviews = l.emergency_reviews;
                         view! {
+                            {(!reviews.is_empty()).then(|| view! {
+                                <div class="error-box" role="alert" data-testid="emergency-reviews">
+                                    <strong>{format!("{} break-glass grant(s) waiting for review: ", reviews.len())}</strong>
+                                    {reviews.into_iter().map(|r| view! {
+                                        <a href=format!("/access/requests/{}", r.id)>
+                                            {format!("#{} {} ({} on {}{}) ", r.id, r.requester, r.profile, r.environment,
+                                                r.incident_id.map(|i| format!(", incident #{i}")).unwrap_or_default())}
+                                        </a>
+                                    }).collect_view()}
+                                </div>
+                            })}
                             <table class="grid" data-testid="incidents">
                                 <thead><tr><th>"#"</th><th>"Severity"</th><th>"Title"</th><th>"Environment"</th><th>"Status"</th><th>"Commander"</th><th>"Started"</th><th>"Acknowledged"</th></tr></thead>
                                 <tbody>

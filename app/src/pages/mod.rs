@@ -1,3 +1,4 @@
+pub mod access;
 pub mod audit;
 pub mod backups;
 pub mod deployments;
@@ -7,7 +8,6 @@ pub mod login;
 pub mod metrics;
 pub mod not_found;
 pub mod overview;
-pub mod placeholders;
 pub mod service;
 
 use leptos::prelude::*;

@@ -12,6 +12,8 @@ pub struct Caller {
     pub subject: String,
     pub name: String,
     pub roles: Vec<Role>,
+    /// Identity-provider groups (dev logins: the groups `[roles]` maps to the chosen role).
+    pub groups: Vec<String>,
     pub anonymous: bool,
     /// The login used MFA (`amr`) within `auth.step_up_minutes`.
     pub fresh_mfa: bool,
@@ -25,6 +27,7 @@ impl Caller {
             subject: "anonymous".into(),
             name: "Demo viewer".into(),
             roles: vec![Role::Viewer],
+            groups: vec![],
             anonymous: true,
             fresh_mfa: false,
             token: false,
@@ -57,6 +60,11 @@ impl Caller {
         )))
     }
 
+    /// Member of any of `groups`.
+    pub fn in_any(&self, groups: &[String]) -> bool {
+        self.groups.iter().any(|g| groups.contains(g))
+    }
+
     pub fn viewer(&self, mode: AuthMode) -> Viewer {
         Viewer {
             subject: self.subject.clone(),
@@ -86,6 +94,7 @@ pub async fn caller_from_session(state: &AppState, session: &Session) -> Result<
                 subject: u.subject,
                 name: u.name,
                 roles: u.roles,
+                groups: u.groups,
                 anonymous: false,
                 fresh_mfa,
                 token: false,

@@ -30,6 +30,25 @@ pub enum CloudError {
     NotAvailable(String),
 }
 
+/// Temporary credentials from STS AssumeRole: handed to the person once, never stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TempCredentials {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expires_ms: i64,
+}
+
+impl std::fmt::Debug for TempCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret or the token.
+        f.debug_struct("TempCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("expires_ms", &self.expires_ms)
+            .finish()
+    }
+}
+
 /// One ECS service as it is now (rollback progress).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ServiceNow {
@@ -88,6 +107,30 @@ pub trait Cloud: Send + Sync {
 
     /// The ARN of a task definition ("family:revision"), which must exist.
     async fn task_definition_arn(&self, env: &str, task_definition: &str) -> Result<String, CloudError>;
+
+    /// STS AssumeRole of an access profile's role for a grant: `session_name` names the requester
+    /// and the request, `source_identity` and the session tags name the requester.
+    #[allow(clippy::too_many_arguments)]
+    async fn assume_role(
+        &self,
+        env: &str,
+        role_arn: &str,
+        session_name: &str,
+        duration_s: i32,
+        source_identity: &str,
+        tags: &[(String, String)],
+    ) -> Result<TempCredentials, CloudError>;
+
+    /// Stops a grant's credentials early: an inline deny on the role for that role session only,
+    /// for tokens issued before `issued_before_ms`; stale statements are pruned. Returns the
+    /// policy document written.
+    async fn deny_session(
+        &self,
+        env: &str,
+        role_arn: &str,
+        session_name: &str,
+        issued_before_ms: i64,
+    ) -> Result<String, CloudError>;
 
     /// UpdateService to `task_definition_arn`, acting as the environment's operator role.
     async fn rollback(

@@ -279,6 +279,10 @@ pub struct EnvironmentConfig {
     pub read_role_arn: Option<String>,
     #[serde(default)]
     pub operator_role_arn: Option<String>,
+    /// Optional: the role the console assumes to issue grants (STS) and write revocations (IAM);
+    /// without it, the console's own credentials do.
+    #[serde(default)]
+    pub grant_role_arn: Option<String>,
     #[serde(default)]
     pub rpo_hours: Option<u32>,
     #[serde(default)]
@@ -398,6 +402,23 @@ impl Config {
 
     pub fn is_postgres(&self) -> bool {
         self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
+    }
+
+    /// The groups a dev login with `role` is a member of: those `[roles]` maps to the role, or
+    /// the names of shared/DESIGN.md's example when `[roles]` says nothing for it.
+    pub fn dev_groups(&self, role: crate::model::Role) -> Vec<String> {
+        use crate::model::Role;
+        let (mapped, default) = match role {
+            Role::Viewer => (&self.roles.viewer, "ops-readers"),
+            Role::Responder => (&self.roles.responder, "oncall"),
+            Role::Approver => (&self.roles.approver, "tech-leads"),
+            Role::Admin => (&self.roles.admin, "ops-admins"),
+        };
+        if mapped.is_empty() {
+            vec![default.to_string()]
+        } else {
+            mapped.clone()
+        }
     }
 
     /// Where people reach the console: `public_url`, else the listen address over http.

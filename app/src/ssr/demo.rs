@@ -3,7 +3,7 @@
 //! Metrics move with the clock (deterministic waves, so two replicas agree), and alarms are
 //! evaluated against them, so the overview changes over time like a real estate would.
 
-use super::cloud::{BackupsData, Cloud, CloudError, ServiceNow, SeverityRules};
+use super::cloud::{BackupsData, Cloud, CloudError, ServiceNow, SeverityRules, TempCredentials};
 use crate::model::{
     Alarm, AlarmState, BackupJobInfo, BackupPlanInfo, Chart, DataNote, DeploymentInfo, Gauge, Health, Inventory,
     RecoveryPointInfo, Resource, ResourceKind, Series, ServiceEvent, ServiceInfo, TaskCounts, TaskInfo, Tier,
@@ -208,6 +208,35 @@ impl Cloud for DemoCloud {
 
     fn rollback_off(&self, _env: &str) -> Option<String> {
         Some("this is a simulated demo environment: it has no operator role, so rollback is off".into())
+    }
+
+    async fn assume_role(
+        &self,
+        _env: &str,
+        _role_arn: &str,
+        _session_name: &str,
+        duration_s: i32,
+        _source_identity: &str,
+        _tags: &[(String, String)],
+    ) -> Result<TempCredentials, CloudError> {
+        // Shaped like real credentials, valid nowhere, and named so.
+        let id: String = (0..12).map(|_| char::from(b'A' + rand::random::<u8>() % 26)).collect();
+        Ok(TempCredentials {
+            access_key_id: format!("ASIADEMO{id}"),
+            secret_access_key: "demo-secret-not-valid-anywhere".into(),
+            session_token: "demo-session-token-not-valid-anywhere".into(),
+            expires_ms: chrono::Utc::now().timestamp_millis() + i64::from(duration_s) * 1000,
+        })
+    }
+
+    async fn deny_session(
+        &self,
+        _env: &str,
+        _role: &str,
+        session_name: &str,
+        _before: i64,
+    ) -> Result<String, CloudError> {
+        Ok(format!("demo: no IAM policy was written (session {session_name})"))
     }
 
     async fn task_definition_arn(&self, _env: &str, _task_definition: &str) -> Result<String, CloudError> {
@@ -1263,6 +1292,32 @@ fn curriculum(sim: &Sim) -> (Vec<Resource>, Vec<Reading>) {
         reading("API latency p95", sim.wave(220.0, 480.0, 1900.0, 0.3), "ms"),
     ];
     (resources, readings)
+}
+
+/// The access profiles of the demo environments: seed 004's production access rules for TaskFlow
+/// (read-only, database access needing two approvals, and the break-glass profile). Grants on
+/// demo environments hand out credentials that work nowhere.
+pub fn demo_profiles(env: &str) -> Vec<super::config::AccessProfile> {
+    use super::config::AccessProfile;
+    if env != "taskflow-production" {
+        return vec![];
+    }
+    let profile = |name: &str, approvals: u32, max: u32, emergency: bool| AccessProfile {
+        name: name.into(),
+        role_arn: format!("arn:aws:iam::987654321098:role/{name}"),
+        max_minutes: max,
+        requester_groups: vec!["oncall".into()],
+        approver_groups: vec!["tech-leads".into()],
+        approvals,
+        require_mfa: true,
+        ticket_pattern: (!emergency).then(|| "^(INC|CHG)-[0-9]+$".to_string()),
+        emergency,
+    };
+    vec![
+        profile("prod-readonly", 1, 60, false),
+        profile("prod-db-access", 2, 60, false),
+        profile("prod-break-glass", 1, 30, true),
+    ]
 }
 
 #[cfg(test)]

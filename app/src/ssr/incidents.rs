@@ -722,6 +722,7 @@ pub async fn list(
     });
     Ok(crate::model::IncidentList {
         incidents: out,
+        emergency_reviews: super::access::unreviewed(state).await?,
         now_ms: t,
     })
 }
@@ -1048,6 +1049,15 @@ pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequ
         )
         .await
         .map_err(db)?;
+    // An active break-glass grant for the environment held by the requester stands in for the
+    // second person (issue 7): confirmed at once, in the grant's name.
+    if let Some(grant) = super::access::active_grant(state, &caller.subject, &meta.name).await? {
+        let as_grant = Caller {
+            subject: format!("grant:access-{grant}"),
+            ..caller.clone()
+        };
+        confirm_inner(state, &as_grant, id).await?;
+    }
     Ok(id)
 }
 
@@ -1070,6 +1080,16 @@ pub async fn confirm_rollback(state: &AppState, caller: &Caller, id: i64) -> Res
             "two-person rule: the person who asked for a rollback cannot confirm it".into(),
         ));
     }
+    confirm_inner(state, caller, id).await
+}
+
+async fn confirm_inner(state: &AppState, caller: &Caller, id: i64) -> Result<RollbackView, AppError> {
+    let r = state
+        .store
+        .rollback_get(id)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| AppError::NotFound(format!("rollback {id}")))?;
     if r.status != "pending" {
         return Err(AppError::Conflict(format!(
             "rollback {id} is {}, not pending",

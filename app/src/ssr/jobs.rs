@@ -55,6 +55,12 @@ pub fn spawn_all(state: AppState) {
         },
     );
     spawn_leased(
+        state.clone(),
+        "access-expiry",
+        Duration::from_secs(u64::from(jobs.outbox_seconds.clamp(1, 10))),
+        |s| async move { super::access::expire_due(&s).await },
+    );
+    spawn_leased(
         state,
         "rollback-watch",
         Duration::from_secs(u64::from(jobs.alarm_poll_seconds.min(10))),

@@ -1,5 +1,6 @@
 //! Server-only domain code: compiled with the `ssr` feature, never into the wasm build.
 
+pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod aws;
@@ -8,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod incidents;
 pub mod jobs;
+pub mod links;
 pub mod metrics;
 pub mod oidc;
 pub mod sessions;

@@ -250,6 +250,37 @@ impl AppState {
         )
     }
 
+    /// The access profiles of an environment: from config, or the demo's.
+    pub fn access_profiles(&self, env: &str) -> Vec<super::config::AccessProfile> {
+        match self.environment(env) {
+            Some(m) if m.demo => super::demo::demo_profiles(env),
+            Some(_) => self
+                .config
+                .environments
+                .iter()
+                .find(|e| e.name == env)
+                .map(|e| e.access_profiles.clone())
+                .unwrap_or_default(),
+            None => vec![],
+        }
+    }
+
+    /// The key approval links are signed with: `[slack] link_signing_key_env` / `_file`, else
+    /// one derived from the audit key (so a console always has one, and it survives restarts).
+    pub fn link_key(&self) -> Vec<u8> {
+        if let Some(k) = Config::secret(
+            &self.config.slack.link_signing_key_env,
+            self.config.slack.link_signing_key_file.as_deref(),
+        ) {
+            return k.into_bytes();
+        }
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.audit_key)
+            .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+        mac.update(b"ops-console approval links");
+        mac.finalize().into_bytes().to_vec()
+    }
+
     pub fn audit_key(&self) -> &[u8] {
         &self.audit_key
     }

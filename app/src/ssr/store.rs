@@ -83,14 +83,16 @@ pub struct AuditFilter {
     pub limit: i64,
 }
 
+mod access;
 mod incidents;
+pub use access::{AccessRequestRecord, AccessStore, ApprovalRecord, Decided, DecidedEffects, GrantRecord};
 pub use incidents::{
     Effects, EffectsFor, IncidentRecord, IncidentStore, NewOutbox, NewTimelineEntry, OutboxRow, Patch, RollbackRecord,
     TimelineRecord,
 };
 
 #[async_trait]
-pub trait Store: IncidentStore + Send + Sync {
+pub trait Store: IncidentStore + AccessStore + Send + Sync {
     fn backend(&self) -> Backend;
     /// Applies the migrations of this backend.
     async fn migrate(&self) -> Result<(), StoreError>;

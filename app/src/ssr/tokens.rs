@@ -56,6 +56,7 @@ pub async fn caller_for(state: &AppState, token: &str) -> Result<Caller, AppErro
         subject: format!("token:{id}"),
         name: format!("API token {} ({}), issued by {}", record.name, id, record.created_by),
         roles: vec![role],
+        groups: vec![],
         anonymous: false,
         fresh_mfa: false,
         token: true,

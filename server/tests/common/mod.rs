@@ -12,6 +12,7 @@ pub struct TestApp {
     pub url: String,
     pub state: AppState,
     pub client: reqwest::Client,
+    db: std::path::PathBuf,
     _dir: Option<TempDir>,
 }
 
@@ -59,6 +60,7 @@ pub async fn spawn_app_in(dir: &std::path::Path, extra: &str) -> TestApp {
         url: format!("http://{addr}"),
         state,
         client,
+        db: dir.join("console.db"),
         _dir: None,
     }
 }
@@ -70,6 +72,11 @@ fn write_key(dir: &std::path::Path) -> std::path::PathBuf {
 }
 
 impl TestApp {
+    /// The SQLite file of this console (tests that age rows directly).
+    pub fn db_path(&self) -> &std::path::Path {
+        &self.db
+    }
+
     /// Calls a server function the way curl would (form-encoded POST), returning status and JSON.
     pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
         let r = self
@@ -238,4 +245,59 @@ where
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// The test OpenID provider (oidc-provider-mock, started by scripts/test.sh).
+pub fn oidc_provider() -> String {
+    std::env::var("OPS_CONSOLE_TEST_OIDC_URL")
+        .expect("OPS_CONSOLE_TEST_OIDC_URL is not set: run the tests with `make test`, which starts oidc-provider-mock")
+}
+
+/// Adds (or replaces) a user at the provider.
+pub async fn oidc_user(issuer: &str, sub: &str, claims: serde_json::Value) {
+    let r = reqwest::Client::new()
+        .put(format!("{issuer}/users/{sub}"))
+        .json(&claims)
+        .send()
+        .await
+        .expect("PUT user");
+    assert!(r.status().is_success(), "{}", r.status());
+}
+
+/// A new browser that signs `sub` in through the provider, starting at `GET /login?next=`.
+/// Returns the client and where the console sent it after the callback.
+pub async fn oidc_session(app: &TestApp, sub: &str, next: &str) -> (reqwest::Client, String) {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let loc = |r: &reqwest::Response| {
+        r.headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    let r = client
+        .get(format!("{}/login?next={next}", app.url))
+        .send()
+        .await
+        .expect("login");
+    let authorize = loc(&r);
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(&authorize)
+        .form(&[("sub", sub)])
+        .send()
+        .await
+        .expect("authorize");
+    let callback = loc(&r);
+    let r = client.get(callback).send().await.expect("callback");
+    assert_eq!(r.status().as_u16(), 303, "sign-in of {sub}");
+    let target = loc(&r);
+    (client, target)
 }

@@ -9,12 +9,13 @@ pub mod cloudwatch;
 pub mod counting;
 pub mod ecs;
 pub mod elb;
+pub mod grants;
 pub mod operate;
 pub mod rds;
 pub mod tagging;
 
 use crate::model::{Alarm, AlarmState, Chart, DataNote, Inventory, Resource, ResourceKind, TimeRange};
-use crate::ssr::cloud::{BackupsData, Cloud, CloudError, ServiceNow, SeverityRules};
+use crate::ssr::cloud::{BackupsData, Cloud, CloudError, ServiceNow, SeverityRules, TempCredentials};
 use crate::ssr::config::EnvironmentConfig;
 use crate::ssr::metrics::Metrics;
 use async_trait::async_trait;
@@ -177,6 +178,8 @@ struct EnvReader {
     clients: tokio::sync::OnceCell<Clients>,
     /// ECS as the operator role (rollback), built on first use.
     operator: tokio::sync::OnceCell<aws_sdk_ecs::Client>,
+    /// STS and IAM as the grant role (or the console's own identity), built on first use.
+    granter: tokio::sync::OnceCell<(aws_sdk_sts::Client, aws_sdk_iam::Client)>,
     resources: Cache<Vec<Resource>>,
     arns: Cache<Vec<String>>,
     alarms: Cache<Vec<Alarm>>,
@@ -201,6 +204,7 @@ impl SdkCloud {
                     config: e.clone(),
                     clients: tokio::sync::OnceCell::new(),
                     operator: tokio::sync::OnceCell::new(),
+                    granter: tokio::sync::OnceCell::new(),
                     resources: Cache::new(RETRY_AFTER),
                     arns: Cache::new(RETRY_AFTER),
                     alarms: Cache::new(RETRY_AFTER),
@@ -217,6 +221,32 @@ impl SdkCloud {
             metrics,
             severity,
         }
+    }
+
+    async fn granter(&self, env: &str) -> Result<&(aws_sdk_sts::Client, aws_sdk_iam::Client), CloudError> {
+        let reader = self
+            .envs
+            .get(env)
+            .ok_or_else(|| CloudError::UnknownEnvironment(env.to_string()))?;
+        Ok(reader
+            .granter
+            .get_or_init(|| async {
+                let role = reader.config.grant_role_arn.as_deref();
+                let config = sdk_config_as(&reader.config, role, "ops-console-grant").await;
+                (
+                    aws_sdk_sts::Client::from_conf(
+                        aws_sdk_sts::config::Builder::from(&config)
+                            .interceptor(self.counter.clone())
+                            .build(),
+                    ),
+                    aws_sdk_iam::Client::from_conf(
+                        aws_sdk_iam::config::Builder::from(&config)
+                            .interceptor(self.counter.clone())
+                            .build(),
+                    ),
+                )
+            })
+            .await)
     }
 
     async fn reader(&self, env: &str) -> Result<(&EnvReader, &Clients), CloudError> {
@@ -391,6 +421,35 @@ impl Cloud for SdkCloud {
         operate::task_definition_arn(&clients.ecs, task_definition)
             .await
             .map_err(|m| aws_error("ecs", "DescribeTaskDefinition", m))
+    }
+
+    async fn assume_role(
+        &self,
+        env: &str,
+        role_arn: &str,
+        session_name: &str,
+        duration_s: i32,
+        source_identity: &str,
+        tags: &[(String, String)],
+    ) -> Result<TempCredentials, CloudError> {
+        let (sts, _) = self.granter(env).await?;
+        grants::assume_role(sts, role_arn, session_name, duration_s, source_identity, tags)
+            .await
+            .map_err(|m| aws_error("sts", "AssumeRole", m))
+    }
+
+    async fn deny_session(
+        &self,
+        env: &str,
+        role_arn: &str,
+        session_name: &str,
+        issued_before_ms: i64,
+    ) -> Result<String, CloudError> {
+        let (_, iam) = self.granter(env).await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        grants::deny_session(iam, role_arn, session_name, issued_before_ms, now)
+            .await
+            .map_err(|m| aws_error("iam", "PutRolePolicy", m))
     }
 
     async fn rollback(

@@ -253,7 +253,7 @@ type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 /// Writes the timeline entries, outbox messages and audit entries of an action; returns how many
 /// timeline entries were new (a repeated dedupe key is skipped).
-async fn write_effects(tx: &mut Tx, key: &[u8], effects: Effects, now_ms: i64) -> Result<u64, StoreError> {
+pub(super) async fn write_effects(tx: &mut Tx, key: &[u8], effects: Effects, now_ms: i64) -> Result<u64, StoreError> {
     let mut new = 0;
     for e in effects.entries {
         let done = sqlx::query(

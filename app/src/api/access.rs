@@ -1,0 +1,178 @@
+//! Break-glass access: request, decide (approve/deny), cancel, activate (credentials shown
+//! once), revoke, the emergency path and its review; the overview and one request's page.
+
+use crate::error::AppError;
+use crate::model::{AccessDetail, AccessOverview, IssuedCredentials};
+use leptos::prelude::*;
+
+#[cfg(feature = "ssr")]
+fn number(field: &str, v: &str) -> Result<i64, AppError> {
+    match v.trim() {
+        "" => Ok(0),
+        n => n
+            .parse::<i64>()
+            .map_err(|_| AppError::Invalid(format!("{field}: \"{n}\" is not a number"))),
+    }
+}
+
+/// My requests, requests waiting for my decision, emergency grants waiting for review, and the
+/// profiles I may request.
+#[server(prefix = "/api/v1", endpoint = "access/overview")]
+pub async fn get_access_overview() -> Result<AccessOverview, AppError> {
+    super::finish(
+        async {
+            let (state, caller) = crate::ssr::auth::current().await?;
+            crate::ssr::access::overview(&state, &caller).await
+        }
+        .await,
+    )
+    .await
+}
+
+/// One request with who asks, for what, why, the decisions and the requester's earlier requests.
+/// `token` is the approval link's, when the page was opened from Slack.
+#[server(prefix = "/api/v1", endpoint = "access/get")]
+pub async fn get_access_request(id: i64, #[server(default)] token: String) -> Result<AccessDetail, AppError> {
+    super::finish(
+        async {
+            let (state, caller) = crate::ssr::auth::current().await?;
+            crate::ssr::access::detail(&state, &caller, id, &token).await
+        }
+        .await,
+    )
+    .await
+}
+
+/// Asks for a profile (responder, in the profile's requester groups, fresh MFA where required).
+#[server(prefix = "/api/v1", endpoint = "access/request")]
+pub async fn request_access(
+    environment: String,
+    profile: String,
+    reason: String,
+    minutes: u32,
+    #[server(default)] ticket: String,
+    #[server(default)] incident: String,
+    #[server(default)] extends: String,
+) -> Result<i64, AppError> {
+    super::finish(
+        async {
+            let (state, caller) = crate::ssr::auth::current().await?;
+            let q = crate::ssr::access::NewRequest {
+                environment,
+                profile,
+                reason,
+                ticket,
+                incident_id: number("incident", &incident)?,
+                minutes,
+                extends_id: number("extends", &extends)?,
+            };
+            crate::ssr::access::request(&state, &caller, q).await
+        }
+        .await,
+    )
+    .await
+}
+
+/// Approves (`decision = "approve"`) or denies (`"deny"`, with a comment). Never the requester;
+/// an approver of the profile's groups with a fresh MFA login where the profile demands it.
+#[server(prefix = "/api/v1", endpoint = "access/decide")]
+pub async fn decide_access(
+    id: i64,
+    decision: String,
+    #[server(default)] comment: String,
+    #[server(default)] token: String,
+) -> Result<String, AppError> {
+    super::finish(
+        async {
+            let (state, caller) = crate::ssr::auth::current().await?;
+            let approve = match decision.as_str() {
+                "approve" => true,
+                "deny" => false,
+                other => {
+                    return Err(AppError::Invalid(format!(
+                        "decision: \"{other}\" is not approve or deny"
+                    )));
+                }
+            };
+            crate::ssr::access::decide(&state, &caller, id, approve, &comment, &token).await
+        }
+        .await,
+    )
+    .await
+}
+
+#[server(prefix = "/api/v1", endpoint = "access/cancel")]
+pub async fn cancel_access(id: i64) -> Result<(), AppError> {
+    super::finish(
+        async {
+            let (state, caller) = crate::ssr::auth::current().await?;
+            crate::ssr::access::cancel(&state, &caller, id).await
+        }
+        .await,
+    )
+    .await
+}
+
+/// The requester activates an approved request: the temporary credentials, shown this once.
+#[server(prefix = "/api/v1", endpoint = "access/activate")]
+pub async fn activate_access(id: i64) -> Result<IssuedCredentials, AppError> {
+    super::finish(
+        async {
+            let (state, caller) = crate::ssr::auth::current().await?;
+            if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+                opts.insert_header(
+                    axum::http::header::CACHE_CONTROL,
+                    axum::http::HeaderValue::from_static("no-store"),
+                );
+            }
+            crate::ssr::access::activate(&state, &caller, id).await
+        }
+        .await,
+    )
+    .await
+}
+
+/// Ends a grant early; issued credentials stop working (inline deny on the role's session).
+#[server(prefix = "/api/v1", endpoint = "access/revoke")]
+pub async fn revoke_access(id: i64, #[server(default)] reason: String) -> Result<(), AppError> {
+    super::finish(
+        async {
+            let (state, caller) = crate::ssr::auth::current().await?;
+            crate::ssr::access::revoke(&state, &caller, id, &reason).await
+        }
+        .await,
+    )
+    .await
+}
+
+/// Break-glass during a declared SEV1/SEV2 incident: self-approved, shorter, broadcast, reviewed later.
+#[server(prefix = "/api/v1", endpoint = "access/emergency")]
+pub async fn emergency_access(
+    environment: String,
+    profile: String,
+    incident: String,
+    reason: String,
+) -> Result<i64, AppError> {
+    super::finish(
+        async {
+            let (state, caller) = crate::ssr::auth::current().await?;
+            let incident = number("incident", &incident)?;
+            crate::ssr::access::emergency(&state, &caller, &environment, &profile, incident, &reason).await
+        }
+        .await,
+    )
+    .await
+}
+
+/// The post-incident review of an emergency grant (an approver other than the grantee).
+#[server(prefix = "/api/v1", endpoint = "access/review")]
+pub async fn review_access(id: i64, note: String) -> Result<(), AppError> {
+    super::finish(
+        async {
+            let (state, caller) = crate::ssr::auth::current().await?;
+            crate::ssr::access::review(&state, &caller, id, &note).await
+        }
+        .await,
+    )
+    .await
+}

@@ -1,0 +1,331 @@
+//! `/access` (my requests, decisions waiting for me, the request and break-glass forms) and
+//! `/access/requests/{id}`: the page an approval link opens.
+
+use crate::api::access::{
+    ActivateAccess, CancelAccess, DecideAccess, EmergencyAccess, RequestAccess, ReviewAccess, RevokeAccess,
+    get_access_overview, get_access_request,
+};
+use crate::components::badges::{DemoBadge, ErrorBox};
+use crate::error::AppError;
+use crate::model::{AccessDetail, AccessRequestView, IssuedCredentials, format_ts};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+#[component]
+fn Failure<T, V>(value: V) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    V: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    move || match value.get() {
+        Some(Err(e)) => Some(view! { <ErrorBox error=e/> }),
+        _ => None,
+    }
+}
+
+#[component]
+fn StatusBadge(status: String) -> impl IntoView {
+    view! { <span class=format!("badge access-{status}") data-testid="access-status">{status.clone()}</span> }
+}
+
+#[component]
+fn RequestTable(rows: Vec<AccessRequestView>, testid: &'static str) -> impl IntoView {
+    view! {
+        <table class="grid" data-testid=testid>
+            <thead><tr><th>"#"</th><th>"Who"</th><th>"Environment / profile"</th><th>"Minutes"</th><th>"Status"</th><th>"Reason"</th><th>"Asked"</th><th>"Ends"</th></tr></thead>
+            <tbody>
+                {rows.into_iter().map(|r| view! {
+                    <tr class:firing=r.emergency>
+                        <td><a href=format!("/access/requests/{}", r.id)>{format!("#{}", r.id)}</a></td>
+                        <td>{r.requester.clone()}</td>
+                        <td>{format!("{} / {}", r.environment, r.profile)} " " {r.demo.then(|| view! { <DemoBadge/> })}
+                            {r.emergency.then(|| view! { " " <span class="badge sev sev1">"break-glass"</span> })}</td>
+                        <td>{r.duration_minutes}</td>
+                        <td><StatusBadge status=r.status.clone()/></td>
+                        <td>{r.reason.clone()}</td>
+                        <td>{format_ts(r.created_ms)}</td>
+                        <td>{r.grant.as_ref().map(|g| format_ts(g.expires_ms)).or(r.window_end_ms.map(format_ts)).unwrap_or_default()}</td>
+                    </tr>
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
+#[component]
+pub fn AccessPage() -> impl IntoView {
+    let ask = ServerAction::<RequestAccess>::new();
+    let breakglass = ServerAction::<EmergencyAccess>::new();
+    let data = Resource::new(
+        move || ask.version().get() + breakglass.version().get(),
+        |_| get_access_overview(),
+    );
+    super::auto_refresh(15, move || data.refetch());
+    let navigate = leptos_router::hooks::use_navigate();
+    let nav2 = navigate.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = ask.value().get() {
+            navigate(&format!("/access/requests/{id}"), Default::default());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(id)) = breakglass.value().get() {
+            nav2(&format!("/access/requests/{id}"), Default::default());
+        }
+    });
+    let query = use_query_map();
+    let prefill = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
+    view! {
+        <h1>"Production access"</h1>
+        <p class="muted">"Seed 004's rules: every access needs MFA, an approval by someone else, a ticket, and lasts at most 1 hour. Grants are temporary AWS credentials (STS) that expire by themselves; everything is in the audit log."</p>
+        <Transition fallback=|| view! { <p class="muted">"Reading requests…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Ok(o) => {
+                        let demo = o.profiles.iter().any(|p| p.demo);
+                        let mut envs: Vec<String> = o.profiles.iter().map(|p| p.environment.clone()).collect();
+                        envs.dedup();
+                        let normal: Vec<_> = o.profiles.iter().filter(|p| !p.emergency).cloned().collect();
+                        let emergency: Vec<_> = o.profiles.iter().filter(|p| p.emergency).cloned().collect();
+                        view! {
+                            {demo.then(|| view! { <p class="demo-banner" role="note">"Demo profiles (TaskFlow, seed 004): grants on demo environments hand out credentials that work nowhere."</p> })}
+                            <section>
+                                <h2>{format!("Waiting for your decision ({})", o.to_decide.len())}</h2>
+                                <RequestTable rows=o.to_decide testid="to-decide"/>
+                            </section>
+                            {(!o.to_review.is_empty()).then(|| view! {
+                                <section>
+                                    <h2>"Break-glass grants waiting for review"</h2>
+                                    <RequestTable rows=o.to_review testid="to-review"/>
+                                </section>
+                            })}
+                            <section>
+                                <h2>"My requests"</h2>
+                                <RequestTable rows=o.mine testid="mine"/>
+                            </section>
+                            <section class="panel">
+                                <h2>"Request access"</h2>
+                                <table class="grid">
+                                    <thead><tr><th>"Environment"</th><th>"Profile"</th><th>"Role"</th><th>"Max"</th><th>"Approvals"</th><th>"MFA"</th><th>"Ticket"</th><th>"You may ask"</th></tr></thead>
+                                    <tbody>{normal.iter().map(|p| view! {
+                                        <tr><td>{p.environment.clone()}</td><td>{p.name.clone()}</td><td>{p.role_arn.clone()}</td>
+                                            <td>{format!("{} min", p.max_minutes)}</td><td>{p.approvals}</td><td>{if p.require_mfa { "yes" } else { "no" }}</td>
+                                            <td>{p.ticket_pattern.clone().unwrap_or_else(|| "-".into())}</td><td>{if p.can_request { "yes" } else { "no" }}</td></tr>
+                                    }).collect_view()}</tbody>
+                                </table>
+                                <ActionForm action=ask attr:class="stack" attr:data-testid="request-form">
+                                    <label>"Environment"
+                                        <select name="environment">{envs.iter().map(|e| view! { <option value=e.clone()>{e.clone()}</option> }).collect_view()}</select>
+                                    </label>
+                                    <label>"Profile"
+                                        <select name="profile">{normal.iter().map(|p| view! { <option value=p.name.clone()>{p.name.clone()}</option> }).collect_view()}</select>
+                                    </label>
+                                    <label>"Reason" <input name="reason" required maxlength="500"/></label>
+                                    <label>"Ticket" <input name="ticket" maxlength="64" placeholder="INC-1234"/></label>
+                                    <label>"Minutes (at most the profile's maximum, 60)" <input name="minutes" type="number" min="1" max="60" value="30"/></label>
+                                    <label>"Incident # (optional)" <input name="incident" type="number" min="0" prop:value=move || prefill("incident")/></label>
+                                    <button type="submit" data-testid="request">"Ask for access"</button>
+                                </ActionForm>
+                                <Failure value=ask.value()/>
+                            </section>
+                            {(!emergency.is_empty()).then(|| view! {
+                                <section class="panel">
+                                    <h2>"Break-glass (SEV1/SEV2 incidents only)"</h2>
+                                    <p class="muted">"Self-approved, shorter, announced in Slack at once, and reviewed afterwards by an approver other than you."</p>
+                                    <ActionForm action=breakglass attr:class="stack" attr:data-testid="emergency-form">
+                                        <label>"Environment"
+                                            <select name="environment">{emergency.iter().map(|p| view! { <option value=p.environment.clone()>{p.environment.clone()}</option> }).collect_view()}</select>
+                                        </label>
+                                        <label>"Profile"
+                                            <select name="profile">{emergency.iter().map(|p| view! { <option value=p.name.clone()>{p.name.clone()}</option> }).collect_view()}</select>
+                                        </label>
+                                        <label>"Incident #" <input name="incident" type="number" min="1" required prop:value=move || prefill("incident")/></label>
+                                        <label>"Reason" <input name="reason" required maxlength="500"/></label>
+                                        <button type="submit" class="danger">"Take break-glass access"</button>
+                                    </ActionForm>
+                                    <Failure value=breakglass.value()/>
+                                </section>
+                            })}
+                        }.into_any()
+                    }
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+pub fn AccessRequestPage() -> impl IntoView {
+    let params = use_params_map();
+    let query = use_query_map();
+    let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0));
+    let token = move || query.with(|q| q.get("t").unwrap_or_default());
+    let decide = ServerAction::<DecideAccess>::new();
+    let activate = ServerAction::<ActivateAccess>::new();
+    let revoke = ServerAction::<RevokeAccess>::new();
+    let cancel = ServerAction::<CancelAccess>::new();
+    let review = ServerAction::<ReviewAccess>::new();
+    let versions = move || {
+        decide.version().get()
+            + activate.version().get()
+            + revoke.version().get()
+            + cancel.version().get()
+            + review.version().get()
+    };
+    let data = Resource::new(
+        move || (id(), token(), versions()),
+        |(id, t, _)| get_access_request(id, t),
+    );
+    super::auto_refresh(10, move || data.refetch());
+    view! {
+        <Transition fallback=|| view! { <p class="muted">"Reading the request…"</p> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    Ok(d) => view! { <Detail d=d token=token() decide=decide activate=activate revoke=revoke cancel=cancel review=review/> }.into_any(),
+                }
+            })}
+        </Transition>
+        <Failure value=decide.value()/>
+        <Failure value=activate.value()/>
+        <Failure value=revoke.value()/>
+        <Failure value=cancel.value()/>
+        <Failure value=review.value()/>
+        {move || match activate.value().get() {
+            Some(Ok(c)) => Some(view! { <Credentials c=c/> }),
+            _ => None,
+        }}
+    }
+}
+
+#[component]
+fn Detail(
+    d: AccessDetail,
+    token: String,
+    decide: ServerAction<DecideAccess>,
+    activate: ServerAction<ActivateAccess>,
+    revoke: ServerAction<RevokeAccess>,
+    cancel: ServerAction<CancelAccess>,
+    review: ServerAction<ReviewAccess>,
+) -> impl IntoView {
+    let r = d.request.clone();
+    let id = r.id;
+    let token = StoredValue::new(token);
+    let role = d.profile.as_ref().map(|p| p.role_arn.clone()).unwrap_or_default();
+    view! {
+        <p class="muted"><a href="/access">"Access"</a> {format!(" / request #{}", r.id)}</p>
+        <div class="page-head">
+            <h1 data-testid="access-title">{format!("{} asks for {} on {}", r.requester, r.profile, r.environment)}</h1>
+            <StatusBadge status=r.status.clone()/>
+            {r.demo.then(|| view! { <DemoBadge/> })}
+            {r.emergency.then(|| view! { <span class="badge sev sev1">"break-glass"</span> })}
+        </div>
+        {r.demo.then(|| view! { <p class="demo-banner" role="note">"Demo environment: a grant here hands out credentials that work nowhere."</p> })}
+        {(d.link_valid == Some(false)).then(|| view! {
+            <div class="error-box" role="alert" data-testid="link-invalid">"This approval link is no longer valid (the request left pending, or the link expired). Nothing can be decided through it."</div>
+        })}
+        <dl class="facts" data-testid="access-facts">
+            <dt>"Requester"</dt><dd>{r.requester.clone()}</dd>
+            <dt>"Environment"</dt><dd>{r.environment.clone()}</dd>
+            <dt>"Profile / role"</dt><dd>{format!("{} ({role})", r.profile)}</dd>
+            <dt>"Duration"</dt><dd>{format!("{} min from approval", r.duration_minutes)}</dd>
+            <dt>"Reason"</dt><dd data-testid="access-reason">{r.reason.clone()}</dd>
+            <dt>"Ticket"</dt><dd>{if r.ticket.is_empty() { "-".into() } else { r.ticket.clone() }}</dd>
+            <dt>"Incident"</dt><dd>{r.incident_id.map(|i| view! { <a href=format!("/incidents/{i}")>{format!("#{i} {}", d.incident_title.clone().unwrap_or_default())}</a> })}</dd>
+            <dt>"Asked"</dt><dd>{format!("{} (pending until {})", format_ts(r.created_ms), format_ts(r.pending_until_ms))}</dd>
+            <dt>"Approved"</dt><dd>{r.approved_ms.map(format_ts).unwrap_or_else(|| "-".into())}</dd>
+            <dt>"Window ends"</dt><dd>{r.window_end_ms.map(format_ts).unwrap_or_else(|| "-".into())}</dd>
+            <dt>"Grant"</dt><dd data-testid="grant">{r.grant.as_ref().map(|g| format!("{} (session {}), expires {}", g.access_key_id, g.session_name, format_ts(g.expires_ms))).unwrap_or_else(|| "-".into())}</dd>
+            <dt>"Ended"</dt><dd>{r.ended_ms.map(|t| format!("{} by {}", format_ts(t), r.ended_by)).unwrap_or_else(|| "-".into())}</dd>
+            {r.emergency.then(|| view! { <dt>"Review"</dt><dd>{if r.review_status == "done" { format!("done by {}: {}", r.reviewed_by, r.review_note) } else { "waiting for an approver other than the grantee".into() }}</dd> })}
+        </dl>
+        <section>
+            <h2>{format!("Decisions ({} approval(s) needed)", d.approvals_needed)}</h2>
+            <ul class="events" data-testid="approvals">
+                {d.approvals.iter().map(|a| view! { <li>{format!("{} {} at {}{}", a.approver, a.decision, format_ts(a.at_ms), if a.comment.is_empty() { String::new() } else { format!(": {}", a.comment) })}</li> }).collect_view()}
+            </ul>
+            {match d.decide_refused.clone() {
+                Some(why) => view! { <p class="muted" data-testid="decide-refused">{format!("You cannot decide: {why}")}</p> }.into_any(),
+                None => view! {
+                    <ActionForm action=decide attr:class="inline" attr:data-testid="approve-form">
+                        <input type="hidden" name="id" value=id.to_string()/>
+                        <input type="hidden" name="token" value=token.get_value()/>
+                        <input type="hidden" name="decision" value="approve"/>
+                        <input name="comment" placeholder="comment (optional)" maxlength="500"/>
+                        <button type="submit" data-testid="approve">"Approve"</button>
+                    </ActionForm>
+                    <ActionForm action=decide attr:class="inline" attr:data-testid="deny-form">
+                        <input type="hidden" name="id" value=id.to_string()/>
+                        <input type="hidden" name="token" value=token.get_value()/>
+                        <input type="hidden" name="decision" value="deny"/>
+                        <input name="comment" required placeholder="why not" maxlength="500"/>
+                        <button type="submit" class="danger">"Deny"</button>
+                    </ActionForm>
+                }.into_any(),
+            }}
+        </section>
+        {d.can_activate.then(|| view! {
+            <ActionForm action=activate attr:class="inline" attr:data-testid="activate-form">
+                <input type="hidden" name="id" value=id.to_string()/>
+                <button type="submit" data-testid="activate">"Activate: issue my credentials"</button>
+            </ActionForm>
+        })}
+        {(r.status == "pending").then(|| view! {
+            <ActionForm action=cancel attr:class="inline">
+                <input type="hidden" name="id" value=id.to_string()/>
+                <button type="submit">"Cancel request"</button>
+            </ActionForm>
+        })}
+        {d.can_revoke.then(|| view! {
+            <ActionForm action=revoke attr:class="inline" attr:data-testid="revoke-form">
+                <input type="hidden" name="id" value=id.to_string()/>
+                <input name="reason" placeholder="why (optional)" maxlength="500"/>
+                <button type="submit" class="danger" data-testid="revoke">"Revoke now"</button>
+            </ActionForm>
+        })}
+        {d.can_review.then(|| view! {
+            <ActionForm action=review attr:class="stack" attr:data-testid="review-form">
+                <input type="hidden" name="id" value=id.to_string()/>
+                <textarea name="note" required rows="3" placeholder="What was done with the access, and was it justified?"></textarea>
+                <button type="submit">"Complete the review"</button>
+            </ActionForm>
+        })}
+        <section>
+            <h2>{format!("{}'s earlier requests", r.requester)}</h2>
+            <RequestTable rows=d.history testid="history"/>
+        </section>
+    }
+}
+
+/// The credentials, shown once, with a countdown from the server's clock at issue.
+#[component]
+fn Credentials(c: IssuedCredentials) -> impl IntoView {
+    let (ticks, set_ticks) = signal(0i64);
+    Effect::new(move |_| {
+        if let Ok(h) =
+            set_interval_with_handle(move || set_ticks.update(|t| *t += 1), std::time::Duration::from_secs(1))
+        {
+            on_cleanup(move || h.clear());
+        }
+    });
+    let left = move || {
+        let ms = (c.expires_ms - c.issued_now_ms - ticks.get() * 1000).max(0);
+        if ms == 0 {
+            "expired".to_string()
+        } else {
+            format!("{} min {:02} s left", ms / 60_000, (ms / 1000) % 60)
+        }
+    };
+    view! {
+        <section class="panel" data-testid="credentials">
+            <h2>"Your credentials (shown once: copy them now)"</h2>
+            {c.demo.then(|| view! { <p class="demo-banner" role="note">"Demo credentials: they work nowhere."</p> })}
+            <p>{format!("Role {} as session {}, expires {} · ", c.role_arn, c.session_name, format_ts(c.expires_ms))}<strong data-testid="countdown">{left}</strong></p>
+            <h3>"Environment variables"</h3>
+            <pre class="export" data-testid="env-exports">{c.env_exports()}</pre>
+            <h3>"~/.aws/credentials"</h3>
+            <pre class="export">{c.credentials_file()}</pre>
+        </section>
+    }
+}

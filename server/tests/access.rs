@@ -1,0 +1,433 @@
+//! Break-glass access over HTTP with several people: the whole flow on the demo profiles (dev
+//! logins), the two-person rule by every path, 100 concurrent approvals and activations, links
+//! that die, expiry, revocation, the audit trail; against oidc-provider-mock, step-up MFA for the
+//! approver and the Slack link through the SSO login.
+
+mod common;
+
+use app::ssr::audit;
+use common::{SlackReceiver, eventually, oidc_provider, oidc_session, oidc_user, spawn_app_with};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn slack_config(slack: &SlackReceiver, dir: &std::path::Path) -> String {
+    format!(
+        "public_url = \"{{APP}}\"\n[slack]\nwebhook_url_file = \"{}\"\n[jobs]\noutbox_seconds = 1\n",
+        slack.url_file(dir).display()
+    )
+}
+
+fn token_of(link: &str) -> String {
+    link.split("?t=").nth(1).unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn request_approve_activate_revoke_with_every_refusal() {
+    let slack = SlackReceiver::start(0).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let app = spawn_app_with(&slack_config(&slack, dir.path())).await;
+    let alice = app.session_as("alice", "responder").await;
+    let alice_approver = app.session_as("alice", "approver").await;
+    let bob = app.session_as("bob", "approver").await;
+    let dave = app.session_as("dave", "viewer").await;
+    let carol = app.session_as("carol", "admin").await;
+
+    let ask = |minutes: &'static str, ticket: &'static str| {
+        vec![
+            ("environment", "taskflow-production"),
+            ("profile", "prod-readonly"),
+            ("reason", "read the orders table for INC-42"),
+            ("minutes", minutes),
+            ("ticket", ticket),
+        ]
+    };
+    // A viewer cannot request; bad input is named.
+    let (s, _) = app.call_as(&dave, "access/request", &ask("30", "INC-42")).await;
+    assert_eq!(s, 403, "a viewer cannot request");
+    let (s, body) = app.call_as(&alice, "access/request", &ask("30", "no ticket")).await;
+    assert_eq!(s, 422, "{body}");
+    assert!(body.to_string().contains("ticket"), "{body}");
+    let (s, body) = app.call_as(&alice, "access/request", &ask("90", "INC-42")).await;
+    assert_eq!(s, 422, "{body}");
+    let (s, id) = app.call_as(&alice, "access/request", &ask("30", "INC-42")).await;
+    assert_eq!(s, 200, "{id}");
+    let id = id.as_i64().expect("id").to_string();
+    let (s, _) = app.call_as(&alice, "access/request", &ask("30", "INC-42")).await;
+    assert_eq!(s, 409, "one pending request per profile");
+
+    // Slack got the request with a signed link, without unfurling.
+    let msgs = eventually(Duration::from_secs(15), || async {
+        let m = slack.messages();
+        (!m.is_empty()).then_some(m)
+    })
+    .await
+    .expect("the request reached Slack");
+    let (key, msg) = &msgs[0];
+    assert_eq!(key, &format!("access-{id}-requested"));
+    assert_eq!(msg["unfurl_links"], false);
+    let link = msg.to_string();
+    let link = link
+        .split('"')
+        .find(|s| s.contains(&format!("/access/requests/{id}?t=")))
+        .expect("link in the message")
+        .to_string();
+    assert!(link.starts_with(&app.url), "{link}");
+    let token = token_of(&link);
+
+    // alice never approves her own request: not by the API, not with the link, not as an approver.
+    for (who, form) in [
+        (&alice, vec![("id", id.as_str()), ("decision", "approve")]),
+        (&alice_approver, vec![("id", id.as_str()), ("decision", "approve")]),
+        (
+            &alice_approver,
+            vec![("id", id.as_str()), ("decision", "approve"), ("token", token.as_str())],
+        ),
+    ] {
+        let (s, body) = app.call_as(who, "access/decide", &form).await;
+        assert_eq!(s, 403, "{body}");
+        assert!(body.to_string().contains("two-person rule"), "{body}");
+    }
+    let (s, page) = app
+        .call_as(
+            &alice_approver,
+            "access/get",
+            &[("id", id.as_str()), ("token", token.as_str())],
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(page["can_decide"], false);
+    assert!(
+        page["decide_refused"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("two-person rule")
+    );
+    // Neither does a viewer or an admin (admin does not include approver).
+    for who in [&dave, &carol] {
+        let (s, _) = app
+            .call_as(who, "access/decide", &[("id", id.as_str()), ("decision", "approve")])
+            .await;
+        assert_eq!(s, 403);
+    }
+    // A tampered link is refused.
+    let forged = format!("{}0", &token[..token.len() - 1]);
+    let (s, _) = app
+        .call_as(
+            &bob,
+            "access/decide",
+            &[("id", id.as_str()), ("decision", "approve"), ("token", forged.as_str())],
+        )
+        .await;
+    assert_eq!(s, 403, "a tampered link");
+
+    // bob opens the link: who asks, for what and why.
+    let (s, page) = app
+        .call_as(&bob, "access/get", &[("id", id.as_str()), ("token", token.as_str())])
+        .await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["link_valid"], true);
+    assert_eq!(page["can_decide"], true);
+    assert_eq!(page["request"]["requester"], "alice");
+    assert_eq!(page["request"]["reason"], "read the orders table for INC-42");
+
+    // 100 concurrent approvals (bob's, through the link): exactly one counts.
+    let mut calls = Vec::new();
+    for _ in 0..100 {
+        let (app, bob, id, token) = (&app, bob.clone(), id.clone(), token.clone());
+        calls.push(async move {
+            app.call_as(
+                &bob,
+                "access/decide",
+                &[("id", id.as_str()), ("decision", "approve"), ("token", token.as_str())],
+            )
+            .await
+        });
+    }
+    let results = futures::future::join_all(calls).await;
+    let approved = results.iter().filter(|(s, b)| *s == 200 && b == "approved").count();
+    assert_eq!(approved, 1, "{:?}", results.iter().map(|r| r.0).collect::<Vec<_>>());
+    assert!(results.iter().all(|(s, _)| *s == 200 || *s == 409 || *s == 403));
+
+    // The link died with the pending state.
+    let (s, body) = app
+        .call_as(
+            &bob,
+            "access/decide",
+            &[("id", id.as_str()), ("decision", "approve"), ("token", token.as_str())],
+        )
+        .await;
+    assert_eq!(s, 403, "a reused link: {body}");
+    let (_, page) = app
+        .call_as(&bob, "access/get", &[("id", id.as_str()), ("token", token.as_str())])
+        .await;
+    assert_eq!(page["link_valid"], false);
+
+    // Only alice activates, once, however many times she clicks.
+    let (s, _) = app.call_as(&bob, "access/activate", &[("id", id.as_str())]).await;
+    assert_eq!(s, 403, "only the requester activates");
+    let mut calls = Vec::new();
+    for _ in 0..20 {
+        let (app, alice, id) = (&app, alice.clone(), id.clone());
+        calls.push(async move { app.call_as(&alice, "access/activate", &[("id", id.as_str())]).await });
+    }
+    let results = futures::future::join_all(calls).await;
+    let issued: Vec<&Value> = results.iter().filter(|(s, _)| *s == 200).map(|(_, b)| b).collect();
+    assert_eq!(
+        issued.len(),
+        1,
+        "exactly one grant: {:?}",
+        results.iter().map(|r| r.0).collect::<Vec<_>>()
+    );
+    let creds = issued[0];
+    assert!(
+        creds["access_key_id"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("ASIADEMO"),
+        "{creds}"
+    );
+    assert_eq!(creds["demo"], true);
+    assert_eq!(creds["session_name"], format!("req-{id}-alice"));
+    let left = creds["expires_ms"].as_i64().expect("expiry") - creds["issued_now_ms"].as_i64().expect("now");
+    assert!(
+        left <= 30 * 60_000 && left > 25 * 60_000,
+        "expires within the 30 min window: {left}"
+    );
+    let (_, page) = app.call_as(&alice, "access/get", &[("id", id.as_str())]).await;
+    assert_eq!(page["request"]["status"], "active");
+    let stored = page["request"]["grant"].to_string();
+    assert!(
+        !stored.contains("secret") && !stored.contains("demo-session-token"),
+        "only key id and expiry are kept: {stored}"
+    );
+
+    // Revoke: the requester may; a viewer may not.
+    let (s, _) = app.call_as(&dave, "access/revoke", &[("id", id.as_str())]).await;
+    assert_eq!(s, 403);
+    let (s, body) = app
+        .call_as(&alice, "access/revoke", &[("id", id.as_str()), ("reason", "done")])
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (_, page) = app.call_as(&alice, "access/get", &[("id", id.as_str())]).await;
+    assert_eq!(page["request"]["status"], "revoked");
+
+    // Every step is in the audit chain, which verifies.
+    let all = app.state.store.audit_all(None).await.expect("audit");
+    let actions: Vec<&str> = all.iter().map(|r| r.entry.action.as_str()).collect();
+    for a in [
+        "access.request",
+        "access.approve",
+        "access.activate",
+        "access.revoke",
+        "request.refused",
+    ] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    assert!(audit::verify(common::TEST_AUDIT_KEY.as_bytes(), &all).is_ok());
+}
+
+#[tokio::test]
+async fn grants_past_expiry_are_not_active_and_pending_requests_time_out() {
+    let app = spawn_app_with("[access]\npending_expiry_minutes = 1\n[jobs]\noutbox_seconds = 1\n").await;
+    let alice = app.session_as("alice", "responder").await;
+    let bob = app.session_as("bob", "approver").await;
+    let form = [
+        ("environment", "taskflow-production"),
+        ("profile", "prod-readonly"),
+        ("reason", "check a query plan"),
+        ("minutes", "15"),
+        ("ticket", "CHG-7"),
+    ];
+    let (_, id) = app.call_as(&alice, "access/request", &form).await;
+    let id = id.as_i64().expect("id");
+    let ids = id.to_string();
+    let (s, _) = app
+        .call_as(&bob, "access/decide", &[("id", ids.as_str()), ("decision", "approve")])
+        .await;
+    assert_eq!(s, 200);
+    let (s, _) = app.call_as(&alice, "access/activate", &[("id", ids.as_str())]).await;
+    assert_eq!(s, 200);
+
+    // The credentials' expiry passes (as if the console had been down): not shown active, and
+    // the expiry job records it.
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let db = format!("sqlite://{}", app.db_path().display());
+    let mut raw = sqlx::AnyConnection::connect(&db).await.expect("raw");
+    sqlx::query("UPDATE access_grants SET expires_ms = 1000 WHERE request_id = $1")
+        .bind(id)
+        .execute(&mut raw)
+        .await
+        .expect("age the grant");
+    let (_, page) = app.call_as(&alice, "access/get", &[("id", ids.as_str())]).await;
+    assert_eq!(page["request"]["status"], "expired");
+    let recorded = eventually(Duration::from_secs(15), || async {
+        let r = app.state.store.access_get(id).await.ok().flatten()?;
+        (r.status == "expired").then_some(r)
+    })
+    .await
+    .expect("the expiry job marks it expired");
+    assert!(recorded.ended_ms.is_some());
+
+    // A pending request past pending_expiry_minutes times out; its decision is refused.
+    let (_, id2) = app.call_as(&alice, "access/request", &form).await;
+    let id2 = id2.as_i64().expect("id");
+    sqlx::query("UPDATE access_requests SET pending_until_ms = 1000 WHERE id = $1")
+        .bind(id2)
+        .execute(&mut raw)
+        .await
+        .expect("age the request");
+    let ids2 = id2.to_string();
+    let (s, _) = app
+        .call_as(&bob, "access/decide", &[("id", ids2.as_str()), ("decision", "approve")])
+        .await;
+    assert_eq!(s, 409, "no decision on a timed-out request");
+    eventually(Duration::from_secs(15), || async {
+        let r = app.state.store.access_get(id2).await.ok().flatten()?;
+        (r.status == "timed_out").then_some(())
+    })
+    .await
+    .expect("timed out");
+}
+
+#[tokio::test]
+async fn break_glass_needs_a_sev1_or_sev2_and_a_review_by_someone_else() {
+    let app = spawn_app_with("").await;
+    let alice = app.session_as("alice", "responder").await;
+    let bob = app.session_as("bob", "approver").await;
+    let bob_responder = app.session_as("bob", "responder").await;
+    let declare = |sev: &'static str| {
+        vec![
+            ("environment", "taskflow-production"),
+            ("title", "orders failing"),
+            ("severity", sev),
+        ]
+    };
+    let (_, sev3) = app.call_as(&alice, "incidents/declare", &declare("3")).await;
+    let (_, sev1) = app.call_as(&alice, "incidents/declare", &declare("1")).await;
+    let (sev3, sev1) = (sev3.to_string(), sev1.to_string());
+    let take = |incident: &str| {
+        vec![
+            ("environment", "taskflow-production".to_string()),
+            ("profile", "prod-break-glass".to_string()),
+            ("incident", incident.to_string()),
+            ("reason", "orders table locked".to_string()),
+        ]
+    };
+    let f = |v: &Vec<(&'static str, String)>| v.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
+    let form3 = f(&take(&sev3));
+    let form3: Vec<(&str, &str)> = form3.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, body) = app.call_as(&alice, "access/emergency", &form3).await;
+    assert_eq!(s, 422, "SEV3 is not enough: {body}");
+    let form1 = f(&take(&sev1));
+    let form1: Vec<(&str, &str)> = form1.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, id) = app.call_as(&alice, "access/emergency", &form1).await;
+    assert_eq!(s, 200, "{id}");
+    let ids = id.to_string();
+    let (s, creds) = app.call_as(&alice, "access/activate", &[("id", ids.as_str())]).await;
+    assert_eq!(s, 200, "{creds}");
+    let left = creds["expires_ms"].as_i64().unwrap_or(0) - creds["issued_now_ms"].as_i64().unwrap_or(0);
+    assert!(left <= 30 * 60_000, "the emergency window: {left}");
+
+    // On the incident's timeline, flagged when the grantee declared the incident.
+    let (_, inc) = app.call_as(&alice, "incidents/get", &[("id", sev1.as_str())]).await;
+    assert!(inc.to_string().contains("BREAK-GLASS"), "{inc}");
+    assert!(inc.to_string().contains("the grantee also declared the incident"));
+    // The incidents list shows it until reviewed, by an approver other than the grantee.
+    let (_, list) = app.call_as(&alice, "incidents/list", &[]).await;
+    assert_eq!(list["emergency_reviews"].as_array().map(Vec::len), Some(1));
+    let (s, _) = app
+        .call_as(&bob_responder, "access/review", &[("id", ids.as_str()), ("note", "ok")])
+        .await;
+    assert_eq!(s, 403, "a responder does not review");
+    let (s, _) = app
+        .call_as(&bob, "access/review", &[("id", ids.as_str()), ("note", "")])
+        .await;
+    assert_eq!(s, 422, "a review says something");
+    let (s, _) = app
+        .call_as(
+            &bob,
+            "access/review",
+            &[
+                ("id", ids.as_str()),
+                ("note", "justified: lock held by a stuck migration"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, list) = app.call_as(&alice, "incidents/list", &[]).await;
+    assert_eq!(list["emergency_reviews"].as_array().map(Vec::len), Some(0));
+}
+
+#[tokio::test]
+async fn the_approver_logs_in_through_the_link_with_a_fresh_mfa() {
+    let issuer = oidc_provider();
+    for (sub, groups, amr) in [
+        ("acc-alice", vec!["oncall"], vec!["pwd", "mfa"]),
+        ("acc-bob-nomfa", vec!["tech-leads"], vec!["pwd"]),
+        ("acc-bob", vec!["tech-leads"], vec!["pwd", "mfa"]),
+    ] {
+        oidc_user(
+            &issuer,
+            sub,
+            json!({"email": format!("{sub}@example.com"), "name": sub, "groups": groups, "amr": amr}),
+        )
+        .await;
+    }
+    let secret = std::env::temp_dir().join("ops-console-test-oidc-client-secret");
+    std::fs::write(&secret, "test-client-secret\n").expect("secret file");
+    let app = spawn_app_with(&format!(
+        "public_url = \"{{APP}}\"\n[auth]\nmode = \"oidc\"\nclient_id = \"ops-console-test\"\nissuer_url = \"{issuer}\"\n\
+         client_secret_file = \"{}\"\nredirect_url = \"{{APP}}/auth/callback\"\n\
+         [roles]\nresponder = [\"oncall\"]\napprover = [\"tech-leads\"]\n",
+        secret.display()
+    ))
+    .await;
+    let (alice, _) = oidc_session(&app, "acc-alice", "/access").await;
+    let (s, id) = app
+        .call_as(
+            &alice,
+            "access/request",
+            &[
+                ("environment", "taskflow-production"),
+                ("profile", "prod-readonly"),
+                ("reason", "read-only look"),
+                ("minutes", "30"),
+                ("ticket", "INC-9"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{id}");
+    let id = id.as_i64().expect("id");
+    let r = app.state.store.access_get(id).await.expect("get").expect("request");
+    let link = app::ssr::access::link_for(&app.state, &r);
+    let path = link.trim_start_matches(&app.url).to_string();
+
+    // Opening the link without a session goes to the login, and back to the link after it.
+    let anon = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = anon.get(&link).send().await.expect("open link");
+    assert_eq!(r.status(), 303);
+    let (bob, landed) = oidc_session(&app, "acc-bob", &path).await;
+    assert_eq!(landed, path, "the approver lands on the request page");
+    let (nomfa, _) = oidc_session(&app, "acc-bob-nomfa", &path).await;
+    let token = token_of(&link);
+    let decide = [
+        ("id", id.to_string()),
+        ("decision", "approve".into()),
+        ("token", token.clone()),
+    ];
+    let decide: Vec<(&str, &str)> = decide.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, body) = app.call_as(&nomfa, "access/decide", &decide).await;
+    assert_eq!(s, 403, "an approver without a fresh MFA login: {body}");
+    assert!(body.to_string().contains("step_up=1"), "{body}");
+    let (s, body) = app.call_as(&bob, "access/decide", &decide).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body, "approved");
+    let (s, creds) = app
+        .call_as(&alice, "access/activate", &[("id", id.to_string().as_str())])
+        .await;
+    assert_eq!(s, 200, "{creds}");
+}
