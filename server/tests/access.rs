@@ -23,7 +23,7 @@ fn token_of(link: &str) -> String {
 
 #[tokio::test]
 async fn request_approve_activate_revoke_with_every_refusal() {
-    let slack = SlackReceiver::start(0).await;
+    let slack = SlackReceiver::start(2).await;
     let dir = tempfile::tempdir().expect("dir");
     let app = spawn_app_with(&slack_config(&slack, dir.path())).await;
     let alice = app.session_as("alice", "responder").await;

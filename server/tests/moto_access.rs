@@ -1,0 +1,344 @@
+//! Grants against moto's STS and IAM: the credentials are real temporary credentials of the
+//! profile's role with a session named after the request and the person, an active grant stands
+//! in for the rollback's second person, and revocation writes the session-scoped deny policy.
+
+mod common;
+
+use common::spawn_app_with;
+
+fn moto() -> String {
+    std::env::var("OPS_CONSOLE_TEST_MOTO_URL")
+        .expect("OPS_CONSOLE_TEST_MOTO_URL is not set: run the tests with `make test`, which starts moto")
+}
+
+async fn sdk(moto: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto)
+        .load()
+        .await
+}
+
+#[tokio::test]
+async fn a_grant_is_a_real_role_session_and_revocation_denies_it() {
+    let url = moto();
+    let config = sdk(&url).await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let tag = format!("{:08x}", rand::random::<u32>());
+    let role = iam
+        .create_role()
+        .role_name(format!("prod-readonly-{tag}"))
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["sts:AssumeRole","sts:TagSession","sts:SetSourceIdentity"]}]}"#,
+        )
+        .send()
+        .await
+        .expect("role");
+    let role_arn = role.role().map(|r| r.arn().to_string()).expect("arn");
+
+    // A service with two revisions, to roll back on the strength of the grant.
+    let (cluster, service, family) = (format!("ga-{tag}"), format!("api-{tag}"), format!("ga-api-{tag}"));
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .expect("cluster");
+    let mut arns = Vec::new();
+    for v in ["1", "2"] {
+        let td = ecs
+            .register_task_definition()
+            .family(&family)
+            .container_definitions(
+                aws_sdk_ecs::types::ContainerDefinition::builder()
+                    .name("api")
+                    .image(format!("api:{v}"))
+                    .memory(256)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("td");
+        arns.push(
+            td.task_definition()
+                .and_then(|t| t.task_definition_arn())
+                .expect("arn")
+                .to_string(),
+        );
+    }
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name(&service)
+        .task_definition(&arns[1])
+        .desired_count(1)
+        .send()
+        .await
+        .expect("service");
+
+    let app = spawn_app_with(&format!(
+        r#"demo = false
+[[environments]]
+name = "taskflow-production"
+tier = "prod"
+region = "us-east-1"
+endpoint_url = "{url}"
+operator_role_arn = "arn:aws:iam::123456789012:role/ops-console-operate"
+
+[[environments.access_profiles]]
+name = "prod-readonly"
+role_arn = "{role_arn}"
+max_minutes = 60
+requester_groups = ["oncall"]
+approver_groups = ["tech-leads"]
+approvals = 1
+require_mfa = true
+ticket_pattern = "^(INC|CHG)-[0-9]+$"
+"#
+    ))
+    .await;
+    let alice = app.session_as("alice", "responder").await;
+    let bob = app.session_as("bob", "approver").await;
+
+    // Without a grant, alice's rollback waits for a second person.
+    let ask_rollback = [
+        ("environment", "taskflow-production"),
+        ("cluster", cluster.as_str()),
+        ("service", service.as_str()),
+        ("to", &format!("{family}:1")),
+        ("reason", "bad deploy"),
+    ];
+    let (s, first) = app.call_as(&alice, "rollbacks/request", &ask_rollback).await;
+    assert_eq!(s, 200, "{first}");
+    let (_, target) = app
+        .call_as(
+            &alice,
+            "rollbacks/target",
+            &[
+                ("environment", "taskflow-production"),
+                ("cluster", &cluster),
+                ("service", &service),
+            ],
+        )
+        .await;
+    assert_eq!(target["rollbacks"][0]["status"], "pending", "{target}");
+
+    let (s, id) = app
+        .call_as(
+            &alice,
+            "access/request",
+            &[
+                ("environment", "taskflow-production"),
+                ("profile", "prod-readonly"),
+                ("reason", "inspect the service"),
+                ("minutes", "30"),
+                ("ticket", "INC-77"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{id}");
+    let id = id.as_i64().expect("id").to_string();
+    let (s, _) = app
+        .call_as(&bob, "access/decide", &[("id", id.as_str()), ("decision", "approve")])
+        .await;
+    assert_eq!(s, 200);
+    let (s, creds) = app.call_as(&alice, "access/activate", &[("id", id.as_str())]).await;
+    assert_eq!(s, 200, "{creds}");
+    assert_eq!(creds["demo"], false);
+    let left = creds["expires_ms"].as_i64().expect("exp") - creds["issued_now_ms"].as_i64().expect("now");
+    assert!(left <= 30 * 60_000 + 5_000, "expiry within the window: {left}");
+
+    // The credentials are the role's, as session req-N-alice.
+    let issued = aws_sdk_sts::config::Credentials::new(
+        creds["access_key_id"].as_str().expect("key"),
+        creds["secret_access_key"].as_str().expect("secret"),
+        creds["session_token"].as_str().map(str::to_string),
+        None,
+        "grant",
+    );
+    let as_grant = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(&url)
+        .credentials_provider(issued)
+        .load()
+        .await;
+    let me = aws_sdk_sts::Client::new(&as_grant)
+        .get_caller_identity()
+        .send()
+        .await
+        .expect("identity");
+    let arn = me.arn().unwrap_or_default();
+    assert!(
+        arn.contains(&format!("assumed-role/prod-readonly-{tag}/req-{id}-alice")),
+        "{arn}"
+    );
+
+    // With the grant active, alice's second rollback request needs nobody else.
+    let (s, _) = app.call_as(&alice, "rollbacks/request", &ask_rollback).await;
+    assert_eq!(s, 409, "the first is still pending");
+    let first = first.as_i64().expect("rollback id").to_string();
+    let (s, _) = app.call_as(&bob, "rollbacks/confirm", &[("id", first.as_str())]).await;
+    assert_eq!(s, 200, "bob confirms the first");
+    let now = ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services(&service)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(now.services()[0].task_definition(), Some(arns[0].as_str()));
+
+    // Revocation writes a deny for this session only, issued before now.
+    let (s, body) = app
+        .call_as(
+            &bob,
+            "access/revoke",
+            &[("id", id.as_str()), ("reason", "incident over")],
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let policy = iam
+        .get_role_policy()
+        .role_name(format!("prod-readonly-{tag}"))
+        .policy_name("ops-console-revocations")
+        .send()
+        .await
+        .expect("the deny policy exists");
+    let doc = policy.policy_document().to_string();
+    let doc = if doc.starts_with('{') {
+        doc
+    } else {
+        url::form_urlencoded::parse(format!("d={doc}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    };
+    let doc: serde_json::Value = serde_json::from_str(&doc).expect("policy json");
+    let st = &doc["Statement"][0];
+    assert_eq!(st["Effect"], "Deny");
+    assert_eq!(st["Condition"]["StringLike"]["aws:userid"], format!("*:req-{id}-alice"));
+    assert!(st["Condition"]["DateLessThan"]["aws:TokenIssueTime"].is_string());
+    let (_, page) = app.call_as(&alice, "access/get", &[("id", id.as_str())]).await;
+    assert_eq!(page["request"]["status"], "revoked");
+}
+
+#[tokio::test]
+async fn an_active_grant_is_the_second_key_for_a_rollback() {
+    let url = moto();
+    let config = sdk(&url).await;
+    let ecs = aws_sdk_ecs::Client::new(&config);
+    let tag = format!("{:08x}", rand::random::<u32>());
+    let (cluster, service, family) = (format!("gb-{tag}"), format!("api-{tag}"), format!("gb-api-{tag}"));
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .expect("cluster");
+    let mut arns = Vec::new();
+    for v in ["1", "2"] {
+        let td = ecs
+            .register_task_definition()
+            .family(&family)
+            .container_definitions(
+                aws_sdk_ecs::types::ContainerDefinition::builder()
+                    .name("api")
+                    .image(format!("api:{v}"))
+                    .memory(256)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("td");
+        arns.push(
+            td.task_definition()
+                .and_then(|t| t.task_definition_arn())
+                .expect("arn")
+                .to_string(),
+        );
+    }
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name(&service)
+        .task_definition(&arns[1])
+        .desired_count(1)
+        .send()
+        .await
+        .expect("service");
+    let app = spawn_app_with(&format!(
+        r#"demo = false
+[[environments]]
+name = "taskflow-production"
+tier = "prod"
+region = "us-east-1"
+endpoint_url = "{url}"
+operator_role_arn = "arn:aws:iam::123456789012:role/ops-console-operate"
+
+[[environments.access_profiles]]
+name = "prod-operate"
+role_arn = "arn:aws:iam::123456789012:role/prod-operate"
+approver_groups = ["tech-leads"]
+require_mfa = false
+"#
+    ))
+    .await;
+    let alice = app.session_as("alice", "responder").await;
+    let bob = app.session_as("bob", "approver").await;
+    let (_, id) = app
+        .call_as(
+            &alice,
+            "access/request",
+            &[
+                ("environment", "taskflow-production"),
+                ("profile", "prod-operate"),
+                ("reason", "roll back"),
+                ("minutes", "20"),
+            ],
+        )
+        .await;
+    let id = id.as_i64().expect("id").to_string();
+    app.call_as(&bob, "access/decide", &[("id", id.as_str()), ("decision", "approve")])
+        .await;
+    let (s, _) = app.call_as(&alice, "access/activate", &[("id", id.as_str())]).await;
+    assert_eq!(s, 200);
+    let (s, rid) = app
+        .call_as(
+            &alice,
+            "rollbacks/request",
+            &[
+                ("environment", "taskflow-production"),
+                ("cluster", &cluster),
+                ("service", &service),
+                ("to", &format!("{family}:1")),
+                ("reason", "5xx"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{rid}");
+    let (_, target) = app
+        .call_as(
+            &alice,
+            "rollbacks/target",
+            &[
+                ("environment", "taskflow-production"),
+                ("cluster", &cluster),
+                ("service", &service),
+            ],
+        )
+        .await;
+    assert_eq!(
+        target["rollbacks"][0]["confirmed_by"],
+        format!("grant:access-{id}"),
+        "{target}"
+    );
+    let now = ecs
+        .describe_services()
+        .cluster(&cluster)
+        .services(&service)
+        .send()
+        .await
+        .expect("describe");
+    assert_eq!(
+        now.services()[0].task_definition(),
+        Some(arns[0].as_str()),
+        "rolled back on the grant"
+    );
+}
