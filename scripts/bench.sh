@@ -18,3 +18,5 @@ echo "seeding moto with $SERVICES services / $TASKS tasks…" >&2
 target/venv/bin/python scripts/seed_moto.py --endpoint "$MOTO_URL" bench --region eu-west-1 \
   --services "$SERVICES" --tasks "$TASKS" >/dev/null
 cargo run --quiet -p server --example fanout -- --endpoint "$MOTO_URL" --region eu-west-1
+echo "access: approve → credentials and audit appends…" >&2
+cargo run --quiet -p server --example access_bench -- --endpoint "$MOTO_URL"

@@ -142,7 +142,16 @@ pub struct SqlStore {
     pool: AnyPool,
     backend: Backend,
     append_lock: tokio::sync::Mutex<()>,
+    /// Audit entries waiting to be appended: whoever holds `append_lock` next writes all of them
+    /// in one transaction (group commit), so concurrent appends share one commit.
+    queued: std::sync::Mutex<Vec<Queued>>,
 }
+
+type Queued = (
+    Vec<u8>,
+    NewAuditEntry,
+    tokio::sync::oneshot::Sender<Result<AuditRecord, String>>,
+);
 
 impl SqlStore {
     /// Connects (creating the SQLite file and its directory when missing).
@@ -185,6 +194,7 @@ impl SqlStore {
             pool,
             backend,
             append_lock: tokio::sync::Mutex::new(()),
+            queued: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -394,10 +404,33 @@ impl Store for SqlStore {
     }
 
     async fn audit_append(&self, key: &[u8], entry: NewAuditEntry) -> Result<AuditRecord, StoreError> {
-        let (_serial, mut tx) = self.write_tx().await?;
-        let record = SqlStore::audit_in(&mut tx, key, entry).await?;
-        tx.commit().await?;
-        Ok(record)
+        let (done, mut result) = tokio::sync::oneshot::channel();
+        self.queued
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((key.to_vec(), entry, done));
+        loop {
+            // Either a leader has written this entry already, or this task becomes the leader
+            // for everything queued: waiting for the lock just to learn the result would line the
+            // writers up one behind another (a convoy) and defeat the group commit.
+            tokio::select! {
+                biased;
+                r = &mut result => {
+                    return match r {
+                        Ok(Ok(r)) => Ok(r),
+                        Ok(Err(e)) => Err(StoreError::Other(e)),
+                        Err(_) => Err(StoreError::Other("the audit append was dropped".into())),
+                    };
+                }
+                serial = self.append_lock.lock() => {
+                    let batch = std::mem::take(&mut *self.queued.lock().unwrap_or_else(|p| p.into_inner()));
+                    if !batch.is_empty() {
+                        self.write_batch(batch).await;
+                    }
+                    drop(serial);
+                }
+            }
+        }
     }
 
     async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError> {
@@ -435,6 +468,32 @@ impl Store for SqlStore {
 }
 
 impl SqlStore {
+    /// Writes queued audit entries in one transaction, in queue order, and answers each waiter.
+    async fn write_batch(&self, batch: Vec<Queued>) {
+        let written = async {
+            let mut tx = self.begin_locked().await?;
+            let entries: Vec<(&[u8], NewAuditEntry)> =
+                batch.iter().map(|(k, e, _)| (k.as_slice(), e.clone())).collect();
+            let records = SqlStore::audit_in_many(&mut tx, entries).await?;
+            tx.commit().await?;
+            Ok::<_, StoreError>(records)
+        }
+        .await;
+        match written {
+            Ok(records) => {
+                for ((_, _, done), r) in batch.into_iter().zip(records) {
+                    let _ = done.send(Ok(r));
+                }
+            }
+            Err(e) => {
+                let text = e.to_string();
+                for (_, _, done) in batch {
+                    let _ = done.send(Err(text.clone()));
+                }
+            }
+        }
+    }
+
     /// A write transaction that holds the audit append order: the in-process lock, `BEGIN
     /// IMMEDIATE` on SQLite (the write lock is taken at once, so a read-then-write never fails
     /// with SQLITE_BUSY mid-way) and the advisory lock on Postgres.
@@ -442,6 +501,12 @@ impl SqlStore {
         &self,
     ) -> Result<(tokio::sync::MutexGuard<'_, ()>, sqlx::Transaction<'static, sqlx::Any>), StoreError> {
         let serial = self.append_lock.lock().await;
+        let tx = self.begin_locked().await?;
+        Ok((serial, tx))
+    }
+
+    /// The transaction of `write_tx`, for a caller that already holds `append_lock`.
+    async fn begin_locked(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
         let mut tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
@@ -452,7 +517,70 @@ impl SqlStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        Ok((serial, tx))
+        Ok(tx)
+    }
+
+    /// Appends several entries in order inside a transaction from `write_tx`: one read of the
+    /// chain head and one multi-row INSERT.
+    pub(crate) async fn audit_in_many(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        entries: Vec<(&[u8], NewAuditEntry)>,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let head = sqlx::query("SELECT seq, mac FROM audit_entries ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut **tx)
+            .await?;
+        let (mut seq, mut mac): (i64, String) = match head {
+            Some(r) => (r.try_get("seq")?, r.try_get("mac")?),
+            None => (0, audit::GENESIS_MAC.to_string()),
+        };
+        let mut records = Vec::with_capacity(entries.len());
+        for (key, e) in entries {
+            seq += 1;
+            let r = audit::seal(key, seq, &mac, e);
+            mac = r.mac.clone();
+            records.push(r);
+        }
+        // At most 90 rows (900 parameters) per statement, well inside both backends' limits.
+        for chunk in records.chunks(90) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 10;
+                    format!(
+                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                        b + 1,
+                        b + 2,
+                        b + 3,
+                        b + 4,
+                        b + 5,
+                        b + 6,
+                        b + 7,
+                        b + 8,
+                        b + 9,
+                        b + 10
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit_entries ({AUDIT_COLUMNS}) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for r in chunk {
+                q = q
+                    .bind(r.seq)
+                    .bind(r.entry.ts_ms)
+                    .bind(&r.entry.actor)
+                    .bind(&r.entry.action)
+                    .bind(&r.entry.target)
+                    .bind(&r.entry.outcome)
+                    .bind(&r.entry.detail)
+                    .bind(&r.entry.request_id)
+                    .bind(&r.prev_mac)
+                    .bind(&r.mac);
+            }
+            q.execute(&mut **tx).await?;
+        }
+        Ok(records)
     }
 
     /// Appends one audit entry inside a transaction from `write_tx`.
