@@ -65,12 +65,14 @@ async fn request_approve_activate_revoke_with_every_refusal() {
     let (key, msg) = &msgs[0];
     assert_eq!(key, &format!("access-{id}-requested"));
     assert_eq!(msg["unfurl_links"], false);
-    let link = msg.to_string();
-    let link = link
-        .split('"')
-        .find(|s| s.contains(&format!("/access/requests/{id}?t=")))
-        .expect("link in the message")
+    // The button of the message's actions block.
+    let link = msg["blocks"]
+        .as_array()
+        .and_then(|b| b.iter().find(|b| b["type"] == "actions"))
+        .and_then(|a| a["elements"][0]["url"].as_str())
+        .expect("a button with the link")
         .to_string();
+    assert!(link.contains(&format!("/access/requests/{id}?t=")), "{link}");
     assert!(link.starts_with(&app.url), "{link}");
     let token = token_of(&link);
 
@@ -430,4 +432,59 @@ async fn the_approver_logs_in_through_the_link_with_a_fresh_mfa() {
         .call_as(&alice, "access/activate", &[("id", id.to_string().as_str())])
         .await;
     assert_eq!(s, 200, "{creds}");
+}
+
+#[tokio::test]
+async fn an_extension_is_a_new_request_that_overlaps_the_running_grant() {
+    let app = spawn_app_with("").await;
+    let alice = app.session_as("alice", "responder").await;
+    let bob = app.session_as("bob", "approver").await;
+    let dave_responder = app.session_as("dave", "responder").await;
+    let form = |extends: &str| {
+        vec![
+            ("environment", "taskflow-production".to_string()),
+            ("profile", "prod-readonly".to_string()),
+            ("reason", "still investigating".to_string()),
+            ("minutes", "30".to_string()),
+            ("ticket", "INC-5".to_string()),
+            ("extends", extends.to_string()),
+        ]
+    };
+    let call = |f: Vec<(&'static str, String)>| f;
+    let first = call(form(""));
+    let first: Vec<(&str, &str)> = first.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (_, id) = app.call_as(&alice, "access/request", &first).await;
+    let id = id.as_i64().expect("id").to_string();
+    app.call_as(&bob, "access/decide", &[("id", id.as_str()), ("decision", "approve")])
+        .await;
+    let (s, _) = app.call_as(&alice, "access/activate", &[("id", id.as_str())]).await;
+    assert_eq!(s, 200);
+
+    // Someone else cannot extend alice's grant.
+    let ext = form(&id);
+    let ext: Vec<(&str, &str)> = ext.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (s, body) = app.call_as(&dave_responder, "access/request", &ext).await;
+    assert_eq!(s, 422, "{body}");
+    // alice's extension is approved and activated while the first grant still runs.
+    let (s, id2) = app.call_as(&alice, "access/request", &ext).await;
+    assert_eq!(s, 200, "{id2}");
+    let id2 = id2.as_i64().expect("id").to_string();
+    app.call_as(&bob, "access/decide", &[("id", id2.as_str()), ("decision", "approve")])
+        .await;
+    let (s, creds) = app.call_as(&alice, "access/activate", &[("id", id2.as_str())]).await;
+    assert_eq!(s, 200, "{creds}");
+    let (_, first_now) = app.call_as(&alice, "access/get", &[("id", id.as_str())]).await;
+    assert_eq!(
+        first_now["request"]["status"], "active",
+        "no gap: the first grant is still active"
+    );
+    let (_, second) = app.call_as(&alice, "access/get", &[("id", id2.as_str())]).await;
+    assert_eq!(
+        second["request"]["extends_id"].as_i64().map(|v| v.to_string()),
+        Some(id.clone())
+    );
+    assert!(
+        second["request"]["grant"]["expires_ms"].as_i64() > first_now["request"]["grant"]["expires_ms"].as_i64(),
+        "the extension ends later"
+    );
 }
