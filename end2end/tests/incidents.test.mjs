@@ -36,6 +36,8 @@ test('a responder declares from a firing alarm in one click and works the timeli
   await page.fill('[data-testid=note-form] textarea[name=text]', 'error rate from one function only');
   await page.click('[data-testid=note-form] button[type=submit]');
   await page.waitForSelector('[data-testid=timeline] li:has-text("error rate from one function only")');
+  assert.equal(await page.inputValue('[data-testid=note-form] textarea[name=text]'), '', 'the box is ready for the next note');
+  assert.match(await page.getAttribute('[data-testid=access-for-incident]', 'href'), /^\/access\?incident=\d+$/);
   await page.selectOption('[data-testid=status-form] select[name=to]', 'acknowledged');
   await page.click('[data-testid=status-form] button[type=submit]');
   await page.waitForSelector('[data-testid=incident-status]:has-text("acknowledged")');

@@ -188,6 +188,15 @@ pub fn IncidentPage() -> impl IntoView {
         )
     };
     let data = Resource::new(versions, |(id, _)| get_incident(id));
+    // A note that made it onto the timeline leaves the box empty for the next one.
+    let note_box = NodeRef::<leptos::html::Textarea>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = note.value().get()
+            && let Some(el) = note_box.get()
+        {
+            el.set_value("");
+        }
+    });
     super::auto_refresh(5, move || data.refetch());
     // The post-mortem editor reads once (and after a save), so that the live refresh never
     // overwrites what someone is typing.
@@ -219,7 +228,7 @@ pub fn IncidentPage() -> impl IntoView {
                     <option value="update">"status update"</option>
                     <option value="correction">"correction"</option>
                 </select>
-                <textarea name="text" rows="2" required maxlength="4000" placeholder="What was seen or done"></textarea>
+                <textarea node_ref=note_box name="text" rows="2" required maxlength="4000" placeholder="What was seen or done"></textarea>
                 <button type="submit">"Add to the timeline"</button>
             </ActionForm>
             <ActionError value=note.value()/>
@@ -296,6 +305,11 @@ fn IncidentHeader(v: IncidentView) -> impl IntoView {
                 view! { <a href=format!("/env/{}/services/{svc}", i.environment)>{format!("{c}/{svc}")}</a> " " }
             }).collect_view()}</dd>
             <dt>"Next"</dt><dd>{v.next_statuses.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ")}</dd>
+            <dt>"Access"</dt><dd>
+                <a href=format!("/access?incident={}", i.id) data-testid="access-for-incident">
+                    {if i.severity <= 2 && i.status.is_open() { "Request access or break-glass for this incident" } else { "Request access for this incident" }}
+                </a>
+            </dd>
         </dl>
         {v.chart.clone().map(|c| view! {
             <section data-testid="incident-chart">
