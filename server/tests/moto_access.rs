@@ -6,23 +6,10 @@ mod common;
 
 use common::spawn_app_with;
 
-fn moto() -> String {
-    std::env::var("OPS_CONSOLE_TEST_MOTO_URL")
-        .expect("OPS_CONSOLE_TEST_MOTO_URL is not set: run the tests with `make test`, which starts moto")
-}
-
-async fn sdk(moto: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(moto)
-        .load()
-        .await
-}
-
 #[tokio::test]
 async fn a_grant_is_a_real_role_session_and_revocation_denies_it() {
-    let url = moto();
-    let config = sdk(&url).await;
+    let url = common::moto_url();
+    let config = common::moto_sdk(&url).await;
     let iam = aws_sdk_iam::Client::new(&config);
     let ecs = aws_sdk_ecs::Client::new(&config);
     let tag = format!("{:08x}", rand::random::<u32>());
@@ -38,42 +25,12 @@ async fn a_grant_is_a_real_role_session_and_revocation_denies_it() {
     let role_arn = role.role().map(|r| r.arn().to_string()).expect("arn");
 
     // A service with two revisions, to roll back on the strength of the grant.
-    let (cluster, service, family) = (format!("ga-{tag}"), format!("api-{tag}"), format!("ga-api-{tag}"));
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .expect("cluster");
-    let mut arns = Vec::new();
-    for v in ["1", "2"] {
-        let td = ecs
-            .register_task_definition()
-            .family(&family)
-            .container_definitions(
-                aws_sdk_ecs::types::ContainerDefinition::builder()
-                    .name("api")
-                    .image(format!("api:{v}"))
-                    .memory(256)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("td");
-        arns.push(
-            td.task_definition()
-                .and_then(|t| t.task_definition_arn())
-                .expect("arn")
-                .to_string(),
-        );
-    }
-    ecs.create_service()
-        .cluster(&cluster)
-        .service_name(&service)
-        .task_definition(&arns[1])
-        .desired_count(1)
-        .send()
-        .await
-        .expect("service");
+    let common::TwoRevisions {
+        cluster,
+        service,
+        family,
+        arns,
+    } = common::ecs_service_on_revision_2(&ecs, "ga").await;
 
     let app = spawn_app_with(&format!(
         r#"demo = false
@@ -203,15 +160,7 @@ ticket_pattern = "^(INC|CHG)-[0-9]+$"
         .send()
         .await
         .expect("the deny policy exists");
-    let doc = policy.policy_document().to_string();
-    let doc = if doc.starts_with('{') {
-        doc
-    } else {
-        url::form_urlencoded::parse(format!("d={doc}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .unwrap_or_default()
-    };
+    let doc = app::ssr::aws::grants::decode_policy(policy.policy_document());
     let doc: serde_json::Value = serde_json::from_str(&doc).expect("policy json");
     let st = &doc["Statement"][0];
     assert_eq!(st["Effect"], "Deny");
@@ -223,46 +172,15 @@ ticket_pattern = "^(INC|CHG)-[0-9]+$"
 
 #[tokio::test]
 async fn an_active_grant_is_the_second_key_for_a_rollback() {
-    let url = moto();
-    let config = sdk(&url).await;
+    let url = common::moto_url();
+    let config = common::moto_sdk(&url).await;
     let ecs = aws_sdk_ecs::Client::new(&config);
-    let tag = format!("{:08x}", rand::random::<u32>());
-    let (cluster, service, family) = (format!("gb-{tag}"), format!("api-{tag}"), format!("gb-api-{tag}"));
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .expect("cluster");
-    let mut arns = Vec::new();
-    for v in ["1", "2"] {
-        let td = ecs
-            .register_task_definition()
-            .family(&family)
-            .container_definitions(
-                aws_sdk_ecs::types::ContainerDefinition::builder()
-                    .name("api")
-                    .image(format!("api:{v}"))
-                    .memory(256)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("td");
-        arns.push(
-            td.task_definition()
-                .and_then(|t| t.task_definition_arn())
-                .expect("arn")
-                .to_string(),
-        );
-    }
-    ecs.create_service()
-        .cluster(&cluster)
-        .service_name(&service)
-        .task_definition(&arns[1])
-        .desired_count(1)
-        .send()
-        .await
-        .expect("service");
+    let common::TwoRevisions {
+        cluster,
+        service,
+        family,
+        arns,
+    } = common::ecs_service_on_revision_2(&ecs, "gb").await;
     let app = spawn_app_with(&format!(
         r#"demo = false
 [[environments]]

@@ -8,19 +8,6 @@ use common::{eventually, spawn_app_with};
 use serde_json::Value;
 use std::time::Duration;
 
-fn moto() -> String {
-    std::env::var("OPS_CONSOLE_TEST_MOTO_URL")
-        .expect("OPS_CONSOLE_TEST_MOTO_URL is not set: run the tests with `make test`, which starts moto")
-}
-
-async fn sdk(moto: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(moto)
-        .load()
-        .await
-}
-
 fn config(moto: &str) -> String {
     format!(
         r#"demo = false
@@ -62,8 +49,8 @@ fn texts(view: &Value) -> Vec<String> {
 #[tokio::test]
 async fn a_linked_alarm_going_ok_appears_on_the_timeline_by_itself() {
     use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
-    let url = moto();
-    let cw = aws_sdk_cloudwatch::Client::new(&sdk(&url).await);
+    let url = common::moto_url();
+    let cw = aws_sdk_cloudwatch::Client::new(&common::moto_sdk(&url).await);
     let alarm = format!("incident-test-5xx-{:08x}", rand::random::<u32>());
     cw.put_metric_alarm()
         .alarm_name(&alarm)
@@ -139,45 +126,14 @@ async fn a_linked_alarm_going_ok_appears_on_the_timeline_by_itself() {
 
 #[tokio::test]
 async fn rollback_needs_a_second_person_and_calls_update_service_with_the_previous_revision() {
-    let url = moto();
-    let ecs = aws_sdk_ecs::Client::new(&sdk(&url).await);
-    let tag = format!("{:08x}", rand::random::<u32>());
-    let (cluster, service, family) = (format!("rb-{tag}"), format!("api-{tag}"), format!("rb-api-{tag}"));
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .send()
-        .await
-        .expect("cluster");
-    let mut arns = Vec::new();
-    for version in ["1.4.0", "1.5.0"] {
-        let td = ecs
-            .register_task_definition()
-            .family(&family)
-            .container_definitions(
-                aws_sdk_ecs::types::ContainerDefinition::builder()
-                    .name("api")
-                    .image(format!("taskflow/api:{version}"))
-                    .memory(512)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("task definition");
-        arns.push(
-            td.task_definition()
-                .and_then(|t| t.task_definition_arn())
-                .expect("arn")
-                .to_string(),
-        );
-    }
-    ecs.create_service()
-        .cluster(&cluster)
-        .service_name(&service)
-        .task_definition(&arns[1])
-        .desired_count(1)
-        .send()
-        .await
-        .expect("service");
+    let url = common::moto_url();
+    let ecs = aws_sdk_ecs::Client::new(&common::moto_sdk(&url).await);
+    let common::TwoRevisions {
+        cluster,
+        service,
+        family,
+        arns,
+    } = common::ecs_service_on_revision_2(&ecs, "rb").await;
 
     let app = spawn_app_with(&config(&url)).await;
     let alice = app.session_as("alice", "responder").await;

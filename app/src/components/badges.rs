@@ -70,3 +70,16 @@ pub fn DataNotes(notes: Vec<DataNote>) -> impl IntoView {
         }
     })
 }
+
+/// The error of the last submission of a form, if any.
+#[component]
+pub fn ActionError<T, V>(value: V) -> impl IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    V: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+{
+    move || match value.get() {
+        Some(Err(e)) => Some(view! { <ErrorBox error=e/> }),
+        _ => None,
+    }
+}

@@ -5,23 +5,10 @@ use crate::api::access::{
     ActivateAccess, CancelAccess, DecideAccess, EmergencyAccess, RequestAccess, ReviewAccess, RevokeAccess,
     get_access_overview, get_access_request,
 };
-use crate::components::badges::{DemoBadge, ErrorBox};
-use crate::error::AppError;
+use crate::components::badges::{ActionError, DemoBadge, ErrorBox};
 use crate::model::{AccessDetail, AccessRequestView, IssuedCredentials, format_ts};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
-
-#[component]
-fn Failure<T, V>(value: V) -> impl IntoView
-where
-    T: Clone + Send + Sync + 'static,
-    V: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
-{
-    move || match value.get() {
-        Some(Err(e)) => Some(view! { <ErrorBox error=e/> }),
-        _ => None,
-    }
-}
 
 #[component]
 fn StatusBadge(status: String) -> impl IntoView {
@@ -127,7 +114,7 @@ pub fn AccessPage() -> impl IntoView {
                                     <label>"Incident # (optional)" <input name="incident" type="number" min="0" prop:value=move || prefill("incident")/></label>
                                     <button type="submit" data-testid="request">"Ask for access"</button>
                                 </ActionForm>
-                                <Failure value=ask.value()/>
+                                <ActionError value=ask.value()/>
                             </section>
                             {(!emergency.is_empty()).then(|| view! {
                                 <section class="panel">
@@ -144,7 +131,7 @@ pub fn AccessPage() -> impl IntoView {
                                         <label>"Reason" <input name="reason" required maxlength="500"/></label>
                                         <button type="submit" class="danger">"Take break-glass access"</button>
                                     </ActionForm>
-                                    <Failure value=breakglass.value()/>
+                                    <ActionError value=breakglass.value()/>
                                 </section>
                             })}
                         }.into_any()
@@ -187,11 +174,11 @@ pub fn AccessRequestPage() -> impl IntoView {
                 }
             })}
         </Transition>
-        <Failure value=decide.value()/>
-        <Failure value=activate.value()/>
-        <Failure value=revoke.value()/>
-        <Failure value=cancel.value()/>
-        <Failure value=review.value()/>
+        <ActionError value=decide.value()/>
+        <ActionError value=activate.value()/>
+        <ActionError value=revoke.value()/>
+        <ActionError value=cancel.value()/>
+        <ActionError value=review.value()/>
         {move || match activate.value().get() {
             Some(Ok(c)) => Some(view! { <Credentials c=c/> }),
             _ => None,

@@ -218,22 +218,23 @@ fn declare_link(env: &str, a: &crate::model::Alarm) -> String {
     format!("/incidents?{q}")
 }
 
-pub(crate) fn url_encode(pairs: &[(&str, &str)]) -> String {
+/// A query string: each value percent-encoded (unreserved characters kept). The `url` crate is
+/// ssr-only, and this page renders in the browser too.
+fn url_encode(pairs: &[(&str, &str)]) -> String {
+    let encode = |v: &str| -> String {
+        v.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
     pairs
         .iter()
-        .map(|(k, v)| format!("{k}={}", js_encode(v)))
+        .map(|(k, v)| format!("{k}={}", encode(v)))
         .collect::<Vec<_>>()
         .join("&")
-}
-
-fn js_encode(v: &str) -> String {
-    let mut out = String::new();
-    for b in v.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

@@ -5,8 +5,7 @@ use crate::api::incidents::{
     AddIncidentNote, ConfirmRollback, DeclareIncident, PinIncidentEntry, SaveIncidentPostmortem, SetIncidentRoles,
     SetIncidentSeverity, SetIncidentStatus, export_incident, get_incident, list_incidents,
 };
-use crate::components::badges::{DemoBadge, ErrorBox};
-use crate::error::AppError;
+use crate::components::badges::{ActionError, DemoBadge, ErrorBox};
 use crate::model::{IncidentStatus, IncidentSummary, IncidentView, RollbackView, TimelineEntry, format_ts};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -148,19 +147,6 @@ pub fn IncidentsPage() -> impl IntoView {
             </ActionForm>
             <ActionError value=declare.value()/>
         </details>
-    }
-}
-
-/// The error of the last submission of a form, if any.
-#[component]
-fn ActionError<T, V>(value: V) -> impl IntoView
-where
-    T: Clone + Send + Sync + 'static,
-    V: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
-{
-    move || match value.get() {
-        Some(Err(e)) => Some(view! { <ErrorBox error=e/> }),
-        _ => None,
     }
 }
 

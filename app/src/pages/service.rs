@@ -162,14 +162,8 @@ fn RollbackPanel(env: String, cluster: String, service: String) -> impl IntoView
                     }
                 })}
             </Transition>
-            {move || match ask.value().get() {
-                Some(Err(e)) => Some(view! { <ErrorBox error=e/> }),
-                _ => None,
-            }}
-            {move || match confirm.value().get() {
-                Some(Err(e)) => Some(view! { <ErrorBox error=e/> }),
-                _ => None,
-            }}
+            <crate::components::badges::ActionError value=ask.value()/>
+            <crate::components::badges::ActionError value=confirm.value()/>
         </section>
     }
 }

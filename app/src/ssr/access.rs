@@ -15,10 +15,7 @@ use crate::model::{
     ProfileInfo, Role, roles_allow,
 };
 
-fn db(e: super::store::StoreError) -> AppError {
-    tracing::error!(error = %e, "access store");
-    AppError::Unavailable(format!("database: {e}"))
-}
+use super::incidents::db;
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp_millis()
@@ -137,6 +134,28 @@ pub fn view(state: &AppState, r: &AccessRequestRecord, grant: Option<GrantRecord
 async fn view_of(state: &AppState, r: &AccessRequestRecord, now_ms: i64) -> Result<AccessRequestView, AppError> {
     let grant = state.store.access_grant(r.id).await.map_err(db)?;
     Ok(view(state, r, grant, now_ms))
+}
+
+/// Views of several requests with their grants read in one query.
+async fn views<'a>(
+    state: &AppState,
+    records: impl IntoIterator<Item = &'a AccessRequestRecord>,
+    now_ms: i64,
+) -> Result<Vec<AccessRequestView>, AppError> {
+    let records: Vec<&AccessRequestRecord> = records.into_iter().collect();
+    let ids: Vec<i64> = records.iter().map(|r| r.id).collect();
+    let mut grants: std::collections::HashMap<i64, GrantRecord> = state
+        .store
+        .access_grants_for(&ids)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(|g| (g.request_id, g))
+        .collect();
+    Ok(records
+        .into_iter()
+        .map(|r| view(state, r, grants.remove(&r.id), now_ms))
+        .collect())
 }
 
 async fn load(state: &AppState, id: i64) -> Result<AccessRequestRecord, AppError> {
@@ -944,38 +963,34 @@ pub async fn review(state: &AppState, caller: &Caller, id: i64, note: &str) -> R
 pub async fn unreviewed(state: &AppState) -> Result<Vec<AccessRequestView>, AppError> {
     let t = now();
     let all = state.store.access_list(1000).await.map_err(db)?;
-    let mut out = Vec::new();
-    for r in all.iter().filter(|r| r.emergency && r.review_status == "pending") {
-        out.push(view_of(state, r, t).await?);
-    }
-    Ok(out)
+    views(
+        state,
+        all.iter().filter(|r| r.emergency && r.review_status == "pending"),
+        t,
+    )
+    .await
 }
 
 /// The id of an active grant `subject` holds for `env`, if any (the rollback's second key).
 pub async fn active_grant(state: &AppState, subject: &str, env: &str) -> Result<Option<i64>, AppError> {
     let t = now();
-    for r in state.store.access_in_status(&["active"]).await.map_err(db)? {
-        if r.requester == subject && r.environment == env {
-            let g = state.store.access_grant(r.id).await.map_err(db)?;
-            if g.is_some_and(|g| g.expires_ms > t) {
-                return Ok(Some(r.id));
-            }
-        }
-    }
-    Ok(None)
+    let active = state.store.access_in_status(&["active"]).await.map_err(db)?;
+    let held = views(
+        state,
+        active.iter().filter(|r| r.requester == subject && r.environment == env),
+        t,
+    )
+    .await?;
+    // `view` shows a grant past its expiry as expired.
+    Ok(held.into_iter().find(|v| v.status == "active").map(|v| v.id))
 }
 
 pub async fn overview(state: &AppState, caller: &Caller) -> Result<AccessOverview, AppError> {
     caller.require(Role::Viewer)?;
     let t = now();
     let all = state.store.access_list(500).await.map_err(db)?;
-    let mut mine = Vec::new();
     let mut to_decide = Vec::new();
-    let mut to_review = Vec::new();
     for r in &all {
-        if r.requester == caller.subject {
-            mine.push(view_of(state, r, t).await?);
-        }
         let pending = effective_status(r, None, t) == "pending";
         if pending
             && let Some(p) = profile(state, &r.environment, &r.profile)
@@ -989,13 +1004,18 @@ pub async fn overview(state: &AppState, caller: &Caller) -> Result<AccessOvervie
                 .iter()
                 .any(|a| a.approver == caller.subject);
             if !decided {
-                to_decide.push(view_of(state, r, t).await?);
+                to_decide.push(r);
             }
         }
-        if r.emergency && r.review_status == "pending" {
-            to_review.push(view_of(state, r, t).await?);
-        }
     }
+    let mine = views(state, all.iter().filter(|r| r.requester == caller.subject), t).await?;
+    let to_decide = views(state, to_decide, t).await?;
+    let to_review = views(
+        state,
+        all.iter().filter(|r| r.emergency && r.review_status == "pending"),
+        t,
+    )
+    .await?;
     let mut profiles = Vec::new();
     for e in state.environments() {
         for p in state.access_profiles(&e.name) {
@@ -1030,18 +1050,16 @@ pub async fn detail(state: &AppState, caller: &Caller, id: i64, token: &str) -> 
             at_ms: a.at_ms,
         })
         .collect::<Vec<_>>();
-    let mut history = Vec::new();
-    for h in state
-        .store
-        .access_list(500)
-        .await
-        .map_err(db)?
-        .iter()
-        .filter(|h| h.requester == r.requester && h.id != r.id)
-        .take(20)
-    {
-        history.push(view_of(state, h, t).await?);
-    }
+    let earlier = state.store.access_list(500).await.map_err(db)?;
+    let history = views(
+        state,
+        earlier
+            .iter()
+            .filter(|h| h.requester == r.requester && h.id != r.id)
+            .take(20),
+        t,
+    )
+    .await?;
     let incident_title = match r.incident_id {
         Some(i) => state.store.incident_get(i).await.map_err(db)?.map(|i| i.title),
         None => None,

@@ -65,7 +65,7 @@ impl ServiceNow {
     /// Stable as `aws ecs wait services-stable` means it: one deployment, on `target`, with
     /// running = desired.
     pub fn stable_on(&self, target_arn: &str) -> bool {
-        let short = target_arn.rsplit('/').next().unwrap_or(target_arn);
+        let short = super::aws::ecs::short_taskdef(target_arn);
         self.deployments.len() == 1
             && self.deployments.iter().all(|d| d.task_definition == short)
             && self.running == self.desired

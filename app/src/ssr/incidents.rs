@@ -5,6 +5,7 @@
 
 use super::audit::NewAuditEntry;
 use super::auth::Caller;
+use super::aws::ecs::short_taskdef as short;
 use super::state::AppState;
 use super::store::{Effects, IncidentRecord, NewOutbox, NewTimelineEntry, Patch, RollbackRecord, TimelineRecord};
 use crate::error::AppError;
@@ -13,8 +14,8 @@ use crate::model::{
     response_target_minutes, roles_allow,
 };
 
-fn db(e: super::store::StoreError) -> AppError {
-    tracing::error!(error = %e, "incident store");
+pub(crate) fn db(e: super::store::StoreError) -> AppError {
+    tracing::error!(error = %e, "store");
     AppError::Unavailable(format!("database: {e}"))
 }
 
@@ -133,10 +134,6 @@ pub fn rollback_view(r: &RollbackRecord) -> RollbackView {
         progress: r.progress.clone(),
         finished_ms: r.finished_ms,
     }
-}
-
-fn short(arn: &str) -> String {
-    arn.rsplit('/').next().unwrap_or(arn).to_string()
 }
 
 pub fn entry(incident_id: i64, at_ms: i64, kind: &str, actor: &str, text: String) -> NewTimelineEntry {
@@ -843,8 +840,7 @@ pub fn postmortem_draft(i: &IncidentSummary, entries: &[TimelineEntry]) -> Strin
     out
 }
 
-/// Either another responder/approver confirmed, or (issue 7) an active grant; here: may this
-/// caller confirm someone's rollback at all?
+/// May this caller confirm someone else's rollback: another responder or an approver.
 fn may_confirm(caller: &Caller) -> bool {
     roles_allow(&caller.roles, Role::Responder) || roles_allow(&caller.roles, Role::Approver)
 }
@@ -1050,7 +1046,7 @@ pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequ
         .await
         .map_err(db)?;
     // An active break-glass grant for the environment held by the requester stands in for the
-    // second person (issue 7): confirmed at once, in the grant's name.
+    // second person: confirmed at once, in the grant's name.
     if let Some(grant) = super::access::active_grant(state, &caller.subject, &meta.name).await? {
         let as_grant = Caller {
             subject: format!("grant:access-{grant}"),

@@ -582,36 +582,4 @@ impl SqlStore {
         }
         Ok(records)
     }
-
-    /// Appends one audit entry inside a transaction from `write_tx`.
-    pub(crate) async fn audit_in(
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-        key: &[u8],
-        entry: NewAuditEntry,
-    ) -> Result<AuditRecord, StoreError> {
-        let head = sqlx::query("SELECT seq, mac FROM audit_entries ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut **tx)
-            .await?;
-        let (prev_seq, prev_mac): (i64, String) = match head {
-            Some(r) => (r.try_get("seq")?, r.try_get("mac")?),
-            None => (0, audit::GENESIS_MAC.to_string()),
-        };
-        let record = audit::seal(key, prev_seq + 1, &prev_mac, entry);
-        sqlx::query(&format!(
-            "INSERT INTO audit_entries ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .bind(record.seq)
-        .bind(record.entry.ts_ms)
-        .bind(&record.entry.actor)
-        .bind(&record.entry.action)
-        .bind(&record.entry.target)
-        .bind(&record.entry.outcome)
-        .bind(&record.entry.detail)
-        .bind(&record.entry.request_id)
-        .bind(&record.prev_mac)
-        .bind(&record.mac)
-        .execute(&mut **tx)
-        .await?;
-        Ok(record)
-    }
 }

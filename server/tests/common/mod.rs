@@ -301,3 +301,77 @@ pub async fn oidc_session(app: &TestApp, sub: &str, next: &str) -> (reqwest::Cli
     let target = loc(&r);
     (client, target)
 }
+
+/// The moto endpoint scripts/test.sh started.
+pub fn moto_url() -> String {
+    std::env::var("OPS_CONSOLE_TEST_MOTO_URL")
+        .expect("OPS_CONSOLE_TEST_MOTO_URL is not set: run the tests with `make test`, which starts moto")
+}
+
+/// SDK config for seeding moto directly (us-east-1).
+pub async fn moto_sdk(moto: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto)
+        .load()
+        .await
+}
+
+/// An ECS service of its own in moto, running revision 2 of a family with two revisions.
+pub struct TwoRevisions {
+    pub cluster: String,
+    pub service: String,
+    pub family: String,
+    /// The ARNs of revision 1 and revision 2.
+    pub arns: Vec<String>,
+}
+
+pub async fn ecs_service_on_revision_2(ecs: &aws_sdk_ecs::Client, prefix: &str) -> TwoRevisions {
+    let tag = format!("{:08x}", rand::random::<u32>());
+    let (cluster, service, family) = (
+        format!("{prefix}-{tag}"),
+        format!("api-{tag}"),
+        format!("{prefix}-api-{tag}"),
+    );
+    ecs.create_cluster()
+        .cluster_name(&cluster)
+        .send()
+        .await
+        .expect("cluster");
+    let mut arns = Vec::new();
+    for version in ["1.4.0", "1.5.0"] {
+        let td = ecs
+            .register_task_definition()
+            .family(&family)
+            .container_definitions(
+                aws_sdk_ecs::types::ContainerDefinition::builder()
+                    .name("api")
+                    .image(format!("taskflow/api:{version}"))
+                    .memory(512)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("task definition");
+        arns.push(
+            td.task_definition()
+                .and_then(|t| t.task_definition_arn())
+                .expect("arn")
+                .to_string(),
+        );
+    }
+    ecs.create_service()
+        .cluster(&cluster)
+        .service_name(&service)
+        .task_definition(&arns[1])
+        .desired_count(1)
+        .send()
+        .await
+        .expect("service");
+    TwoRevisions {
+        cluster,
+        service,
+        family,
+        arns,
+    }
+}

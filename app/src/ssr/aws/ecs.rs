@@ -252,30 +252,8 @@ fn service_resource(cluster_arn: &str, s: &Service, tasks: &[Task], taskdefs: &T
         memory: facts.memory,
         images: facts.images,
         launch_type: s.launch_type().map(|l| l.as_str().to_string()),
-        deployments: s
-            .deployments()
-            .iter()
-            .map(|d| DeploymentInfo {
-                id: d.id().unwrap_or_default().to_string(),
-                status: d.status().unwrap_or_default().to_string(),
-                task_definition: short_taskdef(d.task_definition().unwrap_or_default()),
-                running: d.running_count().max(0) as u32,
-                desired: d.desired_count().max(0) as u32,
-                pending: d.pending_count().max(0) as u32,
-                rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
-                created_ms: d.created_at().map(secs_to_ms),
-                updated_ms: d.updated_at().map(secs_to_ms),
-            })
-            .collect(),
-        events: s
-            .events()
-            .iter()
-            .take(20)
-            .map(|e| ServiceEvent {
-                at_ms: e.created_at().map(secs_to_ms).unwrap_or(0),
-                message: e.message().unwrap_or_default().to_string(),
-            })
-            .collect(),
+        deployments: deployments(s),
+        events: events(s),
         tasks: task_infos,
         target_groups: s
             .load_balancers()
@@ -333,7 +311,38 @@ fn facts_from_task(t: &Task) -> TaskDefFacts {
 }
 
 /// `arn:…:task-definition/family:7` → `family:7`.
-fn short_taskdef(arn: &str) -> String {
+/// A service's deployments as the console shows them.
+pub(crate) fn deployments(s: &Service) -> Vec<DeploymentInfo> {
+    s.deployments()
+        .iter()
+        .map(|d| DeploymentInfo {
+            id: d.id().unwrap_or_default().to_string(),
+            status: d.status().unwrap_or_default().to_string(),
+            task_definition: short_taskdef(d.task_definition().unwrap_or_default()),
+            running: d.running_count().max(0) as u32,
+            desired: d.desired_count().max(0) as u32,
+            pending: d.pending_count().max(0) as u32,
+            rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
+            created_ms: d.created_at().map(secs_to_ms),
+            updated_ms: d.updated_at().map(secs_to_ms),
+        })
+        .collect()
+}
+
+/// A service's last 20 events, newest first.
+pub(crate) fn events(s: &Service) -> Vec<ServiceEvent> {
+    s.events()
+        .iter()
+        .take(20)
+        .map(|e| ServiceEvent {
+            at_ms: e.created_at().map(secs_to_ms).unwrap_or(0),
+            message: e.message().unwrap_or_default().to_string(),
+        })
+        .collect()
+}
+
+/// `family:revision` of a task definition ARN (an already short name is returned as it is).
+pub(crate) fn short_taskdef(arn: &str) -> String {
     arn.rsplit('/').next().unwrap_or(arn).to_string()
 }
 

@@ -129,7 +129,7 @@ pub fn with_revocation(existing: Option<&str>, session_name: &str, issued_before
     }
 }
 
-fn decode_policy(doc: &str) -> String {
+pub fn decode_policy(doc: &str) -> String {
     // IAM answers policy documents URL-encoded.
     if doc.trim_start().starts_with('{') {
         doc.to_string()
@@ -178,40 +178,37 @@ mod tests {
     const NOW: i64 = 1_800_000_000_000;
 
     #[test]
-    fn a_revocation_denies_one_session_issued_before_now() {
-        let doc: serde_json::Value =
-            serde_json::from_str(&with_revocation(None, "req-42-alice", NOW, NOW)).expect("json");
+    fn a_revocation_denies_one_session_issued_before_now() -> Result<(), serde_json::Error> {
+        let doc: serde_json::Value = serde_json::from_str(&with_revocation(None, "req-42-alice", NOW, NOW))?;
         let s = &doc["Statement"][0];
         assert_eq!(s["Effect"], "Deny");
         assert_eq!(s["Condition"]["StringLike"]["aws:userid"], "*:req-42-alice");
         assert_eq!(s["Condition"]["DateLessThan"]["aws:TokenIssueTime"], iso(NOW));
+        Ok(())
     }
 
     #[test]
-    fn stale_statements_are_pruned_and_foreign_ones_kept() {
+    fn stale_statements_are_pruned_and_foreign_ones_kept() -> Result<(), serde_json::Error> {
         let old = with_revocation(None, "req-1-bob", NOW - 13 * 3_600_000, NOW - 13 * 3_600_000);
-        let mut v: serde_json::Value = serde_json::from_str(&old).expect("json");
-        v["Statement"]
-            .as_array_mut()
-            .expect("array")
-            .push(serde_json::json!({"Sid": "SomeoneElse", "Effect": "Deny", "Action": "s3:*", "Resource": "*"}));
+        let mut v: serde_json::Value = serde_json::from_str(&old)?;
+        let statements = v["Statement"].as_array_mut();
+        assert!(statements.is_some(), "Statement is an array: {old}");
+        statements.into_iter().for_each(|a| {
+            a.push(serde_json::json!({"Sid": "SomeoneElse", "Effect": "Deny", "Action": "s3:*", "Resource": "*"}))
+        });
         let doc = with_revocation(Some(&v.to_string()), "req-42-alice", NOW, NOW);
         assert!(!doc.contains("req-1-bob"), "older than any session: pruned");
         assert!(doc.contains("SomeoneElse") && doc.contains("req-42-alice"));
+        Ok(())
     }
 
     #[test]
     fn the_document_stays_under_the_inline_policy_limit() {
-        let mut doc = None::<String>;
+        let mut doc = String::new();
         for i in 0..200 {
-            doc = Some(with_revocation(
-                doc.as_deref(),
-                &format!("req-{i}-someone-with-a-long-name"),
-                NOW + i,
-                NOW + i,
-            ));
+            let existing = (i > 0).then_some(doc.as_str());
+            doc = with_revocation(existing, &format!("req-{i}-someone-with-a-long-name"), NOW + i, NOW + i);
         }
-        let doc = doc.expect("doc");
         assert!(doc.len() <= POLICY_LIMIT, "{}", doc.len());
         assert!(doc.contains("req-199-"), "the newest is kept");
         assert!(!doc.contains("req-0-someone"), "the oldest went first");

@@ -2,12 +2,8 @@
 //! the service read that watches it, task definition lookup, and alarm history.
 
 use super::{err_text, secs_to_ms};
-use crate::model::{AlarmState, DeploymentInfo, ServiceEvent};
+use crate::model::AlarmState;
 use crate::ssr::cloud::ServiceNow;
-
-fn short(arn: &str) -> String {
-    arn.rsplit('/').next().unwrap_or(arn).to_string()
-}
 
 pub async fn service_now(client: &aws_sdk_ecs::Client, cluster: &str, service: &str) -> Result<ServiceNow, String> {
     let out = client
@@ -23,32 +19,10 @@ pub async fn service_now(client: &aws_sdk_ecs::Client, cluster: &str, service: &
         .ok_or_else(|| format!("ECS DescribeServices: no service {service} in cluster {cluster}"))?;
     Ok(ServiceNow {
         task_definition: s.task_definition().unwrap_or_default().to_string(),
-        deployments: s
-            .deployments()
-            .iter()
-            .map(|d| DeploymentInfo {
-                id: d.id().unwrap_or_default().to_string(),
-                status: d.status().unwrap_or_default().to_string(),
-                task_definition: short(d.task_definition().unwrap_or_default()),
-                running: d.running_count().max(0) as u32,
-                desired: d.desired_count().max(0) as u32,
-                pending: d.pending_count().max(0) as u32,
-                rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
-                created_ms: d.created_at().map(secs_to_ms),
-                updated_ms: d.updated_at().map(secs_to_ms),
-            })
-            .collect(),
+        deployments: super::ecs::deployments(s),
         running: s.running_count().max(0) as u32,
         desired: s.desired_count().max(0) as u32,
-        events: s
-            .events()
-            .iter()
-            .take(20)
-            .map(|e| ServiceEvent {
-                at_ms: e.created_at().map(secs_to_ms).unwrap_or(0),
-                message: e.message().unwrap_or_default().to_string(),
-            })
-            .collect(),
+        events: super::ecs::events(s),
     })
 }
 
@@ -150,7 +124,7 @@ mod tests {
     /// Moto lacks DescribeAlarmHistory: the gap-filling path is tested against the SDK's mocks,
     /// across two pages, newest-first input, and an item older than `since`.
     #[tokio::test]
-    async fn history_fills_the_changes_between_two_polls() {
+    async fn history_fills_the_changes_between_two_polls() -> Result<(), String> {
         let first = mock!(aws_sdk_cloudwatch::Client::describe_alarm_history)
             .match_requests(|r| r.next_token().is_none() && r.alarm_name() == Some("api-5xx"))
             .then_output(|| {
@@ -168,9 +142,10 @@ mod tests {
                     .build()
             });
         let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[&first, &second]);
-        let got = alarm_history(&client, "api-5xx", 1_000).await.expect("history");
+        let got = alarm_history(&client, "api-5xx", 1_000).await?;
         assert_eq!(got, vec![(2_000, AlarmState::Ok), (3_000, AlarmState::Alarm)]);
         assert_eq!(first.num_calls(), 1);
         assert_eq!(second.num_calls(), 1);
+        Ok(())
     }
 }

@@ -122,6 +122,8 @@ pub trait AccessStore: Send + Sync {
     async fn access_in_status(&self, statuses: &[&str]) -> Result<Vec<AccessRequestRecord>, StoreError>;
     async fn access_approvals(&self, id: i64) -> Result<Vec<ApprovalRecord>, StoreError>;
     async fn access_grant(&self, id: i64) -> Result<Option<GrantRecord>, StoreError>;
+    /// The grants of several requests in one query (pages listing many requests).
+    async fn access_grants_for(&self, ids: &[i64]) -> Result<Vec<GrantRecord>, StoreError>;
     /// Records one approver's decision on a pending request; with `needed` approvals the request
     /// becomes approved and its window (`window_ms`) starts now.
     async fn access_decide(
@@ -250,24 +252,34 @@ impl AccessStore for SqlStore {
     }
 
     async fn access_grant(&self, id: i64) -> Result<Option<GrantRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT request_id, role_arn, session_name, access_key_id, issued_ms, expires_ms FROM access_grants WHERE request_id = $1",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
+        Ok(self.access_grants_for(&[id]).await?.pop())
+    }
+
+    async fn access_grants_for(&self, ids: &[i64]) -> Result<Vec<GrantRecord>, StoreError> {
+        if ids.is_empty() {
+            return Ok(vec![]);
+        }
+        // Integers only, so the list is written into the statement.
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ");
+        let rows = sqlx::query(&format!(
+            "SELECT request_id, role_arn, session_name, access_key_id, issued_ms, expires_ms FROM access_grants \
+             WHERE request_id IN ({list})"
+        ))
+        .fetch_all(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(GrantRecord {
-                request_id: r.try_get("request_id")?,
-                role_arn: r.try_get("role_arn")?,
-                session_name: r.try_get("session_name")?,
-                access_key_id: r.try_get("access_key_id")?,
-                issued_ms: r.try_get("issued_ms")?,
-                expires_ms: r.try_get("expires_ms")?,
+        rows.iter()
+            .map(|r| {
+                Ok(GrantRecord {
+                    request_id: r.try_get("request_id")?,
+                    role_arn: r.try_get("role_arn")?,
+                    session_name: r.try_get("session_name")?,
+                    access_key_id: r.try_get("access_key_id")?,
+                    issued_ms: r.try_get("issued_ms")?,
+                    expires_ms: r.try_get("expires_ms")?,
+                })
             })
-        })
-        .transpose()
-        .map_err(|e: sqlx::Error| StoreError::Db(e))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::Db)
     }
 
     async fn access_decide(
@@ -356,33 +368,20 @@ impl AccessStore for SqlStore {
         now_ms: i64,
         effects: Effects,
     ) -> Result<bool, StoreError> {
-        let mut sets = vec!["status = $2".to_string(), "updated_ms = $3".to_string()];
-        for (i, p) in patch.iter().enumerate() {
-            let col = match p {
-                Patch::Text(c, _) | Patch::Int(c, _) => *c,
-            };
-            if !PATCHABLE.contains(&col) {
-                return Err(StoreError::Other(format!("access_requests.{col} cannot be updated")));
-            }
-            sets.push(format!("{col} = ${}", i + 4));
+        let mut sets = "status = $2, updated_ms = $3".to_string();
+        let extra = super::incidents::set_clause("access_requests", &patch, &PATCHABLE, 4)?;
+        if !extra.is_empty() {
+            sets.push_str(", ");
+            sets.push_str(&extra);
         }
         let from_list = from
             .iter()
             .map(|s| format!("'{}'", s.replace('\'', "")))
             .collect::<Vec<_>>()
             .join(", ");
-        let sql = format!(
-            "UPDATE access_requests SET {} WHERE id = $1 AND status IN ({from_list})",
-            sets.join(", ")
-        );
+        let sql = format!("UPDATE access_requests SET {sets} WHERE id = $1 AND status IN ({from_list})");
         let (_serial, mut tx) = self.write_tx().await?;
-        let mut q = sqlx::query(&sql).bind(id).bind(to).bind(now_ms);
-        for p in patch {
-            q = match p {
-                Patch::Text(_, v) => q.bind(v),
-                Patch::Int(_, v) => q.bind(v),
-            };
-        }
+        let q = super::incidents::bind_patch(sqlx::query(&sql).bind(id).bind(to).bind(now_ms), patch);
         if q.execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }

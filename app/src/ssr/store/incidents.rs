@@ -99,6 +99,34 @@ pub enum Patch {
     Int(&'static str, Option<i64>),
 }
 
+/// `col = $n, …` for a patch, the placeholders numbered from `first`; a column outside `allowed`
+/// is a programming error, refused.
+pub(super) fn set_clause(table: &str, patch: &[Patch], allowed: &[&str], first: usize) -> Result<String, StoreError> {
+    let mut sets = Vec::with_capacity(patch.len());
+    for (i, p) in patch.iter().enumerate() {
+        let (Patch::Text(col, _) | Patch::Int(col, _)) = p;
+        if !allowed.contains(col) {
+            return Err(StoreError::Other(format!("{table}.{col} cannot be updated")));
+        }
+        sets.push(format!("{col} = ${}", i + first));
+    }
+    Ok(sets.join(", "))
+}
+
+/// Binds a patch's values in order, after the statement's own parameters.
+pub(super) fn bind_patch<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    patch: Vec<Patch>,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    for p in patch {
+        q = match p {
+            Patch::Text(_, v) => q.bind(v),
+            Patch::Int(_, v) => q.bind(v),
+        };
+    }
+    q
+}
+
 /// What an action writes beside its own rows, in the same transaction.
 #[derive(Debug, Default)]
 pub struct Effects {
@@ -284,8 +312,8 @@ pub(super) async fn write_effects(tx: &mut Tx, key: &[u8], effects: Effects, now
         .execute(&mut **tx)
         .await?;
     }
-    for a in effects.audit {
-        SqlStore::audit_in(tx, key, a).await?;
+    if !effects.audit.is_empty() {
+        SqlStore::audit_in_many(tx, effects.audit.into_iter().map(|a| (key, a)).collect()).await?;
     }
     Ok(new)
 }
@@ -336,26 +364,14 @@ impl IncidentStore for SqlStore {
         now_ms: i64,
         effects: Effects,
     ) -> Result<bool, StoreError> {
-        let mut sets = Vec::new();
-        for (i, p) in patch.iter().enumerate() {
-            let col = match p {
-                Patch::Text(c, _) | Patch::Int(c, _) => *c,
-            };
-            if !PATCHABLE.contains(&col) {
-                return Err(StoreError::Other(format!("incidents.{col} cannot be updated")));
-            }
-            sets.push(format!("{col} = ${}", i + 4));
-        }
-        sets.push("updated_ms = $3".into());
-        let sql = format!("UPDATE incidents SET {} WHERE id = $1 AND status = $2", sets.join(", "));
+        let sets = set_clause("incidents", &patch, &PATCHABLE, 4)?;
+        let sql = if sets.is_empty() {
+            "UPDATE incidents SET updated_ms = $3 WHERE id = $1 AND status = $2".to_string()
+        } else {
+            format!("UPDATE incidents SET {sets}, updated_ms = $3 WHERE id = $1 AND status = $2")
+        };
         let (_serial, mut tx) = self.write_tx().await?;
-        let mut q = sqlx::query(&sql).bind(id).bind(expect_status).bind(now_ms);
-        for p in patch {
-            q = match p {
-                Patch::Text(_, v) => q.bind(v),
-                Patch::Int(_, v) => q.bind(v),
-            };
-        }
+        let q = bind_patch(sqlx::query(&sql).bind(id).bind(expect_status).bind(now_ms), patch);
         let done = q.execute(&mut *tx).await?;
         if done.rows_affected() != 1 {
             return Ok(false);
