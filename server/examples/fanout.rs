@@ -5,7 +5,7 @@
 use app::ssr::aws::SdkCloud;
 use app::ssr::cloud::Cloud;
 use app::ssr::config::Config;
-use app::ssr::metrics::Metrics;
+use app::ssr::prometheus::Metrics;
 use std::sync::Arc;
 use std::time::Instant;
 

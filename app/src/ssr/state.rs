@@ -5,7 +5,7 @@ use super::aws::SdkCloud;
 use super::cloud::{Cloud, SeverityRules};
 use super::config::{AuthMode, Config};
 use super::demo::{DEMO_ENVS, DemoCloud};
-use super::metrics::Metrics;
+use super::prometheus::Metrics;
 use super::store::Store;
 use crate::error::AppError;
 use crate::model::{EnvDetail, EnvSummary, Health, Tier, health_of};

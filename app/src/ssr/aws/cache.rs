@@ -3,7 +3,7 @@
 //! value is served, marked stale with its age and the error; the refresh is not retried for
 //! `retry_after`, so a dead endpoint costs one timeout per interval, not one per viewer.
 
-use crate::ssr::metrics::Metrics;
+use crate::ssr::prometheus::Metrics;
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};

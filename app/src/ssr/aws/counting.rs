@@ -1,7 +1,7 @@
 //! Counts every AWS call attempt by service, operation and outcome (for /metrics and the
 //! fan-out benchmark), as an SDK interceptor so that paginators and retries are counted too.
 
-use crate::ssr::metrics::Metrics;
+use crate::ssr::prometheus::Metrics;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef;

@@ -17,7 +17,7 @@ pub mod tagging;
 use crate::model::{Alarm, AlarmState, Chart, DataNote, Inventory, Resource, ResourceKind, TimeRange};
 use crate::ssr::cloud::{BackupsData, Cloud, CloudError, ServiceNow, SeverityRules, TempCredentials};
 use crate::ssr::config::EnvironmentConfig;
-use crate::ssr::metrics::Metrics;
+use crate::ssr::prometheus::Metrics;
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
