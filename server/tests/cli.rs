@@ -54,7 +54,7 @@ fn audit_verify_prints_the_head_and_catches_tampering() {
     let rt = tokio::runtime::Runtime::new().expect("rt");
     let url = format!("sqlite://{}/c.db", dir.path().display());
     rt.block_on(async {
-        use app::ssr::store::{SqlStore, Store};
+        use app::ssr::store::{AuditStore, SqlStore};
         let s = SqlStore::connect(&url).await.expect("connect");
         for i in 0..3 {
             let e = app::ssr::audit::NewAuditEntry::new("alice", "login", "console", "ok", serde_json::json!({"i": i}));

@@ -2,8 +2,8 @@
 //! one guarded UPDATE (`WHERE status IN (…)`) in the same transaction as its audit entry, so two
 //! people acting at once cannot both win, and an action without its audit entry does not happen.
 
-use super::incidents::{Effects, Patch};
-use super::{SqlStore, StoreError};
+use super::effects::{bind_patch, set_clause, write_effects};
+use super::{Effects, EffectsFor, Patch, SqlStore, StoreError};
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -114,7 +114,7 @@ pub trait AccessStore: Send + Sync {
         &self,
         key: &[u8],
         rec: &AccessRequestRecord,
-        effects: super::EffectsFor,
+        effects: EffectsFor,
     ) -> Result<i64, StoreError>;
     async fn access_get(&self, id: i64) -> Result<Option<AccessRequestRecord>, StoreError>;
     /// Newest first.
@@ -166,7 +166,7 @@ impl AccessStore for SqlStore {
         &self,
         key: &[u8],
         rec: &AccessRequestRecord,
-        effects: super::EffectsFor,
+        effects: EffectsFor,
     ) -> Result<i64, StoreError> {
         let (_serial, mut tx) = self.write_tx().await?;
         let row = sqlx::query(
@@ -192,7 +192,7 @@ impl AccessStore for SqlStore {
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
-        super::incidents::write_effects(&mut tx, key, effects(id), rec.created_ms).await?;
+        write_effects(&mut tx, key, effects(id), rec.created_ms).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -353,7 +353,7 @@ impl AccessStore for SqlStore {
                 Decided::Recorded { approvals }
             }
         };
-        super::incidents::write_effects(&mut tx, key, effects(outcome), now_ms).await?;
+        write_effects(&mut tx, key, effects(outcome), now_ms).await?;
         tx.commit().await?;
         Ok(outcome)
     }
@@ -369,7 +369,7 @@ impl AccessStore for SqlStore {
         effects: Effects,
     ) -> Result<bool, StoreError> {
         let mut sets = "status = $2, updated_ms = $3".to_string();
-        let extra = super::incidents::set_clause("access_requests", &patch, &PATCHABLE, 4)?;
+        let extra = set_clause("access_requests", &patch, &PATCHABLE, 4)?;
         if !extra.is_empty() {
             sets.push_str(", ");
             sets.push_str(&extra);
@@ -381,11 +381,11 @@ impl AccessStore for SqlStore {
             .join(", ");
         let sql = format!("UPDATE access_requests SET {sets} WHERE id = $1 AND status IN ({from_list})");
         let (_serial, mut tx) = self.write_tx().await?;
-        let q = super::incidents::bind_patch(sqlx::query(&sql).bind(id).bind(to).bind(now_ms), patch);
+        let q = bind_patch(sqlx::query(&sql).bind(id).bind(to).bind(now_ms), patch);
         if q.execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }
-        super::incidents::write_effects(&mut tx, key, effects, now_ms).await?;
+        write_effects(&mut tx, key, effects, now_ms).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -420,7 +420,7 @@ impl AccessStore for SqlStore {
         .bind(grant.expires_ms)
         .execute(&mut *tx)
         .await?;
-        super::incidents::write_effects(&mut tx, key, effects, now_ms).await?;
+        write_effects(&mut tx, key, effects, now_ms).await?;
         tx.commit().await?;
         Ok(true)
     }
