@@ -2,8 +2,8 @@
 //! naive count (one call per resource), and with 10 concurrent viewers against 1.
 //! Run by scripts/bench.sh against moto seeded with N services and M tasks.
 
-use app::ssr::aws::SdkCloud;
 use app::ssr::cloud::Cloud;
+use app::ssr::cloud::aws::SdkCloud;
 use app::ssr::config::Config;
 use app::ssr::prometheus::Metrics;
 use std::sync::Arc;
@@ -71,7 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // The next refresh once the ECS entries expire (load balancers, databases and tagged
     // resources have longer TTLs, task definitions never expire).
-    tokio::time::sleep(app::ssr::aws::TTL_ECS + std::time::Duration::from_secs(1)).await;
+    tokio::time::sleep(app::ssr::cloud::aws::TTL_ECS + std::time::Duration::from_secs(1)).await;
     let before = metrics.aws_calls(None);
     cloud.inventory("bench", 0).await?;
     let steady = metrics.aws_calls(None) - before;
@@ -103,7 +103,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| ratio to naive | 1/{:.1} |", naive as f64 / calls.max(1) as f64);
     println!(
         "| calls for the next refresh, {} s later (ECS expired, the rest cached) | {steady} (1/{:.1}) |",
-        app::ssr::aws::TTL_ECS.as_secs() + 1,
+        app::ssr::cloud::aws::TTL_ECS.as_secs() + 1,
         naive as f64 / steady.max(1) as f64
     );
     println!("| calls with 10 concurrent viewers (cold cache) | {calls10} |");

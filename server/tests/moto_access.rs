@@ -160,7 +160,7 @@ ticket_pattern = "^(INC|CHG)-[0-9]+$"
         .send()
         .await
         .expect("the deny policy exists");
-    let doc = app::ssr::aws::grants::decode_policy(policy.policy_document());
+    let doc = app::ssr::cloud::aws::grants::decode_policy(policy.policy_document());
     let doc: serde_json::Value = serde_json::from_str(&doc).expect("policy json");
     let st = &doc["Statement"][0];
     assert_eq!(st["Effect"], "Deny");

@@ -5,7 +5,7 @@
 
 use super::audit::NewAuditEntry;
 use super::auth::Caller;
-use super::aws::ecs::short_taskdef as short;
+use super::cloud::aws::ecs::short_taskdef as short;
 use super::state::AppState;
 use super::store::{Effects, IncidentRecord, NewOutbox, NewTimelineEntry, Patch, RollbackRecord, TimelineRecord};
 use crate::error::AppError;

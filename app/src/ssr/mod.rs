@@ -3,10 +3,8 @@
 pub mod access;
 pub mod audit;
 pub mod auth;
-pub mod aws;
 pub mod cloud;
 pub mod config;
-pub mod demo;
 pub mod incidents;
 pub mod jobs;
 pub mod links;

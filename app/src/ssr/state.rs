@@ -1,10 +1,10 @@
 //! The state every request shares: config, store, clouds, metrics, the audit key.
 
 use super::audit::{AuditRecord, NewAuditEntry};
-use super::aws::SdkCloud;
+use super::cloud::aws::SdkCloud;
+use super::cloud::demo::{DEMO_ENVS, DemoCloud};
 use super::cloud::{Cloud, SeverityRules};
 use super::config::{AuthMode, Config};
-use super::demo::{DEMO_ENVS, DemoCloud};
 use super::prometheus::Metrics;
 use super::store::Store;
 use crate::error::AppError;
@@ -113,7 +113,7 @@ impl AppState {
     /// The recovery point objective of an environment (config, or the demo's seed).
     pub fn rpo_hours(&self, meta: &EnvMeta) -> Option<u32> {
         if meta.demo {
-            super::demo::demo_env(&meta.name).and_then(|d| d.rpo_hours)
+            super::cloud::demo::demo_env(&meta.name).and_then(|d| d.rpo_hours)
         } else {
             self.config
                 .environments
@@ -253,7 +253,7 @@ impl AppState {
     /// The access profiles of an environment: from config, or the demo's.
     pub fn access_profiles(&self, env: &str) -> Vec<super::config::AccessProfile> {
         match self.environment(env) {
-            Some(m) if m.demo => super::demo::demo_profiles(env),
+            Some(m) if m.demo => super::cloud::demo::demo_profiles(env),
             Some(_) => self
                 .config
                 .environments

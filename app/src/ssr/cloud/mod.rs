@@ -5,6 +5,9 @@ use crate::model::{Alarm, AlarmState, DeploymentInfo, ServiceEvent};
 use crate::model::{BackupJobInfo, BackupPlanInfo, Chart, DataNote, Inventory, RecoveryPointInfo, TimeRange};
 use async_trait::async_trait;
 
+pub mod aws;
+pub mod demo;
+
 /// What an environment's backups look like; `None` lists are ones the endpoint cannot give.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackupsData {
@@ -65,7 +68,7 @@ impl ServiceNow {
     /// Stable as `aws ecs wait services-stable` means it: one deployment, on `target`, with
     /// running = desired.
     pub fn stable_on(&self, target_arn: &str) -> bool {
-        let short = super::aws::ecs::short_taskdef(target_arn);
+        let short = aws::ecs::short_taskdef(target_arn);
         self.deployments.len() == 1
             && self.deployments.iter().all(|d| d.task_definition == short)
             && self.running == self.desired

@@ -3,7 +3,7 @@
 //! Metrics move with the clock (deterministic waves, so two replicas agree), and alarms are
 //! evaluated against them, so the overview changes over time like a real estate would.
 
-use super::cloud::{BackupsData, Cloud, CloudError, ServiceNow, SeverityRules, TempCredentials};
+use super::{BackupsData, Cloud, CloudError, ServiceNow, SeverityRules, TempCredentials};
 use crate::model::{
     Alarm, AlarmState, BackupJobInfo, BackupPlanInfo, Chart, DataNote, DeploymentInfo, Gauge, Health, Inventory,
     RecoveryPointInfo, Resource, ResourceKind, Series, ServiceEvent, ServiceInfo, TaskCounts, TaskInfo, Tier,
@@ -1297,8 +1297,8 @@ fn curriculum(sim: &Sim) -> (Vec<Resource>, Vec<Reading>) {
 /// The access profiles of the demo environments: seed 004's production access rules for TaskFlow
 /// (read-only, database access needing two approvals, and the break-glass profile). Grants on
 /// demo environments hand out credentials that work nowhere.
-pub fn demo_profiles(env: &str) -> Vec<super::config::AccessProfile> {
-    use super::config::AccessProfile;
+pub fn demo_profiles(env: &str) -> Vec<crate::ssr::config::AccessProfile> {
+    use crate::ssr::config::AccessProfile;
     if env != "taskflow-production" {
         return vec![];
     }
