@@ -1,5 +1,6 @@
-//! The `Cloud` interface: what the console reads from an environment. `DemoCloud` (demo.rs)
-//! simulates the seed systems in-process; the SDK implementation reads AWS.
+//! The `Cloud` interface: what the console reads from an environment, and its two
+//! implementations: `SdkCloud` (aws/) reads AWS through the SDK; `DemoCloud` (demo/) simulates
+//! the demo systems of docs/DEMO.md in-process.
 
 use crate::model::{Alarm, AlarmState, DeploymentInfo, ServiceEvent};
 use crate::model::{BackupJobInfo, BackupPlanInfo, Chart, DataNote, Inventory, RecoveryPointInfo, TimeRange};
@@ -146,16 +147,16 @@ pub trait Cloud: Send + Sync {
 }
 
 /// Severity of an alarm from its name: the configured `[[severity]]` rules first (first match
-/// wins), then the defaults that follow seed 004's alert table.
+/// wins), then defaults that follow the alert table of the demo's TaskFlow system (docs/DEMO.md).
 pub struct SeverityRules {
     rules: Vec<(regex::Regex, u8)>,
 }
 
 impl SeverityRules {
     pub const DEFAULTS: [(&'static str, u8); 4] = [
-        // Critical in 004: error rate, service down; 5xx from 003.
+        // Critical in TaskFlow's table: error rate, service down; 5xx from Curriculum Alignment.
         ("(?i)service-down|5xx|error-rate", 1),
-        // High: latency; Lambda errors and availability (000, 003).
+        // High: latency; Lambda errors and availability (Homebrew Bottles Sync, Curriculum Alignment).
         ("(?i)latency|p95|p99|errors|availability", 2),
         // Warning: resources, certificates, durations, backups.
         ("(?i)cpu|memory|connections|disk|ssl|duration|backup", 3),

@@ -95,10 +95,10 @@ pub struct ChartSpec {
     pub threshold_metric: Option<(String, f64)>,
 }
 
-/// The charts the seeds' dashboards show, for the resources of an environment: requests/s,
-/// p50/p95/p99 latency and 5xx per load balancer; CPU and memory per ECS service; connections per
-/// database; invocations, errors, throttles and duration per Lambda function; 5xx and latency per
-/// API.
+/// The charts the demo systems' dashboards show (docs/DEMO.md), for the resources of an
+/// environment: requests/s, p50/p95/p99 latency and 5xx per load balancer; CPU and memory per ECS
+/// service; connections per database; invocations, errors, throttles and duration per Lambda
+/// function; 5xx and latency per API.
 pub fn plan(resources: &[Resource], period: i32) -> (Vec<ChartSpec>, Vec<QuerySpec>) {
     let mut charts = Vec::new();
     let mut queries = Vec::new();
