@@ -1,6 +1,6 @@
 # ops-console: build without cargo-leptos (see README "How the build works").
 #   make run    install what is missing, build, serve on http://127.0.0.1:3000 (embedded defaults)
-#   make check  the fast inner loop: cargo check of app (ssr), the server with its tests, the wasm
+#   make check  the fast inner loop: cargo check of app (ssr) and server with their tests, the wasm
 #   make test   every test: system packages, fmt, clippy, unit and integration tests on SQLite and
 #               Postgres, browser tests
 SHELL := /bin/bash
@@ -68,8 +68,10 @@ run: build
 	$(BIN) serve
 
 ## Type-check everything the build and the tests compile, without building: the inner loop.
+## The same package/feature sets as `clippy`, so the two share the checked dependencies.
 check: wasm-target
-	cargo check -p app -p server --features app/ssr --tests
+	cargo check -p app --features ssr --tests
+	cargo check -p server --tests
 	LEPTOS_OUTPUT_NAME=ops-console cargo check -p frontend --target wasm32-unknown-unknown
 
 ## Debian packages the tests need (chromium, postgresql, curl, npm): installed as root, else named.
