@@ -1,6 +1,8 @@
 # ops-console: build without cargo-leptos (see README "How the build works").
 #   make run    install what is missing, build, serve on http://127.0.0.1:3000 (embedded defaults)
-#   make test   every test: fmt, unit and integration tests on SQLite and Postgres, browser tests
+#   make check  the fast inner loop: cargo check of app (ssr) and server with their tests, the wasm
+#   make test   every test: system packages, fmt, clippy, unit and integration tests on SQLite and
+#               Postgres, browser tests
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
@@ -25,11 +27,13 @@ endif
 PKG := $(LEPTOS_SITE_ROOT)/$(LEPTOS_SITE_PKG_DIR)
 BIN := target/$(PROFILE)/ops-console
 
-.PHONY: run test build site wasm css server tools clippy fmt e2e-deps py-deps bench
+.PHONY: run check test build site wasm css server tools wasm-target clippy fmt system-deps e2e-deps py-deps bench
 
 ## Toolchain pieces the build needs, installed when missing.
-tools:
+wasm-target:
 	@rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+tools: wasm-target
 	@if ! wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (matches Cargo.lock; a few minutes, once)"; \
 	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
@@ -63,6 +67,17 @@ build: site server
 run: build
 	$(BIN) serve
 
+## Type-check everything the build and the tests compile, without building: the inner loop.
+## The same package/feature sets as `clippy`, so the two share the checked dependencies.
+check: wasm-target
+	cargo check -p app --features ssr --tests
+	cargo check -p server --tests
+	LEPTOS_OUTPUT_NAME=ops-console cargo check -p frontend --target wasm32-unknown-unknown
+
+## Debian packages the tests need (chromium, postgresql, curl, npm): installed as root, else named.
+system-deps:
+	@bash scripts/system-deps.sh
+
 ## playwright-core for the browser tests (never downloads a browser: Debian's chromium is used).
 e2e-deps:
 	@cd end2end && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund; }
@@ -70,7 +85,7 @@ e2e-deps:
 fmt:
 	cargo fmt --all
 
-clippy:
+clippy: wasm-target
 	cargo clippy -p app --features ssr --all-targets -- -D warnings
 	cargo clippy -p server --all-targets -- -D warnings
 	LEPTOS_OUTPUT_NAME=ops-console cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
@@ -79,8 +94,11 @@ clippy:
 py-deps:
 	@bash scripts/py-deps.sh
 
-test: build e2e-deps py-deps
+# In this order: missing system packages stop it at once, fmt and clippy before the long build.
+test: system-deps
 	cargo fmt --all --check
+	@$(MAKE) --no-print-directory clippy
+	@$(MAKE) --no-print-directory build e2e-deps py-deps
 	bash scripts/test.sh
 
 ## The fan-out benchmark (figures for docs/PERFORMANCE.md); not part of make test.

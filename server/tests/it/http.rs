@@ -1,9 +1,7 @@
 //! The real console on port 0 with a fresh SQLite database, spoken to over HTTP as a browser,
 //! curl or a script would.
 
-mod common;
-
-use common::spawn_app;
+use crate::common::{self, spawn_app};
 
 const DEMO: [&str; 6] = [
     "taskflow-production",

@@ -3,8 +3,7 @@
 //! and can be pinned but never rewritten or deleted; job leases go to one holder at a time;
 //! concurrent writers neither fail (SQLITE_BUSY) nor break the audit chain.
 
-mod common;
-
+use crate::common;
 use app::ssr::audit::{self, NewAuditEntry};
 use app::ssr::store::{Effects, IncidentRecord, NewOutbox, NewTimelineEntry, Patch, SqlStore, Store};
 use std::sync::Arc;

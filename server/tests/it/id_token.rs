@@ -3,8 +3,7 @@
 //! hands out tokens crafted with openidconnect's own signing, and the console's callback must
 //! answer 401 with the reason audited, while a well-formed token signs the person in.
 
-mod common;
-
+use crate::common;
 use axum::Router;
 use axum::routing::{get, post};
 use openidconnect::core::{
@@ -16,8 +15,8 @@ use openidconnect::{
 };
 use std::sync::{Arc, Mutex};
 
-const KEY_A: &str = include_str!("fixtures/idp-key-a.pem");
-const KEY_B: &str = include_str!("fixtures/idp-key-b.pem");
+const KEY_A: &str = include_str!("../fixtures/idp-key-a.pem");
+const KEY_B: &str = include_str!("../fixtures/idp-key-b.pem");
 
 /// What the next token will look like.
 #[derive(Clone)]

@@ -2,9 +2,7 @@
 //! illegal status moves, notes in order, the Markdown and JSON exports, the post-mortem rule,
 //! Slack messages through the outbox while the receiver refuses the first attempts.
 
-mod common;
-
-use common::{SlackReceiver, eventually, spawn_app_with};
+use crate::common::{SlackReceiver, eventually, spawn_app_with};
 use serde_json::Value;
 use std::time::Duration;
 

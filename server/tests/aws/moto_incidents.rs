@@ -2,9 +2,7 @@
 //! alarm's change on the timeline by itself, and the guarded rollback calls UpdateService with
 //! the previous task definition only after a second person confirms.
 
-mod common;
-
-use common::{eventually, spawn_app_with};
+use crate::common::{self, eventually, spawn_app_with};
 use serde_json::Value;
 use std::time::Duration;
 

@@ -1,8 +1,7 @@
 //! The same storage tests on both backends: SQLite (file in a temp dir) and PostgreSQL (a fresh
 //! database on the server scripts/test.sh starts).
 
-mod common;
-
+use crate::common;
 use app::ssr::audit::{self, ChainError, NewAuditEntry};
 use app::ssr::store::{AuditFilter, Backend, SqlStore, Store};
 use std::sync::Arc;

@@ -1,8 +1,7 @@
 //! SdkCloud through the real AWS SDK against moto (started and seeded by scripts/test.sh with
 //! scripts/seed_moto.py), and against an endpoint that accepts connections and never answers.
 
-mod common;
-
+use crate::common;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 

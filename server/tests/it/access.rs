@@ -3,10 +3,8 @@
 //! that die, expiry, revocation, the audit trail; against oidc-provider-mock, step-up MFA for the
 //! approver and the Slack link through the SSO login.
 
-mod common;
-
+use crate::common::{self, SlackReceiver, eventually, oidc_provider, oidc_session, oidc_user, spawn_app_with};
 use app::ssr::audit;
-use common::{SlackReceiver, eventually, oidc_provider, oidc_session, oidc_user, spawn_app_with};
 use serde_json::{Value, json};
 use std::time::Duration;
 

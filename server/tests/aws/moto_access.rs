@@ -2,9 +2,7 @@
 //! profile's role with a session named after the request and the person, an active grant stands
 //! in for the rollback's second person, and revocation writes the session-scoped deny policy.
 
-mod common;
-
-use common::spawn_app_with;
+use crate::common::{self, spawn_app_with};
 
 #[tokio::test]
 async fn a_grant_is_a_real_role_session_and_revocation_denies_it() {

@@ -1,9 +1,7 @@
 //! SSO against a real OpenID provider (oidc-provider-mock, started by scripts/test.sh): the code
 //! flow over HTTP as a browser would run it, roles from groups, and the refusals.
 
-mod common;
-
-use common::{TestApp, spawn_app_with};
+use crate::common::{TestApp, spawn_app_with};
 use serde_json::json;
 
 fn provider() -> String {
