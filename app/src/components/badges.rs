@@ -16,7 +16,7 @@ pub fn TierBadge(tier: Tier) -> impl IntoView {
 #[component]
 pub fn DemoBadge() -> impl IntoView {
     view! {
-        <span class="badge demo" title="Simulated from the seed documents, not read from AWS">
+        <span class="badge demo" title="Simulated in the console, not read from AWS">
             "DEMO"
         </span>
     }
@@ -26,7 +26,7 @@ pub fn DemoBadge() -> impl IntoView {
 pub fn DemoBanner() -> impl IntoView {
     view! {
         <p class="demo-banner" role="note">
-            "Demo data: these environments are simulated in the console from the seed documents. Nothing here was read from AWS."
+            "Demo data: these environments are simulated in the console. Nothing here was read from AWS."
         </p>
     }
 }

@@ -6,9 +6,72 @@ use crate::api::access::{
     get_access_overview, get_access_request,
 };
 use crate::components::badges::{ActionError, DemoBadge, ErrorBox};
-use crate::model::{AccessDetail, AccessRequestView, IssuedCredentials, format_ts};
+use crate::model::{AccessDetail, AccessRequestView, IssuedCredentials, ProfileInfo, format_ts};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// STS issues credentials for at least 15 minutes, whatever the window asked for.
+const STS_MINIMUM_MINUTES: u32 = 15;
+
+/// What one profile demands, as the server enforces it: MFA, approvals, ticket and the longest
+/// grant for an ordinary profile; the incident, the review and the longest grant for break-glass.
+fn profile_rule(p: &ProfileInfo) -> String {
+    // Requests are limited to the profile's maximum and to 1 hour, whatever the profile says.
+    let cap = p.max_minutes.min(60);
+    let longest = if cap < STS_MINIMUM_MINUTES {
+        format!("at most {cap} min (the credentials last {STS_MINIMUM_MINUTES} min, STS's minimum)")
+    } else {
+        format!("at most {cap} min")
+    };
+    let mfa = if p.require_mfa { "MFA" } else { "no MFA" };
+    let mut parts: Vec<String> = Vec::new();
+    if p.emergency {
+        parts.push("break-glass only, during an open SEV1 or SEV2 incident of that environment".into());
+        parts.push(mfa.into());
+        parts.push("no approval beforehand but a review afterwards by an approver other than the grantee".into());
+    } else {
+        parts.push(mfa.into());
+        parts.push(match p.approvals {
+            1 => "1 approval by someone else".to_string(),
+            n => format!("{n} approvals by other people"),
+        });
+        parts.push(match &p.ticket_pattern {
+            Some(pattern) => format!("ticket matching {pattern}"),
+            None => "ticket optional".to_string(),
+        });
+    }
+    parts.push(longest);
+    format!("{} on {}: {}.", p.name, p.environment, parts.join(", "))
+}
+
+/// The rules line of `/access`: the rules of the profiles actually configured, then what holds
+/// for every grant.
+fn rules_text(profiles: &[ProfileInfo]) -> String {
+    let mut lines: Vec<String> = profiles.iter().map(profile_rule).collect();
+    if lines.is_empty() {
+        lines.push("No access profiles are configured.".into());
+    }
+    lines.push(
+        "Nobody approves their own request or reviews their own break-glass access. Grants are temporary AWS \
+         credentials (STS) that expire by themselves; everything is in the audit log."
+            .into(),
+    );
+    lines.join(" ")
+}
+
+/// The label of demo profiles, naming their environments.
+fn demo_text(profiles: &[ProfileInfo]) -> String {
+    let mut envs: Vec<&str> = Vec::new();
+    for p in profiles.iter().filter(|p| p.demo) {
+        if !envs.contains(&p.environment.as_str()) {
+            envs.push(&p.environment);
+        }
+    }
+    format!(
+        "Demo profiles ({}): grants on demo environments hand out credentials that work nowhere.",
+        envs.join(", ")
+    )
+}
 
 #[component]
 fn StatusBadge(status: String) -> impl IntoView {
@@ -64,7 +127,6 @@ pub fn AccessPage() -> impl IntoView {
     let prefill = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
     view! {
         <h1>"Production access"</h1>
-        <p class="muted">"Seed 004's rules: every access needs MFA, an approval by someone else, a ticket, and lasts at most 1 hour. Grants are temporary AWS credentials (STS) that expire by themselves; everything is in the audit log."</p>
         <Transition fallback=|| view! { <p class="muted">"Reading requests…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -76,7 +138,8 @@ pub fn AccessPage() -> impl IntoView {
                         let normal: Vec<_> = o.profiles.iter().filter(|p| !p.emergency).cloned().collect();
                         let emergency: Vec<_> = o.profiles.iter().filter(|p| p.emergency).cloned().collect();
                         view! {
-                            {demo.then(|| view! { <p class="demo-banner" role="note">"Demo profiles (TaskFlow, seed 004): grants on demo environments hand out credentials that work nowhere."</p> })}
+                            <p class="muted" data-testid="access-rules">{rules_text(&o.profiles)}</p>
+                            {demo.then(|| view! { <p class="demo-banner" role="note">{demo_text(&o.profiles)}</p> })}
                             <section>
                                 <h2>{format!("Waiting for your decision ({})", o.to_decide.len())}</h2>
                                 <RequestTable rows=o.to_decide testid="to-decide"/>
@@ -314,5 +377,79 @@ fn Credentials(c: IssuedCredentials) -> impl IntoView {
             <h3>"~/.aws/credentials"</h3>
             <pre class="export">{c.credentials_file()}</pre>
         </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(name: &str, approvals: u32, max_minutes: u32, ticket: Option<&str>, emergency: bool) -> ProfileInfo {
+        ProfileInfo {
+            environment: "taskflow-production".into(),
+            name: name.into(),
+            role_arn: format!("arn:aws:iam::987654321098:role/{name}"),
+            max_minutes,
+            approvals,
+            require_mfa: true,
+            ticket_pattern: ticket.map(str::to_string),
+            emergency,
+            can_request: true,
+            demo: true,
+        }
+    }
+
+    #[test]
+    fn the_rules_line_says_what_each_configured_profile_demands() {
+        let ticket = Some("^(INC|CHG)-[0-9]+$");
+        let text = rules_text(&[
+            profile("prod-readonly", 1, 60, ticket, false),
+            profile("prod-db-access", 2, 60, ticket, false),
+            profile("prod-break-glass", 1, 30, None, true),
+        ]);
+        assert!(
+            text.starts_with(
+                "prod-readonly on taskflow-production: MFA, 1 approval by someone else, \
+                 ticket matching ^(INC|CHG)-[0-9]+$, at most 60 min. \
+                 prod-db-access on taskflow-production: MFA, 2 approvals by other people,"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("prod-break-glass on taskflow-production: break-glass only"),
+            "{text}"
+        );
+        assert!(text.ends_with("everything is in the audit log."), "{text}");
+        assert!(!text.to_lowercase().contains("seed"), "{text}");
+        let short = rules_text(&[ProfileInfo {
+            require_mfa: false,
+            ..profile("look", 1, 10, None, false)
+        }]);
+        assert!(
+            short.starts_with(
+                "look on taskflow-production: no MFA, 1 approval by someone else, ticket optional, \
+                 at most 10 min (the credentials last 15 min, STS's minimum)."
+            ),
+            "{short}"
+        );
+        assert!(rules_text(&[]).starts_with("No access profiles are configured."));
+    }
+
+    #[test]
+    fn the_demo_label_names_each_demo_environment_once() {
+        let p = profile("a", 1, 60, None, false);
+        let text = demo_text(&[
+            p.clone(),
+            p.clone(),
+            ProfileInfo {
+                demo: false,
+                environment: "live".into(),
+                ..p
+            },
+        ]);
+        assert_eq!(
+            text,
+            "Demo profiles (taskflow-production): grants on demo environments hand out credentials that work nowhere."
+        );
     }
 }
