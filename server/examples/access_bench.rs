@@ -8,6 +8,7 @@ use app::model::Role;
 use app::ssr::audit::NewAuditEntry;
 use app::ssr::auth::Caller;
 use app::ssr::config::Config;
+use app::ssr::kernel::input::{Minutes, Reason};
 use app::ssr::store::{SqlStore, Store};
 use std::time::{Duration, Instant};
 
@@ -84,19 +85,19 @@ approver_groups = ["tech-leads"]
         let q = app::ssr::access::NewRequest {
             environment: "bench".into(),
             profile: "prod-readonly".into(),
-            reason: format!("bench run {i}"),
+            reason: Reason::parse(&format!("bench run {i}"))?,
             ticket: String::new(),
             incident_id: 0,
-            minutes: 30,
+            minutes: Minutes::parse(30)?,
             extends_id: 0,
         };
         let id = app::ssr::access::request(&state, &alice, q).await?;
         let start = Instant::now();
-        app::ssr::access::decide(&state, &bob, id, true, "", "").await?;
+        app::ssr::access::decide(&state, &bob, id, true, None, "").await?;
         let creds = app::ssr::access::activate(&state, &alice, id).await?;
         took.push(start.elapsed());
         assert!(!creds.access_key_id.is_empty());
-        app::ssr::access::revoke(&state, &alice, id, "").await?;
+        app::ssr::access::revoke(&state, &alice, id, None).await?;
     }
     took.sort();
     println!(

@@ -398,7 +398,7 @@ async fn oidc_login(
                 .into_response();
         }
     };
-    let (url, pending) = oidc.start(&next, q.step_up.is_some(), chrono::Utc::now().timestamp());
+    let (url, pending) = oidc.start(&next, q.step_up.is_some(), app::ssr::clock::now_secs());
     if let Err(e) = session.insert(PENDING_KEY, pending).await {
         tracing::error!(error = %e, "could not store the login in progress");
         return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response();
@@ -427,7 +427,7 @@ async fn oidc_callback(
 ) -> Response {
     let rid = request_id(&headers);
     let pending: Option<app::ssr::oidc::PendingLogin> = session.remove(PENDING_KEY).await.ok().flatten();
-    let now = chrono::Utc::now().timestamp();
+    let now = app::ssr::clock::now_secs();
     let refuse = |reason: String| {
         let app = s.app.clone();
         let rid = rid.clone();
@@ -459,7 +459,7 @@ async fn oidc_callback(
     if !q
         .state
         .as_deref()
-        .is_some_and(|st| app::ssr::tokens::same_secret(st, &pending.state))
+        .is_some_and(|st| app::ssr::kernel::secrets::same_secret(st, &pending.state))
     {
         return refuse("the state does not match the sign-in in progress".into()).await;
     }

@@ -137,7 +137,7 @@ pub fn spawn_jobs(state: AppState) {
         let mut tick = tokio::time::interval(Duration::from_secs(600));
         loop {
             tick.tick().await;
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = app::ssr::clock::now();
             match state.store.session_delete_expired(now).await {
                 Ok(n) if n > 0 => tracing::info!(removed = n, "expired sessions removed"),
                 Ok(_) => {}

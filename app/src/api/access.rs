@@ -19,28 +19,15 @@ fn number(field: &str, v: &str) -> Result<i64, AppError> {
 /// profiles I may request.
 #[server(prefix = "/api/v1", endpoint = "access/overview")]
 pub async fn get_access_overview() -> Result<AccessOverview, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::access::overview(&state, &caller).await
-        }
-        .await,
-    )
-    .await
+    super::as_caller(move |state, caller| async move { crate::ssr::access::overview(&state, &caller).await }).await
 }
 
 /// One request with who asks, for what, why, the decisions and the requester's earlier requests.
 /// `token` is the approval link's, when the page was opened from Slack.
 #[server(prefix = "/api/v1", endpoint = "access/get")]
 pub async fn get_access_request(id: i64, #[server(default)] token: String) -> Result<AccessDetail, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::access::detail(&state, &caller, id, &token).await
-        }
-        .await,
-    )
-    .await
+    super::as_caller(move |state, caller| async move { crate::ssr::access::detail(&state, &caller, id, &token).await })
+        .await
 }
 
 /// Asks for a profile (responder, in the profile's requester groups, fresh MFA where required).
@@ -54,22 +41,19 @@ pub async fn request_access(
     #[server(default)] incident: String,
     #[server(default)] extends: String,
 ) -> Result<i64, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            let q = crate::ssr::access::NewRequest {
-                environment,
-                profile,
-                reason,
-                ticket,
-                incident_id: number("incident", &incident)?,
-                minutes,
-                extends_id: number("extends", &extends)?,
-            };
-            crate::ssr::access::request(&state, &caller, q).await
-        }
-        .await,
-    )
+    super::as_caller(move |state, caller| async move {
+        use crate::ssr::kernel::input::{Minutes, Reason};
+        let q = crate::ssr::access::NewRequest {
+            environment,
+            profile,
+            reason: Reason::parse(&reason)?,
+            ticket,
+            incident_id: number("incident", &incident)?,
+            minutes: Minutes::parse(minutes)?,
+            extends_id: number("extends", &extends)?,
+        };
+        crate::ssr::access::request(&state, &caller, q).await
+    })
     .await
 }
 
@@ -82,66 +66,49 @@ pub async fn decide_access(
     #[server(default)] comment: String,
     #[server(default)] token: String,
 ) -> Result<String, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            let approve = match decision.as_str() {
-                "approve" => true,
-                "deny" => false,
-                other => {
-                    return Err(AppError::Invalid(format!(
-                        "decision: \"{other}\" is not approve or deny"
-                    )));
-                }
-            };
-            crate::ssr::access::decide(&state, &caller, id, approve, &comment, &token).await
-        }
-        .await,
-    )
+    super::as_caller(move |state, caller| async move {
+        let approve = match decision.as_str() {
+            "approve" => true,
+            "deny" => false,
+            other => {
+                return Err(AppError::Invalid(format!(
+                    "decision: \"{other}\" is not approve or deny"
+                )));
+            }
+        };
+        let comment = crate::ssr::kernel::input::Comment::parse_optional(&comment)?;
+        crate::ssr::access::decide(&state, &caller, id, approve, comment, &token).await
+    })
     .await
 }
 
 #[server(prefix = "/api/v1", endpoint = "access/cancel")]
 pub async fn cancel_access(id: i64) -> Result<(), AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::access::cancel(&state, &caller, id).await
-        }
-        .await,
-    )
-    .await
+    super::as_caller(move |state, caller| async move { crate::ssr::access::cancel(&state, &caller, id).await }).await
 }
 
 /// The requester activates an approved request: the temporary credentials, shown this once.
 #[server(prefix = "/api/v1", endpoint = "access/activate")]
 pub async fn activate_access(id: i64) -> Result<IssuedCredentials, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
-                opts.insert_header(
-                    axum::http::header::CACHE_CONTROL,
-                    axum::http::HeaderValue::from_static("no-store"),
-                );
-            }
-            crate::ssr::access::activate(&state, &caller, id).await
+    super::as_caller(move |state, caller| async move {
+        if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
+            opts.insert_header(
+                axum::http::header::CACHE_CONTROL,
+                axum::http::HeaderValue::from_static("no-store"),
+            );
         }
-        .await,
-    )
+        crate::ssr::access::activate(&state, &caller, id).await
+    })
     .await
 }
 
 /// Ends a grant early; issued credentials stop working (inline deny on the role's session).
 #[server(prefix = "/api/v1", endpoint = "access/revoke")]
 pub async fn revoke_access(id: i64, #[server(default)] reason: String) -> Result<(), AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::access::revoke(&state, &caller, id, &reason).await
-        }
-        .await,
-    )
+    super::as_caller(move |state, caller| async move {
+        let reason = crate::ssr::kernel::input::Reason::parse_optional(&reason)?;
+        crate::ssr::access::revoke(&state, &caller, id, reason).await
+    })
     .await
 }
 
@@ -153,26 +120,22 @@ pub async fn emergency_access(
     incident: String,
     reason: String,
 ) -> Result<i64, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            let incident = number("incident", &incident)?;
-            crate::ssr::access::emergency(&state, &caller, &environment, &profile, incident, &reason).await
-        }
-        .await,
-    )
+    super::as_caller(move |state, caller| async move {
+        let (incident, reason) = (
+            number("incident", &incident)?,
+            crate::ssr::kernel::input::Reason::parse(&reason)?,
+        );
+        crate::ssr::access::emergency(&state, &caller, &environment, &profile, incident, reason).await
+    })
     .await
 }
 
 /// The post-incident review of an emergency grant (an approver other than the grantee).
 #[server(prefix = "/api/v1", endpoint = "access/review")]
 pub async fn review_access(id: i64, note: String) -> Result<(), AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::access::review(&state, &caller, id, &note).await
-        }
-        .await,
-    )
+    super::as_caller(move |state, caller| async move {
+        let note = crate::ssr::kernel::input::ReviewNote::parse(&note)?;
+        crate::ssr::access::review(&state, &caller, id, note).await
+    })
     .await
 }

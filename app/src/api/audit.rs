@@ -1,3 +1,5 @@
+//! The audit log page's read (admin).
+
 use crate::error::AppError;
 use crate::model::AuditPage;
 use leptos::prelude::*;
@@ -9,60 +11,5 @@ pub async fn list_audit(
     action: Option<String>,
     limit: Option<i64>,
 ) -> Result<AuditPage, AppError> {
-    super::finish(
-        async {
-            use crate::model::{AuditEntryView, Role};
-            use crate::ssr::store::AuditFilter;
-            let (state, caller) = crate::ssr::auth::current().await?;
-            caller.require(Role::Admin)?;
-            let clean = |v: Option<String>, field: &str| -> Result<Option<String>, AppError> {
-                match v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()) {
-                    Some(s) if s.len() > 200 => Err(AppError::Invalid(format!("{field}: at most 200 characters"))),
-                    other => Ok(other),
-                }
-            };
-            let limit = limit.unwrap_or(200);
-            if !(1..=1000).contains(&limit) {
-                return Err(AppError::Invalid("limit: must be 1 to 1000".into()));
-            }
-            let filter = AuditFilter {
-                actor: clean(actor, "actor")?,
-                action: clean(action, "action")?,
-                since_ms: None,
-                limit,
-            };
-            let rows = state
-                .store
-                .audit_list(&filter)
-                .await
-                .map_err(|e| AppError::Unavailable(format!("audit log: {e}")))?;
-            let head = state
-                .store
-                .audit_list(&AuditFilter {
-                    limit: 1,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|e| AppError::Unavailable(format!("audit log: {e}")))?;
-            Ok(AuditPage {
-                head_seq: head.first().map(|h| h.seq).unwrap_or(0),
-                head_mac: head.first().map(|h| h.mac.clone()).unwrap_or_default(),
-                entries: rows
-                    .into_iter()
-                    .map(|r| AuditEntryView {
-                        seq: r.seq,
-                        ts_ms: r.entry.ts_ms,
-                        actor: r.entry.actor,
-                        action: r.entry.action,
-                        target: r.entry.target,
-                        outcome: r.entry.outcome,
-                        detail: r.entry.detail,
-                        request_id: r.entry.request_id,
-                    })
-                    .collect(),
-            })
-        }
-        .await,
-    )
-    .await
+    super::as_caller(move |s, c| async move { crate::ssr::audit_log::list(&s, &c, actor, action, limit).await }).await
 }

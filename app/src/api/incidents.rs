@@ -1,8 +1,7 @@
-//! Incidents: list, read, declare, status, severity, roles, notes, pins, post-mortem, export;
-//! and the guarded rollback (request, confirm, what a service can roll back to).
+//! Incidents: list, read, declare, status, severity, roles, notes, pins, post-mortem, export.
 
 use crate::error::AppError;
-use crate::model::{IncidentList, IncidentStatus, IncidentView, RollbackTarget, RollbackView};
+use crate::model::{IncidentList, IncidentStatus, IncidentView};
 use leptos::prelude::*;
 
 /// Incidents, open first. `status`: "open", a status word, or empty for all; `severity` 0 for all.
@@ -12,27 +11,16 @@ pub async fn list_incidents(
     #[server(default)] status: String,
     #[server(default)] severity: u8,
 ) -> Result<IncidentList, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::incidents::list(&state, &caller, &environment, &status, severity).await
-        }
-        .await,
-    )
+    super::as_caller(move |state, caller| async move {
+        crate::ssr::incidents::list(&state, &caller, &environment, &status, severity).await
+    })
     .await
 }
 
 /// One incident with its timeline, rollbacks and post-mortem (and a draft of it).
 #[server(prefix = "/api/v1", endpoint = "incidents/get")]
 pub async fn get_incident(id: i64) -> Result<IncidentView, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::incidents::view(&state, &caller, id).await
-        }
-        .await,
-    )
-    .await
+    super::as_caller(move |state, caller| async move { crate::ssr::incidents::view(&state, &caller, id).await }).await
 }
 
 /// Declares an incident (responder). `alarms` and `services` (`cluster/service`) are
@@ -47,22 +35,19 @@ pub async fn declare_incident(
     #[server(default)] ticket: String,
     #[server(default)] summary: String,
 ) -> Result<i64, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            let d = crate::ssr::incidents::Declare {
-                environment,
-                title,
-                severity,
-                alarms,
-                services,
-                ticket,
-                summary,
-            };
-            crate::ssr::incidents::declare(&state, &caller, d).await
-        }
-        .await,
-    )
+    use crate::ssr::kernel::input::{AlarmNames, ServiceRefs, Summary, Ticket, Title, severity as sev};
+    super::as_caller(move |state, caller| async move {
+        let d = crate::ssr::incidents::Declare {
+            environment,
+            title: Title::parse(&title)?,
+            severity: sev(severity)?,
+            alarms: AlarmNames::parse(&alarms)?,
+            services: ServiceRefs::parse(&services)?,
+            ticket: Ticket::parse_optional(&ticket)?,
+            summary: Summary::parse_optional(&summary)?,
+        };
+        crate::ssr::incidents::declare(&state, &caller, d).await
+    })
     .await
 }
 
@@ -73,25 +58,26 @@ pub async fn set_incident_status(
     to: String,
     #[server(default)] note: String,
 ) -> Result<IncidentStatus, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::incidents::transition(&state, &caller, id, &to, &note).await
-        }
-        .await,
-    )
+    super::as_caller(move |state, caller| async move {
+        use crate::ssr::{incidents, kernel::input::StatusNote};
+        incidents::transition(
+            &state,
+            &caller,
+            id,
+            incidents::parse_status(&to)?,
+            StatusNote::parse_optional(&note)?,
+        )
+        .await
+    })
     .await
 }
 
 #[server(prefix = "/api/v1", endpoint = "incidents/severity")]
 pub async fn set_incident_severity(id: i64, severity: u8, reason: String) -> Result<(), AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::incidents::set_severity(&state, &caller, id, severity, &reason).await
-        }
-        .await,
-    )
+    super::as_caller(move |state, caller| async move {
+        use crate::ssr::kernel::input::{Reason, severity as sev};
+        crate::ssr::incidents::set_severity(&state, &caller, id, sev(severity)?, Reason::parse(&reason)?).await
+    })
     .await
 }
 
@@ -101,132 +87,56 @@ pub async fn set_incident_roles(
     #[server(default)] commander: String,
     #[server(default)] communications: String,
 ) -> Result<(), AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::incidents::set_roles(&state, &caller, id, &commander, &communications).await
-        }
-        .await,
-    )
+    super::as_caller(move |state, caller| async move {
+        use crate::ssr::kernel::input::Person;
+        let (commander, communications) = (
+            Person::parse("commander", &commander)?,
+            Person::parse("communications", &communications)?,
+        );
+        crate::ssr::incidents::set_roles(&state, &caller, id, commander, communications).await
+    })
     .await
 }
 
 /// Adds a note, a status update (`kind = "update"`) or a correction to the timeline.
 #[server(prefix = "/api/v1", endpoint = "incidents/note")]
 pub async fn add_incident_note(id: i64, #[server(default)] kind: String, text: String) -> Result<(), AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::incidents::add_note(&state, &caller, id, &kind, &text).await
-        }
-        .await,
-    )
+    super::as_caller(move |state, caller| async move {
+        use crate::ssr::{incidents, kernel::input::NoteText};
+        incidents::add_note(
+            &state,
+            &caller,
+            id,
+            incidents::NoteKind::parse(&kind)?,
+            NoteText::parse(&text)?,
+        )
+        .await
+    })
     .await
 }
 
 #[server(prefix = "/api/v1", endpoint = "incidents/pin")]
 pub async fn pin_incident_entry(id: i64, entry: i64, pinned: bool) -> Result<(), AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::incidents::pin(&state, &caller, id, entry, pinned).await
-        }
-        .await,
-    )
+    super::as_caller(move |state, caller| async move {
+        crate::ssr::incidents::pin(&state, &caller, id, entry, pinned).await
+    })
     .await
 }
 
 #[server(prefix = "/api/v1", endpoint = "incidents/postmortem")]
 pub async fn save_incident_postmortem(id: i64, text: String) -> Result<(), AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::incidents::save_postmortem(&state, &caller, id, &text).await
-        }
-        .await,
-    )
+    super::as_caller(move |state, caller| async move {
+        use crate::ssr::kernel::input::Postmortem;
+        crate::ssr::incidents::save_postmortem(&state, &caller, id, Postmortem::parse(&text)?).await
+    })
     .await
 }
 
 /// The timeline as `md` (Markdown) or `json`.
 #[server(prefix = "/api/v1", endpoint = "incidents/export")]
 pub async fn export_incident(id: i64, format: String) -> Result<String, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            let v = crate::ssr::incidents::view(&state, &caller, id).await?;
-            match format.as_str() {
-                "md" | "markdown" => Ok(crate::ssr::incidents::markdown(&v)),
-                "json" => serde_json::to_string_pretty(&crate::ssr::incidents::json(&v))
-                    .map_err(|e| AppError::Internal(e.to_string())),
-                other => Err(AppError::Invalid(format!("format: \"{other}\" is not md or json"))),
-            }
-        }
-        .await,
-    )
-    .await
-}
-
-/// What a service can roll back to, and why rollback is off when it is.
-#[server(prefix = "/api/v1", endpoint = "rollbacks/target")]
-pub async fn get_rollback_target(
-    environment: String,
-    cluster: String,
-    service: String,
-) -> Result<RollbackTarget, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::incidents::rollback_target(&state, &caller, &environment, &cluster, &service).await
-        }
-        .await,
-    )
-    .await
-}
-
-/// Asks for a rollback of a service to task definition `to` (responder); a second person confirms.
-#[server(prefix = "/api/v1", endpoint = "rollbacks/request")]
-pub async fn request_rollback(
-    environment: String,
-    cluster: String,
-    service: String,
-    to: String,
-    reason: String,
-    #[server(default)] incident: String,
-) -> Result<i64, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            let incident = match incident.trim() {
-                "" => 0,
-                n => n
-                    .parse::<i64>()
-                    .map_err(|_| AppError::Invalid(format!("incident: \"{n}\" is not an incident number")))?,
-            };
-            let q = crate::ssr::incidents::RollbackRequest {
-                environment,
-                cluster,
-                service,
-                to,
-                incident_id: incident,
-                reason,
-            };
-            crate::ssr::incidents::request_rollback(&state, &caller, q).await
-        }
-        .await,
-    )
-    .await
-}
-
-/// Confirms someone else's rollback (responder or approver) and sends UpdateService.
-#[server(prefix = "/api/v1", endpoint = "rollbacks/confirm")]
-pub async fn confirm_rollback(id: i64) -> Result<RollbackView, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            crate::ssr::incidents::confirm_rollback(&state, &caller, id).await
-        }
-        .await,
+    super::as_caller(
+        move |state, caller| async move { crate::ssr::incidents::export(&state, &caller, id, &format).await },
     )
     .await
 }

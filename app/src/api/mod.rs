@@ -5,14 +5,13 @@
 pub mod access;
 pub mod audit;
 pub mod environments;
-pub mod health;
 pub mod incidents;
+pub mod rollbacks;
 pub mod session;
 pub mod tokens;
 
 pub use audit::list_audit;
-pub use environments::{get_environment, get_service, list_environments};
-pub use health::{get_backups, get_metrics, get_status};
+pub use environments::{get_backups, get_environment, get_metrics, get_service, get_status, list_environments};
 pub use session::whoami;
 
 /// Applies the HTTP status of an error to the response (server side), writes refusals (403) to
@@ -39,10 +38,25 @@ pub(crate) async fn finish<T>(result: Result<T, crate::error::AppError>) -> Resu
                 "refused",
                 serde_json::json!({"reason": reason, "roles": caller.roles}),
             )
-            .with_request_id(&crate::ssr::auth::request_id());
+            .with_request_id(&crate::ssr::kernel::request::request_id());
             // The request is refused either way; a failed audit write is logged by `audit`.
             let _ = state.audit(entry).await;
         }
     }
     result
+}
+
+/// Runs a server function's body as the current caller (session, API token, or the dev viewer),
+/// then `finish`es its result: the one wrapper every server function shares.
+#[cfg(feature = "ssr")]
+pub(crate) async fn as_caller<T, F, Fut>(f: F) -> Result<T, crate::error::AppError>
+where
+    F: FnOnce(crate::ssr::state::AppState, crate::ssr::auth::Caller) -> Fut,
+    Fut: std::future::Future<Output = Result<T, crate::error::AppError>>,
+{
+    let result = match crate::ssr::auth::current().await {
+        Ok((state, caller)) => f(state, caller).await,
+        Err(e) => Err(e),
+    };
+    finish(result).await
 }

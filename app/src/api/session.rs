@@ -5,12 +5,5 @@ use leptos::prelude::*;
 /// Who the console thinks is calling.
 #[server(prefix = "/api/v1", endpoint = "session/whoami")]
 pub async fn whoami() -> Result<Viewer, AppError> {
-    super::finish(
-        async {
-            let (state, caller) = crate::ssr::auth::current().await?;
-            Ok(caller.viewer(state.config.auth.mode))
-        }
-        .await,
-    )
-    .await
+    super::as_caller(move |state, caller| async move { Ok(caller.viewer(state.config.auth.mode)) }).await
 }

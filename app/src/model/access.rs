@@ -2,6 +2,136 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Where an access request is. Only the moves in `can_move_to` are legal; the store's guarded
+/// transitions take these, and a row holding any other word fails to decode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessStatus {
+    /// Where every request starts.
+    #[default]
+    Pending,
+    Approved,
+    Activating,
+    Active,
+    Denied,
+    Cancelled,
+    TimedOut,
+    Expired,
+    Revoked,
+}
+
+impl AccessStatus {
+    pub const ALL: [AccessStatus; 9] = [
+        AccessStatus::Pending,
+        AccessStatus::Approved,
+        AccessStatus::Activating,
+        AccessStatus::Active,
+        AccessStatus::Denied,
+        AccessStatus::Cancelled,
+        AccessStatus::TimedOut,
+        AccessStatus::Expired,
+        AccessStatus::Revoked,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AccessStatus::Pending => "pending",
+            AccessStatus::Approved => "approved",
+            AccessStatus::Activating => "activating",
+            AccessStatus::Active => "active",
+            AccessStatus::Denied => "denied",
+            AccessStatus::Cancelled => "cancelled",
+            AccessStatus::TimedOut => "timed_out",
+            AccessStatus::Expired => "expired",
+            AccessStatus::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AccessStatus> {
+        AccessStatus::ALL.into_iter().find(|x| x.label() == s)
+    }
+
+    /// The legal next states. Activation claims an approved request (`activating`) and falls back
+    /// to `approved` when STS refuses; every state after a decision ends in one of the final ones.
+    pub fn next(self) -> &'static [AccessStatus] {
+        use AccessStatus::*;
+        match self {
+            Pending => &[Approved, Denied, Cancelled, TimedOut],
+            Approved => &[Activating, Revoked, Expired],
+            Activating => &[Active, Approved, Expired],
+            Active => &[Revoked, Expired],
+            Denied | Cancelled | TimedOut | Expired | Revoked => &[],
+        }
+    }
+
+    pub fn can_move_to(self, to: AccessStatus) -> bool {
+        self.next().contains(&to)
+    }
+
+    /// The one rule for the status people see and the expiry job applies: a pending request past
+    /// its decision deadline has timed out; an approved (or activating) one whose window ended
+    /// has expired; an active grant without credentials or past their expiry has expired, whether
+    /// or not the expiry job has run yet (grants end at their expiry even while the console was
+    /// down).
+    pub fn effective(
+        self,
+        pending_until_ms: i64,
+        window_end_ms: Option<i64>,
+        grant_expires_ms: Option<i64>,
+        now_ms: i64,
+    ) -> AccessStatus {
+        match self {
+            AccessStatus::Active if grant_expires_ms.is_none_or(|e| e <= now_ms) => AccessStatus::Expired,
+            AccessStatus::Approved | AccessStatus::Activating if window_end_ms.is_some_and(|w| w <= now_ms) => {
+                AccessStatus::Expired
+            }
+            AccessStatus::Pending if pending_until_ms <= now_ms => AccessStatus::TimedOut,
+            s => s,
+        }
+    }
+}
+
+/// The review of an emergency grant: not needed (an ordinary request), waiting for an approver
+/// other than the grantee, or done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewStatus {
+    /// An ordinary request: nothing to review.
+    #[default]
+    #[serde(rename = "")]
+    NotNeeded,
+    Pending,
+    Done,
+}
+
+impl ReviewStatus {
+    pub const ALL: [ReviewStatus; 3] = [ReviewStatus::NotNeeded, ReviewStatus::Pending, ReviewStatus::Done];
+
+    /// The stored word: empty for an ordinary request.
+    pub fn label(self) -> &'static str {
+        match self {
+            ReviewStatus::NotNeeded => "",
+            ReviewStatus::Pending => "pending",
+            ReviewStatus::Done => "done",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ReviewStatus> {
+        ReviewStatus::ALL.into_iter().find(|x| x.label() == s)
+    }
+
+    pub fn next(self) -> &'static [ReviewStatus] {
+        match self {
+            ReviewStatus::Pending => &[ReviewStatus::Done],
+            ReviewStatus::NotNeeded | ReviewStatus::Done => &[],
+        }
+    }
+
+    pub fn can_move_to(self, to: ReviewStatus) -> bool {
+        self.next().contains(&to)
+    }
+}
+
 /// An access profile of an environment (from config, or the demo's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProfileInfo {
@@ -47,16 +177,16 @@ pub struct AccessRequestView {
     pub duration_minutes: i64,
     pub emergency: bool,
     pub extends_id: Option<i64>,
-    /// pending, approved, activating, active, expired, revoked, denied, cancelled, timed_out.
-    pub status: String,
+    /// The effective status (`AccessStatus::effective`).
+    pub status: AccessStatus,
     pub created_ms: i64,
     pub pending_until_ms: i64,
     pub approved_ms: Option<i64>,
     pub window_end_ms: Option<i64>,
     pub ended_ms: Option<i64>,
     pub ended_by: String,
-    /// Emergency grants: "pending" until an approver other than the grantee reviews it, then "done".
-    pub review_status: String,
+    /// Emergency grants wait for review by an approver other than the grantee.
+    pub review_status: ReviewStatus,
     pub reviewed_by: String,
     pub review_note: String,
     pub grant: Option<GrantView>,
@@ -125,5 +255,37 @@ impl IssuedCredentials {
             "[ops-console-req-{}]\naws_access_key_id = {}\naws_secret_access_key = {}\naws_session_token = {}\nregion = {}\n",
             self.request_id, self.access_key_id, self.secret_access_key, self.session_token, self.region
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_and_review_statuses_round_trip_their_labels() {
+        for s in AccessStatus::ALL {
+            assert_eq!(AccessStatus::parse(s.label()), Some(s));
+            assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::json!(s.label())));
+        }
+        for s in ReviewStatus::ALL {
+            assert_eq!(ReviewStatus::parse(s.label()), Some(s));
+            assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::json!(s.label())));
+        }
+        assert_eq!(AccessStatus::parse("approve"), None);
+        assert!(AccessStatus::Pending.can_move_to(AccessStatus::Approved));
+        assert!(!AccessStatus::Expired.can_move_to(AccessStatus::Active));
+    }
+
+    #[test]
+    fn the_effective_status_ends_what_is_past_its_time() {
+        use AccessStatus::*;
+        assert_eq!(Active.effective(0, None, Some(1_000), 999), Active);
+        assert_eq!(Active.effective(0, None, Some(1_000), 1_000), Expired);
+        assert_eq!(Active.effective(0, None, None, 0), Expired);
+        assert_eq!(Approved.effective(0, Some(5), None, 5), Expired);
+        assert_eq!(Activating.effective(0, Some(5), None, 4), Activating);
+        assert_eq!(Pending.effective(10, None, None, 10), TimedOut);
+        assert_eq!(Revoked.effective(0, Some(0), None, 99), Revoked);
     }
 }

@@ -63,6 +63,104 @@ impl IncidentStatus {
     }
 }
 
+/// An incident or alarm severity, SEV1 (worst) to SEV4: checked once where it enters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Severity(u8);
+
+impl Severity {
+    pub const SEV1: Severity = Severity(1);
+    pub const SEV2: Severity = Severity(2);
+    pub const SEV3: Severity = Severity(3);
+    pub const SEV4: Severity = Severity(4);
+
+    /// 1 to 4, else None.
+    pub fn new(n: u8) -> Option<Severity> {
+        (1..=4).contains(&n).then_some(Severity(n))
+    }
+
+    pub fn number(self) -> u8 {
+        self.0
+    }
+
+    /// "SEV1".."SEV4".
+    pub fn label(self) -> String {
+        format!("SEV{}", self.0)
+    }
+
+    /// SEV1 and SEV2: the ones that page, allow break-glass access and need a post-mortem.
+    pub fn is_major(self) -> bool {
+        self.0 <= 2
+    }
+}
+
+impl TryFrom<u8> for Severity {
+    type Error = String;
+    fn try_from(n: u8) -> Result<Severity, String> {
+        Severity::new(n).ok_or_else(|| format!("severity: {n} is not 1-4 (SEV1-SEV4)"))
+    }
+}
+
+impl From<Severity> for u8 {
+    fn from(s: Severity) -> u8 {
+        s.0
+    }
+}
+
+/// Where a rollback is: waiting for a second person, rolling after UpdateService, then stable,
+/// timed out (with what was seen) or failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RollbackStatus {
+    Pending,
+    Rolling,
+    Stable,
+    TimedOut,
+    Failed,
+}
+
+impl RollbackStatus {
+    pub const ALL: [RollbackStatus; 5] = [
+        RollbackStatus::Pending,
+        RollbackStatus::Rolling,
+        RollbackStatus::Stable,
+        RollbackStatus::TimedOut,
+        RollbackStatus::Failed,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RollbackStatus::Pending => "pending",
+            RollbackStatus::Rolling => "rolling",
+            RollbackStatus::Stable => "stable",
+            RollbackStatus::TimedOut => "timed_out",
+            RollbackStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RollbackStatus> {
+        RollbackStatus::ALL.into_iter().find(|x| x.label() == s)
+    }
+
+    pub fn next(self) -> &'static [RollbackStatus] {
+        use RollbackStatus::*;
+        match self {
+            Pending => &[Rolling, Failed],
+            Rolling => &[Stable, TimedOut, Failed],
+            Stable | TimedOut | Failed => &[],
+        }
+    }
+
+    pub fn can_move_to(self, to: RollbackStatus) -> bool {
+        self.next().contains(&to)
+    }
+
+    /// Still going: a second rollback of the same service is refused meanwhile.
+    pub fn is_open(self) -> bool {
+        matches!(self, RollbackStatus::Pending | RollbackStatus::Rolling)
+    }
+}
+
 /// Seed 004's response targets: SEV1 15 min, SEV2 30 min, SEV3 2 h, SEV4 24 h.
 pub fn response_target_minutes(sev: u8) -> i64 {
     match sev {
@@ -80,7 +178,7 @@ pub struct IncidentSummary {
     pub environment: String,
     /// The environment is a simulated demo one.
     pub demo: bool,
-    pub severity: u8,
+    pub severity: Severity,
     pub status: IncidentStatus,
     pub commander: String,
     pub communications: String,
@@ -144,8 +242,7 @@ pub struct RollbackView {
     pub requested_ms: i64,
     pub confirmed_by: Option<String>,
     pub confirmed_ms: Option<i64>,
-    /// pending, rolling, stable, timed_out, failed.
-    pub status: String,
+    pub status: RollbackStatus,
     pub progress: String,
     pub finished_ms: Option<i64>,
 }

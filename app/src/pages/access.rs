@@ -6,7 +6,9 @@ use crate::api::access::{
     get_access_overview, get_access_request,
 };
 use crate::components::badges::{ActionError, DemoBadge, ErrorBox};
-use crate::model::{AccessDetail, AccessRequestView, IssuedCredentials, ProfileInfo, format_ts};
+use crate::model::{
+    AccessDetail, AccessRequestView, AccessStatus, IssuedCredentials, ProfileInfo, ReviewStatus, format_ts,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -74,8 +76,9 @@ fn demo_text(profiles: &[ProfileInfo]) -> String {
 }
 
 #[component]
-fn StatusBadge(status: String) -> impl IntoView {
-    view! { <span class=format!("badge access-{status}") data-testid="access-status">{status.clone()}</span> }
+fn StatusBadge(status: AccessStatus) -> impl IntoView {
+    let word = status.label();
+    view! { <span class=format!("badge access-{word}") data-testid="access-status">{word}</span> }
 }
 
 #[component]
@@ -91,7 +94,7 @@ fn RequestTable(rows: Vec<AccessRequestView>, testid: &'static str) -> impl Into
                         <td>{format!("{} / {}", r.environment, r.profile)} " " {r.demo.then(|| view! { <DemoBadge/> })}
                             {r.emergency.then(|| view! { " " <span class="badge sev sev1">"break-glass"</span> })}</td>
                         <td>{r.duration_minutes}</td>
-                        <td><StatusBadge status=r.status.clone()/></td>
+                        <td><StatusBadge status=r.status/></td>
                         <td>{r.reason.clone()}</td>
                         <td>{format_ts(r.created_ms)}</td>
                         <td>{r.grant.as_ref().map(|g| format_ts(g.expires_ms)).or(r.window_end_ms.map(format_ts)).unwrap_or_default()}</td>
@@ -267,7 +270,7 @@ fn Detail(
         <p class="muted"><a href="/access">"Access"</a> {format!(" / request #{}", r.id)}</p>
         <div class="page-head">
             <h1 data-testid="access-title">{format!("{} asks for {} on {}", r.requester, r.profile, r.environment)}</h1>
-            <StatusBadge status=r.status.clone()/>
+            <StatusBadge status=r.status/>
             {r.demo.then(|| view! { <DemoBadge/> })}
             {r.emergency.then(|| view! { <span class="badge sev sev1">"break-glass"</span> })}
         </div>
@@ -288,7 +291,7 @@ fn Detail(
             <dt>"Window ends"</dt><dd>{r.window_end_ms.map(format_ts).unwrap_or_else(|| "-".into())}</dd>
             <dt>"Grant"</dt><dd data-testid="grant">{r.grant.as_ref().map(|g| format!("{} (session {}), expires {}", g.access_key_id, g.session_name, format_ts(g.expires_ms))).unwrap_or_else(|| "-".into())}</dd>
             <dt>"Ended"</dt><dd>{r.ended_ms.map(|t| format!("{} by {}", format_ts(t), r.ended_by)).unwrap_or_else(|| "-".into())}</dd>
-            {r.emergency.then(|| view! { <dt>"Review"</dt><dd>{if r.review_status == "done" { format!("done by {}: {}", r.reviewed_by, r.review_note) } else { "waiting for an approver other than the grantee".into() }}</dd> })}
+            {r.emergency.then(|| view! { <dt>"Review"</dt><dd>{if r.review_status == ReviewStatus::Done { format!("done by {}: {}", r.reviewed_by, r.review_note) } else { "waiting for an approver other than the grantee".into() }}</dd> })}
         </dl>
         <section>
             <h2>{format!("Decisions ({} approval(s) needed)", d.approvals_needed)}</h2>
@@ -321,7 +324,7 @@ fn Detail(
                 <button type="submit" data-testid="activate">"Activate: issue my credentials"</button>
             </ActionForm>
         })}
-        {(r.status == "pending").then(|| view! {
+        {(r.status == AccessStatus::Pending).then(|| view! {
             <ActionForm action=cancel attr:class="inline">
                 <input type="hidden" name="id" value=id.to_string()/>
                 <button type="submit">"Cancel request"</button>

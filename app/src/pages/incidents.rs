@@ -2,11 +2,14 @@
 //! `/incidents/{id}`: the timeline page people share, updating itself while it is open.
 
 use crate::api::incidents::{
-    AddIncidentNote, ConfirmRollback, DeclareIncident, PinIncidentEntry, SaveIncidentPostmortem, SetIncidentRoles,
-    SetIncidentSeverity, SetIncidentStatus, export_incident, get_incident, list_incidents,
+    AddIncidentNote, DeclareIncident, PinIncidentEntry, SaveIncidentPostmortem, SetIncidentRoles, SetIncidentSeverity,
+    SetIncidentStatus, export_incident, get_incident, list_incidents,
 };
+use crate::api::rollbacks::ConfirmRollback;
 use crate::components::badges::{ActionError, DemoBadge, ErrorBox};
-use crate::model::{IncidentStatus, IncidentSummary, IncidentView, RollbackView, TimelineEntry, format_ts};
+use crate::model::{
+    IncidentStatus, IncidentSummary, IncidentView, RollbackStatus, RollbackView, Severity, TimelineEntry, format_ts,
+};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -36,8 +39,8 @@ fn StatusBadge(status: IncidentStatus) -> impl IntoView {
 }
 
 #[component]
-fn SevBadge(sev: u8) -> impl IntoView {
-    view! { <span class=format!("badge sev sev{sev}")>{format!("SEV{sev}")}</span> }
+fn SevBadge(sev: Severity) -> impl IntoView {
+    view! { <span class=format!("badge sev sev{}", sev.number())>{sev.label()}</span> }
 }
 
 #[component]
@@ -293,7 +296,7 @@ fn IncidentHeader(v: IncidentView) -> impl IntoView {
             <dt>"Next"</dt><dd>{v.next_statuses.iter().map(|s| s.label()).collect::<Vec<_>>().join(", ")}</dd>
             <dt>"Access"</dt><dd>
                 <a href=format!("/access?incident={}", i.id) data-testid="access-for-incident">
-                    {if i.severity <= 2 && i.status.is_open() { "Request access or break-glass for this incident" } else { "Request access for this incident" }}
+                    {if i.severity.is_major() && i.status.is_open() { "Request access or break-glass for this incident" } else { "Request access for this incident" }}
                 </a>
             </dd>
         </dl>
@@ -363,9 +366,9 @@ pub fn RollbackTable(rows: Vec<RollbackView>, confirm: ServerAction<ConfirmRollb
                         <td>{format!("{} → {}", r.from_task_definition, r.to_task_definition)}</td>
                         <td>{format!("{} at {}", r.requested_by, format_ts(r.requested_ms))}</td>
                         <td>{r.reason.clone()}</td>
-                        <td>{r.status.clone()}{r.confirmed_by.clone().map(|b| format!(" (confirmed by {b})"))}</td>
+                        <td>{r.status.label()}{r.confirmed_by.clone().map(|b| format!(" (confirmed by {b})"))}</td>
                         <td>{r.progress.clone()}</td>
-                        <td>{(r.status == "pending").then(|| view! {
+                        <td>{(r.status == RollbackStatus::Pending).then(|| view! {
                             <ActionForm action=confirm>
                                 <input type="hidden" name="id" value=r.id.to_string()/>
                                 <button type="submit" class="danger" title="A second person: not the one who asked">"Confirm rollback"</button>

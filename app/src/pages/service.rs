@@ -118,7 +118,7 @@ fn ServiceDetail(v: ServiceView) -> impl IntoView {
 /// the environment's operator role and watches until the service is stable.
 #[component]
 fn RollbackPanel(env: String, cluster: String, service: String) -> impl IntoView {
-    use crate::api::incidents::{ConfirmRollback, RequestRollback, get_rollback_target};
+    use crate::api::rollbacks::{ConfirmRollback, RequestRollback, get_rollback_target};
     let ask = ServerAction::<RequestRollback>::new();
     let confirm = ServerAction::<ConfirmRollback>::new();
     let key = (env.clone(), cluster.clone(), service.clone());

@@ -26,7 +26,7 @@ pub struct NewAuditEntry {
 impl NewAuditEntry {
     pub fn new(actor: &str, action: &str, target: &str, outcome: &str, detail: serde_json::Value) -> NewAuditEntry {
         NewAuditEntry {
-            ts_ms: chrono::Utc::now().timestamp_millis(),
+            ts_ms: crate::ssr::clock::now(),
             actor: actor.to_string(),
             action: action.to_string(),
             target: target.to_string(),

@@ -1,6 +1,7 @@
 //! Who is calling: the session's user, or in `dev` mode the anonymous demo viewer.
 
 use super::config::AuthMode;
+use super::kernel::secrets::{hash, id_of, same_secret};
 use super::sessions::{SessionUser, USER_KEY};
 use super::state::AppState;
 use crate::error::AppError;
@@ -87,7 +88,7 @@ pub async fn caller_from_session(state: &AppState, session: &Session) -> Result<
         .map_err(|e| AppError::Unavailable(format!("session store: {e}")))?;
     if let Some(u) = user {
         let max_age = i64::from(state.config.auth.absolute_hours) * 3600;
-        let now = chrono::Utc::now().timestamp();
+        let now = crate::ssr::clock::now_secs();
         if now - u.login_at <= max_age {
             let fresh_mfa = super::oidc::fresh_mfa(&state.config.auth, &u.amr, u.auth_time, now);
             return Ok(Caller {
@@ -124,7 +125,7 @@ pub async fn current() -> Result<(AppState, Caller), AppError> {
             .map(|t| t.trim().to_string())
     });
     if let Some(token) = bearer {
-        let caller = super::tokens::caller_for(&state, &token).await?;
+        let caller = caller_for(&state, &token).await?;
         return Ok((state, caller));
     }
     let session: Session = leptos_axum::extract()
@@ -134,14 +135,32 @@ pub async fn current() -> Result<(AppState, Caller), AppError> {
     Ok((state, caller))
 }
 
-/// The request id set by the server's middleware, for audit entries.
-pub fn request_id() -> String {
-    leptos::prelude::use_context::<axum::http::request::Parts>()
-        .and_then(|p| {
-            p.headers
-                .get("x-request-id")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string)
-        })
-        .unwrap_or_default()
+/// The caller a bearer token stands for; unknown, revoked or expired tokens are refused.
+async fn caller_for(state: &AppState, token: &str) -> Result<Caller, AppError> {
+    let refused = || AppError::Unauthenticated;
+    let id = id_of(token).ok_or_else(refused)?;
+    let record = state
+        .store
+        .token_get(id)
+        .await
+        .map_err(|e| AppError::Unavailable(format!("token store: {e}")))?
+        .ok_or_else(refused)?;
+    let now = crate::ssr::clock::now();
+    if !same_secret(&record.token_hash, &hash(token)) || record.revoked_ms.is_some() || record.expires_ms <= now {
+        return Err(refused());
+    }
+    let role = Role::parse(&record.role).ok_or_else(refused)?;
+    if let Err(e) = state.store.token_touch(id, now).await {
+        tracing::warn!(error = %e, token = id, "could not record the token's use");
+    }
+    tracing::info!(token = id, name = %record.name, "API token used");
+    Ok(Caller {
+        subject: format!("token:{id}"),
+        name: format!("API token {} ({}), issued by {}", record.name, id, record.created_by),
+        roles: vec![role],
+        groups: vec![],
+        anonymous: false,
+        fresh_mfa: false,
+        token: true,
+    })
 }

@@ -27,7 +27,7 @@ pub fn verify(key: &[u8], token: &str, id: i64, now_ms: i64) -> Result<(), &'sta
     if tid != id {
         return Err("the approval link names another request");
     }
-    if !super::tokens::same_secret(sig, &mac(key, tid, exp)) {
+    if !super::kernel::secrets::same_secret(sig, &mac(key, tid, exp)) {
         return Err("the approval link's signature is not valid");
     }
     if now_ms >= exp {

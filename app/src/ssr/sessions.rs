@@ -57,7 +57,7 @@ fn expiry_ms(r: &Record) -> i64 {
 }
 
 fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
+    crate::ssr::clock::now()
 }
 
 #[async_trait]

@@ -75,7 +75,7 @@ impl Sender {
     /// Delivers what is due, oldest first. A webhook that fails is not tried again this round, so
     /// its messages keep their order. Returns how many were delivered.
     pub async fn deliver_due(&mut self, state: &AppState) -> usize {
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::ssr::clock::now();
         let due = match state.store.outbox_due(now, 50).await {
             Ok(d) => d,
             Err(e) => {
@@ -107,18 +107,14 @@ impl Sender {
             match self.post(&url, &m).await {
                 Ok(()) => {
                     delivered += 1;
-                    if let Err(e) = state
-                        .store
-                        .outbox_delivered(m.id, chrono::Utc::now().timestamp_millis(), "")
-                        .await
-                    {
+                    if let Err(e) = state.store.outbox_delivered(m.id, crate::ssr::clock::now(), "").await {
                         tracing::warn!(error = %e, id = m.id, "outbox: delivered but not marked");
                     }
                 }
                 Err((error, retry_after)) => {
                     blocked.push(url);
                     let wait = retry_after.unwrap_or_else(|| backoff(m.attempts));
-                    let next = chrono::Utc::now().timestamp_millis() + wait.as_millis() as i64;
+                    let next = crate::ssr::clock::now() + wait.as_millis() as i64;
                     tracing::warn!(id = m.id, attempts = m.attempts + 1, %error, "outbox: delivery failed, will retry");
                     let _ = state.store.outbox_retry(m.id, next, &error).await;
                 }

@@ -125,7 +125,7 @@ impl AppState {
 
     /// Reads one environment; a read that fails is reported in the summary, never as an error.
     pub async fn detail(&self, meta: &EnvMeta) -> EnvDetail {
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::ssr::clock::now();
         let read = self
             .cloud(meta)
             .inventory(&meta.name, now)
@@ -215,7 +215,7 @@ impl AppState {
         detail: serde_json::Value,
         request_id: &str,
     ) -> Result<(), AppError> {
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::ssr::clock::now();
         let joined = roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(",");
         let before = self
             .store

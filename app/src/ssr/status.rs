@@ -346,7 +346,7 @@ fn backups(i: &Inputs<'_>) -> Check {
 /// Reads what the checks need and evaluates them: the one implementation behind the page and
 /// `ops-console status`.
 pub async fn run(state: &AppState, meta: &EnvMeta) -> StatusReport {
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = crate::ssr::clock::now();
     let detail = state.detail(meta).await;
     let rpo = state.rpo_hours(meta);
     // An environment of which nothing could be read has no inventory to check.

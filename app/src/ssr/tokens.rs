@@ -1,79 +1,105 @@
-//! API tokens: `opc_<id>_<secret>`. The id is public (audit entries name it); only the SHA-256 of
-//! the whole token is stored, and a presented token is checked against it in constant time.
+//! API tokens for automation (admin): issue (shown once, with a fresh MFA login), list, revoke.
+//! The token format is in `kernel::secrets`; a bearer token becomes a caller in `auth`.
 
+use super::audit::NewAuditEntry;
 use super::auth::Caller;
+use super::kernel::clock::now;
+use super::kernel::request::request_id;
+use super::kernel::secrets::{generate, hash};
 use super::state::AppState;
+use super::store::TokenRecord;
 use crate::error::AppError;
-use crate::model::Role;
-use sha2::{Digest, Sha256};
+use crate::model::{Role, TokenCreated, TokenInfo};
 
-pub const PREFIX: &str = "opc_";
-
-/// A new token: (id, the token to show once).
-pub fn generate() -> (String, String) {
-    let id: [u8; 6] = rand::random();
-    let secret: [u8; 32] = rand::random();
-    let id = hex::encode(id);
-    let token = format!("{PREFIX}{id}_{}", hex::encode(secret));
-    (id, token)
-}
-
-pub fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-fn id_of(token: &str) -> Option<&str> {
-    let rest = token.strip_prefix(PREFIX)?;
-    let (id, secret) = rest.split_once('_')?;
-    (id.len() == 12 && secret.len() == 64).then_some(id)
-}
-
-/// Compares secrets without leaking where they differ (tokens here, OIDC `state` in the server).
-pub fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The caller a bearer token stands for; unknown, revoked or expired tokens are refused.
-pub async fn caller_for(state: &AppState, token: &str) -> Result<Caller, AppError> {
-    let refused = || AppError::Unauthenticated;
-    let id = id_of(token).ok_or_else(refused)?;
-    let record = state
-        .store
-        .token_get(id)
-        .await
-        .map_err(|e| AppError::Unavailable(format!("token store: {e}")))?
-        .ok_or_else(refused)?;
-    let now = chrono::Utc::now().timestamp_millis();
-    if !same_secret(&record.token_hash, &hash(token)) || record.revoked_ms.is_some() || record.expires_ms <= now {
-        return Err(refused());
-    }
-    let role = Role::parse(&record.role).ok_or_else(refused)?;
-    if let Err(e) = state.store.token_touch(id, now).await {
-        tracing::warn!(error = %e, token = id, "could not record the token's use");
-    }
-    tracing::info!(token = id, name = %record.name, "API token used");
-    Ok(Caller {
-        subject: format!("token:{id}"),
-        name: format!("API token {} ({}), issued by {}", record.name, id, record.created_by),
-        roles: vec![role],
-        groups: vec![],
-        anonymous: false,
-        fresh_mfa: false,
-        token: true,
+fn info(t: TokenRecord) -> Option<TokenInfo> {
+    Some(TokenInfo {
+        role: Role::parse(&t.role)?,
+        id: t.id,
+        name: t.name,
+        created_by: t.created_by,
+        created_ms: t.created_ms,
+        expires_ms: t.expires_ms,
+        revoked_ms: t.revoked_ms,
+        last_used_ms: t.last_used_ms,
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Issues a token scoped to one role for `days` (1-90). Needs the admin role and, in oidc mode,
+/// an MFA login within `auth.step_up_minutes`.
+pub async fn create(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    role: &str,
+    days: u32,
+) -> Result<TokenCreated, AppError> {
+    caller.require(Role::Admin)?;
+    caller.require_fresh_mfa(state.config.auth.mode, "/audit")?;
+    let name = name.trim().to_string();
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        return Err(AppError::Invalid("name: 1 to 100 printable characters".into()));
+    }
+    let role = Role::parse(role)
+        .ok_or_else(|| AppError::Invalid(format!("role: \"{role}\" is not viewer, responder, approver or admin")))?;
+    if !(1..=90).contains(&days) {
+        return Err(AppError::Invalid("days: 1 to 90".into()));
+    }
+    let (id, token) = generate();
+    let now = now();
+    let record = TokenRecord {
+        id: id.clone(),
+        name: name.clone(),
+        role: role.label().to_string(),
+        token_hash: hash(&token),
+        created_by: caller.subject.clone(),
+        created_ms: now,
+        expires_ms: now + i64::from(days) * 86_400_000,
+        revoked_ms: None,
+        last_used_ms: None,
+    };
+    state.store.token_create(&record).await?;
+    let entry = NewAuditEntry::new(
+        &caller.subject,
+        "token.create",
+        &format!("token:{id}"),
+        "ok",
+        serde_json::json!({"name": name, "role": role.label(), "days": days}),
+    )
+    .with_request_id(&request_id());
+    if let Err(e) = state.audit(entry).await {
+        // Fail closed: a token nobody can account for must not work.
+        let _ = state.store.token_revoke(&id, now).await;
+        return Err(e);
+    }
+    let info = info(record).ok_or_else(|| AppError::Internal("token role".into()))?;
+    Ok(TokenCreated { info, token })
+}
 
-    #[test]
-    fn tokens_parse_and_hash() {
-        let (id, token) = generate();
-        assert_eq!(id_of(&token), Some(id.as_str()));
-        assert_eq!(hash(&token).len(), 64);
-        assert_ne!(hash(&token), hash(&format!("{token}x")));
-        assert_eq!(id_of("opc_short_x"), None);
-        assert_eq!(id_of("Bearer nonsense"), None);
+/// Every token, newest first, without secrets (admin).
+pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<TokenInfo>, AppError> {
+    caller.require(Role::Admin)?;
+    Ok(state.store.token_list().await?.into_iter().filter_map(info).collect())
+}
+
+/// Revokes a token at once (admin). Audited first: if the entry cannot be written, the token
+/// stays as it was and the caller knows.
+pub async fn revoke(state: &AppState, caller: &Caller, id: &str) -> Result<(), AppError> {
+    caller.require(Role::Admin)?;
+    if id.len() != 12 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(AppError::Invalid("id: a token id is 12 hex digits".into()));
+    }
+    let entry = NewAuditEntry::new(
+        &caller.subject,
+        "token.revoke",
+        &format!("token:{id}"),
+        "ok",
+        serde_json::json!({}),
+    )
+    .with_request_id(&request_id());
+    state.audit(entry).await?;
+    if state.store.token_revoke(id, now()).await? {
+        Ok(())
+    } else {
+        Err(AppError::NotFound(format!("no active token {id}")))
     }
 }

@@ -263,7 +263,7 @@ async fn grants_past_expiry_are_not_active_and_pending_requests_time_out() {
     assert_eq!(page["request"]["status"], "expired");
     let recorded = eventually(Duration::from_secs(15), || async {
         let r = app.state.store.access_get(id).await.ok().flatten()?;
-        (r.status == "expired").then_some(r)
+        (r.status.label() == "expired").then_some(r)
     })
     .await
     .expect("the expiry job marks it expired");
@@ -284,7 +284,7 @@ async fn grants_past_expiry_are_not_active_and_pending_requests_time_out() {
     assert_eq!(s, 409, "no decision on a timed-out request");
     eventually(Duration::from_secs(15), || async {
         let r = app.state.store.access_get(id2).await.ok().flatten()?;
-        (r.status == "timed_out").then_some(())
+        (r.status.label() == "timed_out").then_some(())
     })
     .await
     .expect("timed out");

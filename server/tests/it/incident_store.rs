@@ -4,8 +4,9 @@
 //! concurrent writers neither fail (SQLITE_BUSY) nor break the audit chain.
 
 use crate::common;
+use app::model::{IncidentStatus, Severity};
 use app::ssr::audit::{self, NewAuditEntry};
-use app::ssr::store::{Effects, IncidentRecord, NewOutbox, NewTimelineEntry, Patch, SqlStore, Store};
+use app::ssr::store::{Effects, IncidentChange, IncidentRecord, NewOutbox, NewTimelineEntry, SqlStore, Store};
 use std::sync::Arc;
 
 const KEY: &[u8] = b"storage-test-key-0123456789";
@@ -15,8 +16,8 @@ fn incident() -> IncidentRecord {
         id: 0,
         title: "API 5xx".into(),
         environment: "taskflow-production".into(),
-        severity: 1,
-        status: "triggered".into(),
+        severity: Severity::SEV1,
+        status: IncidentStatus::Triggered,
         commander: "alice".into(),
         communications: String::new(),
         alarms: vec!["api-5xx".into()],
@@ -92,8 +93,8 @@ async fn together_or_not_at_all(s: Arc<dyn Store>, url: &str) {
         .incident_update(
             KEY,
             id,
-            "acknowledged",
-            vec![Patch::Text("status", "resolved".into())],
+            IncidentStatus::Acknowledged,
+            vec![IncidentChange::Status(IncidentStatus::Resolved)],
             2_000,
             stale,
         )
@@ -102,20 +103,28 @@ async fn together_or_not_at_all(s: Arc<dyn Store>, url: &str) {
     assert!(!moved);
     assert_eq!(s.timeline(id).await.expect("timeline").len(), 1);
     assert_eq!(s.audit_all(None).await.expect("audit").len(), 1);
-    assert_eq!(s.incident_get(id).await.expect("get").expect("i").status, "triggered");
-    // A column outside the allowed set is refused.
-    assert!(
-        s.incident_update(
-            KEY,
-            id,
-            "triggered",
-            vec![Patch::Text("declared_by", "mallory".into())],
-            2_000,
-            Effects::default()
-        )
-        .await
-        .is_err()
+    assert_eq!(
+        s.incident_get(id).await.expect("get").expect("i").status.label(),
+        "triggered"
     );
+    // A column outside what an update may change cannot be named at all (`IncidentChange`); a
+    // row holding a status the code does not know fails to read rather than being guessed.
+    {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut raw = sqlx::AnyConnection::connect(url).await.expect("raw");
+        sqlx::query("UPDATE incidents SET status = 'paused' WHERE id = $1")
+            .bind(id)
+            .execute(&mut raw)
+            .await
+            .expect("set an unknown status");
+        assert!(s.incident_get(id).await.is_err(), "an unknown status fails to decode");
+        sqlx::query("UPDATE incidents SET status = 'triggered' WHERE id = $1")
+            .bind(id)
+            .execute(&mut raw)
+            .await
+            .expect("restore");
+    }
 
     // Dedupe keys: an observation is recorded once.
     let obs = || Effects {

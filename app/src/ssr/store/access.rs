@@ -2,8 +2,9 @@
 //! one guarded UPDATE (`WHERE status IN (…)`) in the same transaction as its audit entry, so two
 //! people acting at once cannot both win, and an action without its audit entry does not happen.
 
-use super::effects::{bind_patch, set_clause, write_effects};
-use super::{Effects, EffectsFor, Patch, SqlStore, StoreError};
+use super::effects::{AccessChange, bind_patch, decode, in_list, set_clause, write_effects};
+use super::{Effects, EffectsFor, SqlStore, StoreError};
+use crate::model::{AccessStatus, ReviewStatus};
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -19,14 +20,14 @@ pub struct AccessRequestRecord {
     pub duration_minutes: i64,
     pub emergency: bool,
     pub extends_id: Option<i64>,
-    pub status: String,
+    pub status: AccessStatus,
     pub created_ms: i64,
     pub pending_until_ms: i64,
     pub approved_ms: Option<i64>,
     pub window_end_ms: Option<i64>,
     pub ended_ms: Option<i64>,
     pub ended_by: String,
-    pub review_status: String,
+    pub review_status: ReviewStatus,
     pub reviewed_by: String,
     pub review_note: String,
     pub updated_ms: i64,
@@ -71,14 +72,6 @@ pub type DecidedEffects = Box<dyn FnOnce(Decided) -> Effects + Send>;
 const COLUMNS: &str = "id, environment, profile, requester, reason, ticket, incident_id, duration_minutes, emergency, \
      extends_id, status, created_ms, pending_until_ms, approved_ms, window_end_ms, ended_ms, ended_by, review_status, \
      reviewed_by, review_note, updated_ms";
-const PATCHABLE: [&str; 6] = [
-    "ended_ms",
-    "ended_by",
-    "review_status",
-    "reviewed_by",
-    "review_note",
-    "window_end_ms",
-];
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<AccessRequestRecord, sqlx::Error> {
     Ok(AccessRequestRecord {
@@ -92,14 +85,14 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<AccessRequestRecord, sqlx::Error> {
         duration_minutes: r.try_get("duration_minutes")?,
         emergency: r.try_get::<i64, _>("emergency")? != 0,
         extends_id: r.try_get("extends_id")?,
-        status: r.try_get("status")?,
+        status: decode(r, "status", |s: String| AccessStatus::parse(&s))?,
         created_ms: r.try_get("created_ms")?,
         pending_until_ms: r.try_get("pending_until_ms")?,
         approved_ms: r.try_get("approved_ms")?,
         window_end_ms: r.try_get("window_end_ms")?,
         ended_ms: r.try_get("ended_ms")?,
         ended_by: r.try_get("ended_by")?,
-        review_status: r.try_get("review_status")?,
+        review_status: decode(r, "review_status", |s: String| ReviewStatus::parse(&s))?,
         reviewed_by: r.try_get("reviewed_by")?,
         review_note: r.try_get("review_note")?,
         updated_ms: r.try_get("updated_ms")?,
@@ -119,7 +112,7 @@ pub trait AccessStore: Send + Sync {
     async fn access_get(&self, id: i64) -> Result<Option<AccessRequestRecord>, StoreError>;
     /// Newest first.
     async fn access_list(&self, limit: i64) -> Result<Vec<AccessRequestRecord>, StoreError>;
-    async fn access_in_status(&self, statuses: &[&str]) -> Result<Vec<AccessRequestRecord>, StoreError>;
+    async fn access_in_status(&self, statuses: &[AccessStatus]) -> Result<Vec<AccessRequestRecord>, StoreError>;
     async fn access_approvals(&self, id: i64) -> Result<Vec<ApprovalRecord>, StoreError>;
     async fn access_grant(&self, id: i64) -> Result<Option<GrantRecord>, StoreError>;
     /// The grants of several requests in one query (pages listing many requests).
@@ -143,9 +136,9 @@ pub trait AccessStore: Send + Sync {
         &self,
         key: &[u8],
         id: i64,
-        from: &[&str],
-        to: &str,
-        patch: Vec<Patch>,
+        from: &[AccessStatus],
+        to: AccessStatus,
+        patch: Vec<AccessChange>,
         now_ms: i64,
         effects: Effects,
     ) -> Result<bool, StoreError>;
@@ -183,12 +176,12 @@ impl AccessStore for SqlStore {
         .bind(rec.duration_minutes)
         .bind(i64::from(rec.emergency))
         .bind(rec.extends_id)
-        .bind(&rec.status)
+        .bind(rec.status.label())
         .bind(rec.created_ms)
         .bind(rec.pending_until_ms)
         .bind(rec.approved_ms)
         .bind(rec.window_end_ms)
-        .bind(&rec.review_status)
+        .bind(rec.review_status.label())
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
@@ -215,13 +208,8 @@ impl AccessStore for SqlStore {
         Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
     }
 
-    async fn access_in_status(&self, statuses: &[&str]) -> Result<Vec<AccessRequestRecord>, StoreError> {
-        // The statuses are constants of the domain code, never input.
-        let list = statuses
-            .iter()
-            .map(|s| format!("'{}'", s.replace('\'', "")))
-            .collect::<Vec<_>>()
-            .join(", ");
+    async fn access_in_status(&self, statuses: &[AccessStatus]) -> Result<Vec<AccessRequestRecord>, StoreError> {
+        let list = in_list(statuses.iter().map(|s| s.label()));
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM access_requests WHERE status IN ({list}) ORDER BY id"
         ))
@@ -295,13 +283,13 @@ impl AccessStore for SqlStore {
         effects: DecidedEffects,
     ) -> Result<Decided, StoreError> {
         let (_serial, mut tx) = self.write_tx().await?;
-        let pending = sqlx::query(
-            "SELECT id FROM access_requests WHERE id = $1 AND status = 'pending' AND pending_until_ms > $2",
-        )
-        .bind(id)
-        .bind(now_ms)
-        .fetch_optional(&mut *tx)
-        .await?;
+        let pending =
+            sqlx::query("SELECT id FROM access_requests WHERE id = $1 AND status = $3 AND pending_until_ms > $2")
+                .bind(id)
+                .bind(now_ms)
+                .bind(AccessStatus::Pending.label())
+                .fetch_optional(&mut *tx)
+                .await?;
         if pending.is_none() {
             return Ok(Decided::NotPending);
         }
@@ -321,12 +309,14 @@ impl AccessStore for SqlStore {
         }
         let outcome = if !approve {
             sqlx::query(
-                "UPDATE access_requests SET status = 'denied', ended_ms = $2, ended_by = $3, updated_ms = $2 \
-                 WHERE id = $1 AND status = 'pending'",
+                "UPDATE access_requests SET status = $4, ended_ms = $2, ended_by = $3, updated_ms = $2 \
+                 WHERE id = $1 AND status = $5",
             )
             .bind(id)
             .bind(now_ms)
             .bind(approver)
+            .bind(AccessStatus::Denied.label())
+            .bind(AccessStatus::Pending.label())
             .execute(&mut *tx)
             .await?;
             Decided::Denied
@@ -340,12 +330,14 @@ impl AccessStore for SqlStore {
             let approvals: i64 = row.try_get("n")?;
             if approvals >= needed {
                 sqlx::query(
-                    "UPDATE access_requests SET status = 'approved', approved_ms = $2, window_end_ms = $3, updated_ms = $2 \
-                     WHERE id = $1 AND status = 'pending'",
+                    "UPDATE access_requests SET status = $4, approved_ms = $2, window_end_ms = $3, updated_ms = $2 \
+                     WHERE id = $1 AND status = $5",
                 )
                 .bind(id)
                 .bind(now_ms)
                 .bind(now_ms + window_ms)
+                .bind(AccessStatus::Approved.label())
+                .bind(AccessStatus::Pending.label())
                 .execute(&mut *tx)
                 .await?;
                 Decided::Approved
@@ -362,26 +354,30 @@ impl AccessStore for SqlStore {
         &self,
         key: &[u8],
         id: i64,
-        from: &[&str],
-        to: &str,
-        patch: Vec<Patch>,
+        from: &[AccessStatus],
+        to: AccessStatus,
+        patch: Vec<AccessChange>,
         now_ms: i64,
         effects: Effects,
     ) -> Result<bool, StoreError> {
         let mut sets = "status = $2, updated_ms = $3".to_string();
-        let extra = set_clause("access_requests", &patch, &PATCHABLE, 4)?;
+        let extra = set_clause(&patch, 4);
         if !extra.is_empty() {
             sets.push_str(", ");
             sets.push_str(&extra);
         }
-        let from_list = from
-            .iter()
-            .map(|s| format!("'{}'", s.replace('\'', "")))
-            .collect::<Vec<_>>()
-            .join(", ");
+        // A transition no state machine allows is a programming error: refused, not written.
+        if let Some(bad) = from.iter().find(|f| **f != to && !f.can_move_to(to)) {
+            return Err(StoreError::Other(format!(
+                "access request {id}: {} cannot move to {}",
+                bad.label(),
+                to.label()
+            )));
+        }
+        let from_list = in_list(from.iter().map(|s| s.label()));
         let sql = format!("UPDATE access_requests SET {sets} WHERE id = $1 AND status IN ({from_list})");
         let (_serial, mut tx) = self.write_tx().await?;
-        let q = bind_patch(sqlx::query(&sql).bind(id).bind(to).bind(now_ms), patch);
+        let q = bind_patch(sqlx::query(&sql).bind(id).bind(to.label()).bind(now_ms), patch);
         if q.execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }
@@ -398,13 +394,13 @@ impl AccessStore for SqlStore {
         effects: Effects,
     ) -> Result<bool, StoreError> {
         let (_serial, mut tx) = self.write_tx().await?;
-        let done = sqlx::query(
-            "UPDATE access_requests SET status = 'active', updated_ms = $2 WHERE id = $1 AND status = 'activating'",
-        )
-        .bind(grant.request_id)
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
+        let done = sqlx::query("UPDATE access_requests SET status = $3, updated_ms = $2 WHERE id = $1 AND status = $4")
+            .bind(grant.request_id)
+            .bind(now_ms)
+            .bind(AccessStatus::Active.label())
+            .bind(AccessStatus::Activating.label())
+            .execute(&mut *tx)
+            .await?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }

@@ -1,43 +1,145 @@
 //! What an action writes beside its own rows, in the same transaction: timeline entries, outbox
-//! messages and audit entries (`Effects`), plus the column patches of guarded updates (`Patch`).
+//! messages and audit entries (`Effects`), plus the typed column changes of guarded updates (`IncidentChange`, `AccessChange`).
 //! If the audit entry cannot be written, nothing is.
 
 use super::{NewOutbox, NewTimelineEntry, SqlStore, StoreError};
+use crate::model::{IncidentStatus, ReviewStatus, Severity};
 use crate::ssr::audit::NewAuditEntry;
 
-/// One column of a row (an incident, an access request) to set.
+/// A column's new value.
+pub enum Value {
+    Text(String),
+    Int(Option<i64>),
+}
+
+/// A typed change of one column of a row: which column, and the value. Each table has its own
+/// enum, so a change can only name a column that may change.
+pub trait Change {
+    fn column(&self) -> &'static str;
+    #[doc(hidden)]
+    fn into_value(self) -> Value;
+}
+
+/// What an incident update may change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Patch {
-    Text(&'static str, String),
-    Int(&'static str, Option<i64>),
+pub enum IncidentChange {
+    Status(IncidentStatus),
+    Severity(Severity),
+    Commander(String),
+    Communications(String),
+    AcknowledgedMs(Option<i64>),
+    ResolvedMs(Option<i64>),
+    ClosedMs(Option<i64>),
+    Postmortem(String),
 }
 
-/// `col = $n, …` for a patch, the placeholders numbered from `first`; a column outside `allowed`
-/// is a programming error, refused.
-pub(super) fn set_clause(table: &str, patch: &[Patch], allowed: &[&str], first: usize) -> Result<String, StoreError> {
-    let mut sets = Vec::with_capacity(patch.len());
-    for (i, p) in patch.iter().enumerate() {
-        let (Patch::Text(col, _) | Patch::Int(col, _)) = p;
-        if !allowed.contains(col) {
-            return Err(StoreError::Other(format!("{table}.{col} cannot be updated")));
+impl Change for IncidentChange {
+    fn column(&self) -> &'static str {
+        match self {
+            IncidentChange::Status(_) => "status",
+            IncidentChange::Severity(_) => "severity",
+            IncidentChange::Commander(_) => "commander",
+            IncidentChange::Communications(_) => "communications",
+            IncidentChange::AcknowledgedMs(_) => "acknowledged_ms",
+            IncidentChange::ResolvedMs(_) => "resolved_ms",
+            IncidentChange::ClosedMs(_) => "closed_ms",
+            IncidentChange::Postmortem(_) => "postmortem",
         }
-        sets.push(format!("{col} = ${}", i + first));
     }
-    Ok(sets.join(", "))
+
+    fn into_value(self) -> Value {
+        match self {
+            IncidentChange::Status(s) => Value::Text(s.label().into()),
+            IncidentChange::Severity(s) => Value::Int(Some(i64::from(s.number()))),
+            IncidentChange::Commander(v) | IncidentChange::Communications(v) | IncidentChange::Postmortem(v) => {
+                Value::Text(v)
+            }
+            IncidentChange::AcknowledgedMs(v) | IncidentChange::ResolvedMs(v) | IncidentChange::ClosedMs(v) => {
+                Value::Int(v)
+            }
+        }
+    }
 }
 
-/// Binds a patch's values in order, after the statement's own parameters.
-pub(super) fn bind_patch<'q>(
+/// What an access request's transition may change beside its status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessChange {
+    EndedMs(i64),
+    EndedBy(String),
+    ReviewStatus(ReviewStatus),
+    ReviewedBy(String),
+    ReviewNote(String),
+}
+
+impl Change for AccessChange {
+    fn column(&self) -> &'static str {
+        match self {
+            AccessChange::EndedMs(_) => "ended_ms",
+            AccessChange::EndedBy(_) => "ended_by",
+            AccessChange::ReviewStatus(_) => "review_status",
+            AccessChange::ReviewedBy(_) => "reviewed_by",
+            AccessChange::ReviewNote(_) => "review_note",
+        }
+    }
+
+    fn into_value(self) -> Value {
+        match self {
+            AccessChange::EndedMs(t) => Value::Int(Some(t)),
+            AccessChange::ReviewStatus(s) => Value::Text(s.label().into()),
+            AccessChange::EndedBy(v) | AccessChange::ReviewedBy(v) | AccessChange::ReviewNote(v) => Value::Text(v),
+        }
+    }
+}
+
+/// `col = $n, …` for a list of changes, the placeholders numbered from `first`.
+pub(super) fn set_clause<C: Change>(patch: &[C], first: usize) -> String {
+    patch
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{} = ${}", c.column(), i + first))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Binds the changes' values in order, after the statement's own parameters.
+pub(super) fn bind_patch<'q, C: Change>(
     mut q: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
-    patch: Vec<Patch>,
+    patch: Vec<C>,
 ) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
-    for p in patch {
-        q = match p {
-            Patch::Text(_, v) => q.bind(v),
-            Patch::Int(_, v) => q.bind(v),
+    for c in patch {
+        q = match c.into_value() {
+            Value::Text(v) => q.bind(v),
+            Value::Int(v) => q.bind(v),
         };
     }
     q
+}
+
+/// `'a', 'b'` for an SQL `IN (…)` of state labels: constants of the code, never input.
+pub(super) fn in_list<'a>(labels: impl IntoIterator<Item = &'a str>) -> String {
+    labels
+        .into_iter()
+        .map(|l| format!("'{}'", l.replace('\'', "")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A column decoded into a domain type; a value the type does not know fails the read (no
+/// silent default): a row the code cannot understand is an error, not a guess.
+pub(super) fn decode<'r, T, V>(
+    row: &'r sqlx::any::AnyRow,
+    column: &str,
+    parse: impl FnOnce(V) -> Option<T>,
+) -> Result<T, sqlx::Error>
+where
+    V: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any> + std::fmt::Debug + Clone,
+{
+    use sqlx::Row;
+    let raw: V = row.try_get(column)?;
+    parse(raw.clone()).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("unknown value {raw:?}").into(),
+    })
 }
 
 /// What an action writes beside its own rows, in the same transaction.
@@ -91,6 +193,4 @@ pub(super) async fn write_effects(tx: &mut Tx, key: &[u8], effects: Effects, now
     Ok(new)
 }
 
-pub(super) fn now() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+pub(super) use crate::ssr::clock::now;

@@ -1,8 +1,9 @@
 //! Incidents and their timelines. Every change writes its rows and its effects (timeline
 //! entries, outbox messages, audit entries) in one transaction: see `effects.rs`.
 
-use super::effects::{bind_patch, now, set_clause, write_effects};
-use super::{Effects, EffectsFor, Patch, SqlStore, StoreError};
+use super::effects::{IncidentChange, bind_patch, decode, in_list, now, set_clause, write_effects};
+use super::{Effects, EffectsFor, SqlStore, StoreError};
+use crate::model::{IncidentStatus, Severity};
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -11,8 +12,8 @@ pub struct IncidentRecord {
     pub id: i64,
     pub title: String,
     pub environment: String,
-    pub severity: i64,
-    pub status: String,
+    pub severity: Severity,
+    pub status: IncidentStatus,
     pub commander: String,
     pub communications: String,
     pub alarms: Vec<String>,
@@ -55,18 +56,6 @@ pub struct TimelineRecord {
 
 const INCIDENT_COLUMNS: &str = "id, title, environment, severity, status, commander, communications, alarms, services, \
      ticket, declared_by, started_ms, acknowledged_ms, resolved_ms, closed_ms, postmortem, updated_ms";
-/// Columns an incident update may set (anything else is a programming error, refused).
-const PATCHABLE: [&str; 9] = [
-    "status",
-    "severity",
-    "commander",
-    "communications",
-    "acknowledged_ms",
-    "resolved_ms",
-    "closed_ms",
-    "postmortem",
-    "ticket",
-];
 
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
@@ -77,8 +66,8 @@ pub trait IncidentStore: Send + Sync {
         &self,
         key: &[u8],
         id: i64,
-        expect_status: &str,
-        patch: Vec<Patch>,
+        expect_status: IncidentStatus,
+        patch: Vec<IncidentChange>,
         now_ms: i64,
         effects: Effects,
     ) -> Result<bool, StoreError>;
@@ -109,8 +98,8 @@ fn incident_from_row(r: &sqlx::any::AnyRow) -> Result<IncidentRecord, sqlx::Erro
         id: r.try_get("id")?,
         title: r.try_get("title")?,
         environment: r.try_get("environment")?,
-        severity: r.try_get("severity")?,
-        status: r.try_get("status")?,
+        severity: decode(r, "severity", |n: i64| u8::try_from(n).ok().and_then(Severity::new))?,
+        status: decode(r, "status", |s: String| IncidentStatus::parse(&s))?,
         commander: r.try_get("commander")?,
         communications: r.try_get("communications")?,
         alarms: strings(&r.try_get::<String, _>("alarms")?),
@@ -137,8 +126,8 @@ impl IncidentStore for SqlStore {
         )
         .bind(&rec.title)
         .bind(&rec.environment)
-        .bind(rec.severity)
-        .bind(&rec.status)
+        .bind(i64::from(rec.severity.number()))
+        .bind(rec.status.label())
         .bind(&rec.commander)
         .bind(&rec.communications)
         .bind(serde_json::to_string(&rec.alarms).unwrap_or_else(|_| "[]".into()))
@@ -163,19 +152,22 @@ impl IncidentStore for SqlStore {
         &self,
         key: &[u8],
         id: i64,
-        expect_status: &str,
-        patch: Vec<Patch>,
+        expect_status: IncidentStatus,
+        patch: Vec<IncidentChange>,
         now_ms: i64,
         effects: Effects,
     ) -> Result<bool, StoreError> {
-        let sets = set_clause("incidents", &patch, &PATCHABLE, 4)?;
+        let sets = set_clause(&patch, 4);
         let sql = if sets.is_empty() {
             "UPDATE incidents SET updated_ms = $3 WHERE id = $1 AND status = $2".to_string()
         } else {
             format!("UPDATE incidents SET {sets}, updated_ms = $3 WHERE id = $1 AND status = $2")
         };
         let (_serial, mut tx) = self.write_tx().await?;
-        let q = bind_patch(sqlx::query(&sql).bind(id).bind(expect_status).bind(now_ms), patch);
+        let q = bind_patch(
+            sqlx::query(&sql).bind(id).bind(expect_status.label()).bind(now_ms),
+            patch,
+        );
         let done = q.execute(&mut *tx).await?;
         if done.rows_affected() != 1 {
             return Ok(false);
@@ -205,7 +197,13 @@ impl IncidentStore for SqlStore {
 
     async fn incidents_open(&self) -> Result<Vec<IncidentRecord>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status NOT IN ('resolved', 'closed') ORDER BY id"
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE status NOT IN ({}) ORDER BY id",
+            in_list(
+                IncidentStatus::ALL
+                    .into_iter()
+                    .filter(|s| !s.is_open())
+                    .map(IncidentStatus::label)
+            )
         ))
         .fetch_all(&self.pool)
         .await?;

@@ -25,7 +25,7 @@ mod users;
 pub use access::{AccessRequestRecord, AccessStore, ApprovalRecord, Decided, DecidedEffects, GrantRecord};
 pub use alarm_states::AlarmStateStore;
 pub use audit::{AuditFilter, AuditStore};
-pub use effects::{Effects, EffectsFor, Patch};
+pub use effects::{AccessChange, Change, Effects, EffectsFor, IncidentChange};
 pub use incidents::{IncidentRecord, IncidentStore, NewTimelineEntry, TimelineRecord};
 pub use leases::LeaseStore;
 pub use outbox::{NewOutbox, OutboxRow, OutboxStore};

@@ -1,8 +1,9 @@
 //! Rollbacks of ECS services: requested by one person, confirmed by another, then followed to
 //! the end. Each step is a guarded UPDATE written with its effects in one transaction.
 
-use super::effects::{now, write_effects};
+use super::effects::{decode, in_list, now, write_effects};
 use super::{Effects, EffectsFor, SqlStore, StoreError};
+use crate::model::RollbackStatus;
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -20,7 +21,7 @@ pub struct RollbackRecord {
     pub requested_ms: i64,
     pub confirmed_by: Option<String>,
     pub confirmed_ms: Option<i64>,
-    pub status: String,
+    pub status: RollbackStatus,
     pub progress: String,
     pub finished_ms: Option<i64>,
 }
@@ -45,7 +46,7 @@ pub trait RollbackStore: Send + Sync {
         &self,
         key: &[u8],
         id: i64,
-        status: &str,
+        status: RollbackStatus,
         progress: &str,
         now_ms: i64,
         effects: Effects,
@@ -75,7 +76,7 @@ fn rollback_from_row(r: &sqlx::any::AnyRow) -> Result<RollbackRecord, sqlx::Erro
         requested_ms: r.try_get("requested_ms")?,
         confirmed_by: r.try_get("confirmed_by")?,
         confirmed_ms: r.try_get("confirmed_ms")?,
-        status: r.try_get("status")?,
+        status: decode(r, "status", |s: String| RollbackStatus::parse(&s))?,
         progress: r.try_get("progress")?,
         finished_ms: r.try_get("finished_ms")?,
     })
@@ -99,7 +100,7 @@ impl RollbackStore for SqlStore {
         .bind(&rec.reason)
         .bind(&rec.requested_by)
         .bind(rec.requested_ms)
-        .bind(&rec.status)
+        .bind(rec.status.label())
         .bind(&rec.progress)
         .fetch_one(&mut *tx)
         .await?;
@@ -119,12 +120,14 @@ impl RollbackStore for SqlStore {
     ) -> Result<bool, StoreError> {
         let (_serial, mut tx) = self.write_tx().await?;
         let done = sqlx::query(
-            "UPDATE rollbacks SET confirmed_by = $2, confirmed_ms = $3, status = 'rolling', \
-             progress = 'UpdateService sent' WHERE id = $1 AND status = 'pending' AND requested_by <> $2",
+            "UPDATE rollbacks SET confirmed_by = $2, confirmed_ms = $3, status = $4, \
+             progress = 'UpdateService sent' WHERE id = $1 AND status = $5 AND requested_by <> $2",
         )
         .bind(id)
         .bind(by)
         .bind(now_ms)
+        .bind(RollbackStatus::Rolling.label())
+        .bind(RollbackStatus::Pending.label())
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
@@ -139,18 +142,23 @@ impl RollbackStore for SqlStore {
         &self,
         key: &[u8],
         id: i64,
-        status: &str,
+        status: RollbackStatus,
         progress: &str,
         now_ms: i64,
         effects: Effects,
     ) -> Result<bool, StoreError> {
         let (_serial, mut tx) = self.write_tx().await?;
-        let done = sqlx::query(
-            "UPDATE rollbacks SET status = $2, progress = $3, finished_ms = $4 \
-             WHERE id = $1 AND status IN ('pending', 'rolling')",
-        )
+        let done = sqlx::query(&format!(
+            "UPDATE rollbacks SET status = $2, progress = $3, finished_ms = $4 WHERE id = $1 AND status IN ({})",
+            in_list(
+                RollbackStatus::ALL
+                    .into_iter()
+                    .filter(|s| s.can_move_to(status))
+                    .map(RollbackStatus::label)
+            )
+        ))
         .bind(id)
-        .bind(status)
+        .bind(status.label())
         .bind(progress)
         .bind(now_ms)
         .execute(&mut *tx)
@@ -164,9 +172,10 @@ impl RollbackStore for SqlStore {
     }
 
     async fn rollback_progress(&self, id: i64, progress: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE rollbacks SET progress = $2 WHERE id = $1 AND status = 'rolling'")
+        sqlx::query("UPDATE rollbacks SET progress = $2 WHERE id = $1 AND status = $3")
             .bind(id)
             .bind(progress)
+            .bind(RollbackStatus::Rolling.label())
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -446,7 +446,7 @@ impl Cloud for SdkCloud {
         issued_before_ms: i64,
     ) -> Result<String, CloudError> {
         let (_, iam) = self.granter(env).await?;
-        let now = chrono::Utc::now().timestamp_millis();
+        let now = crate::ssr::clock::now();
         grants::deny_session(iam, role_arn, session_name, issued_before_ms, now)
             .await
             .map_err(|m| aws_error("iam", "PutRolePolicy", m))

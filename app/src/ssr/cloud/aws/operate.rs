@@ -77,7 +77,7 @@ pub async fn alarm_history(
         .history_item_type(aws_sdk_cloudwatch::types::HistoryItemType::StateUpdate)
         .start_date(aws_smithy_types::DateTime::from_millis(since_ms + 1))
         .end_date(aws_smithy_types::DateTime::from_millis(
-            chrono::Utc::now().timestamp_millis() + 60_000,
+            crate::ssr::clock::now() + 60_000,
         ))
         .into_paginator()
         .send()

@@ -194,7 +194,7 @@ impl Cloud for DemoCloud {
     }
 
     async fn alarms_now(&self, env: &str) -> Result<Vec<Alarm>, CloudError> {
-        Ok(self.inventory(env, chrono::Utc::now().timestamp_millis()).await?.alarms)
+        Ok(self.inventory(env, crate::ssr::clock::now()).await?.alarms)
     }
 
     async fn alarm_history(
@@ -207,7 +207,7 @@ impl Cloud for DemoCloud {
     }
 
     async fn service_now(&self, env: &str, cluster: &str, service: &str) -> Result<ServiceNow, CloudError> {
-        let inv = self.inventory(env, chrono::Utc::now().timestamp_millis()).await?;
+        let inv = self.inventory(env, crate::ssr::clock::now()).await?;
         inv.resources
             .iter()
             .filter_map(|r| r.service.as_ref().map(|s| (r, s)))
@@ -241,7 +241,7 @@ impl Cloud for DemoCloud {
             access_key_id: format!("ASIADEMO{id}"),
             secret_access_key: "demo-secret-not-valid-anywhere".into(),
             session_token: "demo-session-token-not-valid-anywhere".into(),
-            expires_ms: chrono::Utc::now().timestamp_millis() + i64::from(duration_s) * 1000,
+            expires_ms: crate::ssr::clock::now() + i64::from(duration_s) * 1000,
         })
     }
 
