@@ -26,7 +26,7 @@ impl Tier {
 }
 
 /// Console roles. `responder` and `approver` include `viewer`; `admin` includes `viewer` but not
-/// `approver` (shared/DESIGN.md, "Who may do what").
+/// `approver` (docs/ARCHITECTURE.md, "Invariants").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {

@@ -109,7 +109,9 @@ approver_groups = ["tech-leads"]
 
     // Audit appends on a fresh SQLite file: 1 writer, then 8 writers at once.
     for writers in [1usize, 8] {
-        let store = SqlStore::connect(&format!("sqlite://{}/audit-{writers}.db", dir.path().display())).await?;
+        let store = SqlStore::connect(&format!("sqlite://{}/audit-{writers}.db", dir.path().display()))
+            .await?
+            .with_audit_key(b"bench-audit-key-0123456789".to_vec());
         store.migrate().await?;
         let store = store.into_arc();
         let per_writer = 2000 / writers;
@@ -123,7 +125,7 @@ approver_groups = ["tech-leads"]
                     let e =
                         NewAuditEntry::new(&format!("w{w}"), "bench.append", "x", "ok", serde_json::json!({"n": n}));
                     let t = Instant::now();
-                    match s.audit_append(b"bench-audit-key-0123456789", e).await {
+                    match s.audit_append(e).await {
                         Ok(_) => lat.push(t.elapsed()),
                         Err(e) if e.to_string().to_lowercase().contains("busy") || e.to_string().contains("locked") => {
                             busy += 1

@@ -1,4 +1,4 @@
-//! The HTTP surface (shared/DESIGN.md, "HTTP surface"): public endpoints, the development login,
+//! The HTTP surface (docs/API.md and docs/ARCHITECTURE.md): public endpoints, the development login,
 //! logout, the Leptos pages and server functions, and the layers in front of them.
 
 use crate::ServerState;
@@ -306,7 +306,7 @@ async fn dev_login(
 }
 
 /// The page routes of the app, to tell a page (which needs a login) from an unknown path (404
-/// before any login redirect, shared/DESIGN.md).
+/// before any login redirect, docs/ARCHITECTURE.md).
 #[derive(Clone)]
 pub struct PagePatterns(std::sync::Arc<Vec<Vec<String>>>);
 

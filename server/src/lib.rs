@@ -89,14 +89,17 @@ fn data_dir(config: &Config) -> PathBuf {
     PathBuf::from("data")
 }
 
-pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+/// Opens and migrates the database; the store seals audit entries with `audit_key` (empty: it
+/// writes none, as for `migrate`).
+pub async fn open_store(config: &Config, audit_key: Vec<u8>) -> Result<Arc<dyn Store>, StartError> {
     let url = app::ssr::config::redact_url(&config.database_url);
     let store = SqlStore::connect(&config.database_url)
         .await
         .map_err(|e| StartError::Database {
             url: url.clone(),
             message: e.to_string(),
-        })?;
+        })?
+        .with_audit_key(audit_key);
     store.migrate().await.map_err(|e| StartError::Database {
         url,
         message: e.to_string(),
@@ -106,8 +109,8 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
 
 /// Opens and migrates the database and assembles the state.
 pub async fn build_state(config: Config) -> Result<AppState, StartError> {
-    let store = open_store(&config).await?;
     let key = load_audit_key(&config, &data_dir(&config)).map_err(StartError::Other)?;
+    let store = open_store(&config, key.clone()).await?;
     Ok(AppState::new(config, store, key))
 }
 

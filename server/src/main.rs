@@ -94,7 +94,9 @@ fn main() -> ExitCode {
                 .map(|()| ExitCode::SUCCESS)
                 .map_err(|e| e.to_string()),
             Command::Migrate => {
-                server::open_store(&config).await.map_err(|e| e.to_string())?;
+                server::open_store(&config, Vec::new())
+                    .await
+                    .map_err(|e| e.to_string())?;
                 eprintln!("ops-console: migrations applied");
                 Ok(ExitCode::SUCCESS)
             }

@@ -2,7 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// Where an incident is in seed 004's process. Only the moves in `can_move_to` are legal.
+/// Where an incident is in its life (docs/ARCHITECTURE.md, "Invariants"). Only the moves in
+/// `can_move_to` are legal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IncidentStatus {
@@ -161,7 +162,7 @@ impl RollbackStatus {
     }
 }
 
-/// Seed 004's response targets: SEV1 15 min, SEV2 30 min, SEV3 2 h, SEV4 24 h.
+/// The response targets of the incident process: SEV1 15 min, SEV2 30 min, SEV3 2 h, SEV4 24 h.
 pub fn response_target_minutes(sev: u8) -> i64 {
     match sev {
         1 => 15,

@@ -139,12 +139,7 @@ pub async fn current() -> Result<(AppState, Caller), AppError> {
 async fn caller_for(state: &AppState, token: &str) -> Result<Caller, AppError> {
     let refused = || AppError::Unauthenticated;
     let id = id_of(token).ok_or_else(refused)?;
-    let record = state
-        .store
-        .token_get(id)
-        .await
-        .map_err(|e| AppError::Unavailable(format!("token store: {e}")))?
-        .ok_or_else(refused)?;
+    let record = state.store.token_get(id).await?.ok_or_else(refused)?;
     let now = crate::ssr::clock::now();
     if !same_secret(&record.token_hash, &hash(token)) || record.revoked_ms.is_some() || record.expires_ms <= now {
         return Err(refused());

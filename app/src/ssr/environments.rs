@@ -98,7 +98,7 @@ pub async fn metrics(state: &AppState, caller: &Caller, name: &str, range: &str)
                     notes.append(&mut n);
                     (charts, inv.alarms.clone())
                 }
-                Err(e) => return Err(AppError::Unavailable(e.to_string())),
+                Err(e) => return Err(e.into()),
             }
         }
         _ => (vec![], vec![]),
@@ -118,11 +118,7 @@ pub async fn backups(state: &AppState, caller: &Caller, name: &str) -> Result<Ba
     let meta = environment(state, caller, name)?;
     let detail = state.detail(&meta).await;
     let rpo = state.rpo_hours(&meta);
-    let b = state
-        .cloud(&meta)
-        .backups(&meta.name, rpo, now())
-        .await
-        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    let b = state.cloud(&meta).backups(&meta.name, rpo, now()).await?;
     Ok(BackupsView {
         summary: detail.summary,
         rpo_hours: rpo,

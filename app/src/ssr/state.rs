@@ -79,7 +79,7 @@ impl AppState {
                         region: d.region.to_string(),
                         account_id: d.account_id.map(str::to_string),
                         demo: true,
-                        description: format!("{} (seed {})", d.description, d.seed),
+                        description: d.description.to_string(),
                     });
                 }
             }
@@ -110,7 +110,7 @@ impl AppState {
         if meta.demo { &self.demo } else { &self.sdk }
     }
 
-    /// The recovery point objective of an environment (config, or the demo's seed).
+    /// The recovery point objective of an environment (config, or the demo environment's, docs/DEMO.md).
     pub fn rpo_hours(&self, meta: &EnvMeta) -> Option<u32> {
         if meta.demo {
             super::cloud::demo::demo_env(&meta.name).and_then(|d| d.rpo_hours)
@@ -189,7 +189,7 @@ impl AppState {
 
     /// Writes an audit entry. Fails closed: the caller must refuse its action on error.
     pub async fn audit(&self, entry: NewAuditEntry) -> Result<AuditRecord, AppError> {
-        match self.store.audit_append(&self.audit_key, entry).await {
+        match self.store.audit_append(entry).await {
             Ok(r) => {
                 self.metrics.audit(true);
                 Ok(r)
@@ -217,11 +217,7 @@ impl AppState {
     ) -> Result<(), AppError> {
         let now = crate::ssr::clock::now();
         let joined = roles.iter().map(|r| r.label()).collect::<Vec<_>>().join(",");
-        let before = self
-            .store
-            .upsert_user(subject, email, name, &joined, now)
-            .await
-            .map_err(|e| AppError::Unavailable(format!("database: {e}")))?;
+        let before = self.store.upsert_user(subject, email, name, &joined, now).await?;
         self.audit(NewAuditEntry::new(subject, "login", "console", "ok", detail).with_request_id(request_id))
             .await?;
         if let Some(prev) = before.filter(|b| b.roles != joined) {

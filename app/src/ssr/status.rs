@@ -1,4 +1,5 @@
-//! The status check of an environment: seed 003's `status.sh` as one implementation shared by
+//! The status check of an environment (the checks an operator's `status.sh` ran, docs/STATUS.md),
+//! one implementation shared by
 //! `ops-console status` and the environment page. docs/STATUS.md has the table of checks → levels
 //! and the JSON schema. A check whose data the endpoint cannot give is reported as not available
 //! and never raises the level; the level is `unknown` (exit 3) only when nothing could be read.
@@ -9,7 +10,7 @@ use crate::model::{
     AlarmState, Chart, Check, DataNote, EnvSummary, Health, Inventory, Level, ResourceKind, StatusReport, TimeRange,
 };
 
-/// Lambda error rate above this (percent) is degraded (seed 003: "Lambda error rates > 1%").
+/// Lambda error rate above this (percent) is degraded (docs/STATUS.md).
 pub const LAMBDA_ERROR_RATE_PCT: f64 = 1.0;
 /// API 5xx rate above this (percent) is degraded, where only a rate is known.
 pub const API_5XX_RATE_PCT: f64 = 1.0;

@@ -55,10 +55,13 @@ fn audit_verify_prints_the_head_and_catches_tampering() {
     let url = format!("sqlite://{}/c.db", dir.path().display());
     rt.block_on(async {
         use app::ssr::store::{AuditStore, SqlStore};
-        let s = SqlStore::connect(&url).await.expect("connect");
+        let s = SqlStore::connect(&url)
+            .await
+            .expect("connect")
+            .with_audit_key(b"cli-test-key-0123456789".to_vec());
         for i in 0..3 {
             let e = app::ssr::audit::NewAuditEntry::new("alice", "login", "console", "ok", serde_json::json!({"i": i}));
-            s.audit_append(b"cli-test-key-0123456789", e).await.expect("append");
+            s.audit_append(e).await.expect("append");
         }
     });
     let out = bin()

@@ -48,7 +48,6 @@ fn tl(incident_id: i64, at_ms: i64, text: &str, key: Option<&str>) -> NewTimelin
 async fn together_or_not_at_all(s: Arc<dyn Store>, url: &str) {
     let id = s
         .incident_create(
-            KEY,
             &incident(),
             Box::new(|id| Effects {
                 entries: vec![tl(id, 1_000, "declared", None)],
@@ -91,7 +90,6 @@ async fn together_or_not_at_all(s: Arc<dyn Store>, url: &str) {
     };
     let moved = s
         .incident_update(
-            KEY,
             id,
             IncidentStatus::Acknowledged,
             vec![IncidentChange::Status(IncidentStatus::Resolved)],
@@ -131,15 +129,15 @@ async fn together_or_not_at_all(s: Arc<dyn Store>, url: &str) {
         entries: vec![tl(id, 1_500, "alarm OK", Some("alarm:api-5xx:1500:OK"))],
         ..Effects::default()
     };
-    assert_eq!(s.effects_apply(KEY, obs()).await.expect("first"), 1);
-    assert_eq!(s.effects_apply(KEY, obs()).await.expect("again"), 0);
+    assert_eq!(s.effects_apply(obs()).await.expect("first"), 1);
+    assert_eq!(s.effects_apply(obs()).await.expect("again"), 0);
     let texts: Vec<String> = s.timeline(id).await.expect("t").into_iter().map(|e| e.text).collect();
     assert_eq!(texts, vec!["declared", "alarm OK"], "ordered by when it happened");
 
     // Pins change; nothing else does, and nothing is deleted.
     let entry_id = s.timeline(id).await.expect("t")[0].id;
     assert!(
-        s.timeline_pin(KEY, id, entry_id, true, Effects::default())
+        s.timeline_pin(id, entry_id, true, Effects::default())
             .await
             .expect("pin")
     );
@@ -183,7 +181,7 @@ async fn together_or_not_at_all(s: Arc<dyn Store>, url: &str) {
 /// 8 writers at once, each appending notes with audit entries: none fails, the chain verifies.
 async fn concurrent_writers(s: Arc<dyn Store>) {
     let id = s
-        .incident_create(KEY, &incident(), Box::new(|_| Effects::default()))
+        .incident_create(&incident(), Box::new(|_| Effects::default()))
         .await
         .expect("create");
     let mut tasks = Vec::new();
@@ -202,7 +200,7 @@ async fn concurrent_writers(s: Arc<dyn Store>) {
                         serde_json::json!({}),
                     )],
                 };
-                s.effects_apply(KEY, e).await?;
+                s.effects_apply(e).await?;
             }
             Ok::<(), app::ssr::store::StoreError>(())
         }));
@@ -220,7 +218,10 @@ async fn concurrent_writers(s: Arc<dyn Store>) {
 async fn sqlite_incident_writes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/t.db", dir.path().display());
-    let store = SqlStore::connect(&url).await.expect("sqlite");
+    let store = SqlStore::connect(&url)
+        .await
+        .expect("sqlite")
+        .with_audit_key(KEY.to_vec());
     store.migrate().await.expect("migrate");
     together_or_not_at_all(store.into_arc(), &url).await;
 }
@@ -228,7 +229,10 @@ async fn sqlite_incident_writes() {
 #[tokio::test]
 async fn postgres_incident_writes() {
     let url = common::fresh_postgres().await;
-    let store = SqlStore::connect(&url).await.expect("postgres");
+    let store = SqlStore::connect(&url)
+        .await
+        .expect("postgres")
+        .with_audit_key(KEY.to_vec());
     store.migrate().await.expect("migrate");
     together_or_not_at_all(store.into_arc(), &url).await;
 }
@@ -237,7 +241,10 @@ async fn postgres_incident_writes() {
 async fn sqlite_concurrent_writers() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/t.db", dir.path().display());
-    let store = SqlStore::connect(&url).await.expect("sqlite");
+    let store = SqlStore::connect(&url)
+        .await
+        .expect("sqlite")
+        .with_audit_key(KEY.to_vec());
     store.migrate().await.expect("migrate");
     concurrent_writers(store.into_arc()).await;
 }
@@ -245,7 +252,10 @@ async fn sqlite_concurrent_writers() {
 #[tokio::test]
 async fn postgres_concurrent_writers() {
     let url = common::fresh_postgres().await;
-    let store = SqlStore::connect(&url).await.expect("postgres");
+    let store = SqlStore::connect(&url)
+        .await
+        .expect("postgres")
+        .with_audit_key(KEY.to_vec());
     store.migrate().await.expect("migrate");
     concurrent_writers(store.into_arc()).await;
 }
@@ -259,7 +269,7 @@ async fn grouped_appends(s: Arc<dyn Store>) {
             let mut seqs = Vec::new();
             for n in 0..50 {
                 let e = NewAuditEntry::new(&format!("w{w}"), "append", "x", "ok", serde_json::json!({"n": n}));
-                seqs.push(s.audit_append(KEY, e).await?.seq);
+                seqs.push(s.audit_append(e).await?.seq);
             }
             Ok::<_, app::ssr::store::StoreError>(seqs)
         }));
@@ -284,7 +294,8 @@ async fn sqlite_grouped_appends() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqlStore::connect(&format!("sqlite://{}/t.db", dir.path().display()))
         .await
-        .expect("sqlite");
+        .expect("sqlite")
+        .with_audit_key(KEY.to_vec());
     store.migrate().await.expect("migrate");
     grouped_appends(store.into_arc()).await;
 }
@@ -292,7 +303,10 @@ async fn sqlite_grouped_appends() {
 #[tokio::test]
 async fn postgres_grouped_appends() {
     let url = common::fresh_postgres().await;
-    let store = SqlStore::connect(&url).await.expect("postgres");
+    let store = SqlStore::connect(&url)
+        .await
+        .expect("postgres")
+        .with_audit_key(KEY.to_vec());
     store.migrate().await.expect("migrate");
     grouped_appends(store.into_arc()).await;
 }

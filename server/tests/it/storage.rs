@@ -11,14 +11,20 @@ const KEY: &[u8] = b"storage-test-key-0123456789";
 async fn sqlite() -> (Arc<dyn Store>, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/nested/dir/t.db", dir.path().display());
-    let store = SqlStore::connect(&url).await.expect("sqlite");
+    let store = SqlStore::connect(&url)
+        .await
+        .expect("sqlite")
+        .with_audit_key(KEY.to_vec());
     store.migrate().await.expect("migrate");
     (store.into_arc(), dir)
 }
 
 async fn postgres() -> Arc<dyn Store> {
     let url = common::fresh_postgres().await;
-    let store = SqlStore::connect(&url).await.expect("postgres");
+    let store = SqlStore::connect(&url)
+        .await
+        .expect("postgres")
+        .with_audit_key(KEY.to_vec());
     store.migrate().await.expect("migrate");
     store.into_arc()
 }
@@ -79,7 +85,7 @@ async fn users_and_sessions(s: &dyn Store) {
 async fn audit_chain(s: Arc<dyn Store>) {
     for i in 1..=5 {
         let r = s
-            .audit_append(KEY, entry(if i % 2 == 0 { "bob" } else { "alice" }, "login", i))
+            .audit_append(entry(if i % 2 == 0 { "bob" } else { "alice" }, "login", i))
             .await
             .expect("append");
         assert_eq!(r.seq, i);
@@ -89,7 +95,7 @@ async fn audit_chain(s: Arc<dyn Store>) {
     for i in 0..20 {
         let s = s.clone();
         handles.push(tokio::spawn(async move {
-            s.audit_append(KEY, entry("carol", "view", 100 + i)).await
+            s.audit_append(entry("carol", "view", 100 + i)).await
         }));
     }
     for h in handles {
@@ -121,7 +127,7 @@ async fn audit_chain(s: Arc<dyn Store>) {
 /// The database refuses to change the log; an attacker who gets around that is caught by verify.
 async fn append_only_and_tamper_evident(s: Arc<dyn Store>, backend: Backend, url_for_raw: &str) {
     for i in 1..=3 {
-        s.audit_append(KEY, entry("alice", "login", i)).await.expect("append");
+        s.audit_append(entry("alice", "login", i)).await.expect("append");
     }
     use sqlx::Connection;
     let mut raw = sqlx::AnyConnection::connect(url_for_raw).await.expect("raw connection");
@@ -178,7 +184,10 @@ async fn postgres_audit_chain() {
 async fn sqlite_audit_is_append_only_and_tamper_evident() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("sqlite://{}/t.db", dir.path().display());
-    let store = SqlStore::connect(&url).await.expect("sqlite");
+    let store = SqlStore::connect(&url)
+        .await
+        .expect("sqlite")
+        .with_audit_key(KEY.to_vec());
     store.migrate().await.expect("migrate");
     append_only_and_tamper_evident(store.into_arc(), Backend::Sqlite, &url).await;
 }
@@ -186,7 +195,10 @@ async fn sqlite_audit_is_append_only_and_tamper_evident() {
 #[tokio::test]
 async fn postgres_audit_is_append_only_and_tamper_evident() {
     let url = common::fresh_postgres().await;
-    let store = SqlStore::connect(&url).await.expect("postgres");
+    let store = SqlStore::connect(&url)
+        .await
+        .expect("postgres")
+        .with_audit_key(KEY.to_vec());
     store.migrate().await.expect("migrate");
     append_only_and_tamper_evident(store.into_arc(), Backend::Postgres, &url).await;
 }

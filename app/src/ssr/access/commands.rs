@@ -144,7 +144,6 @@ pub async fn request(state: &AppState, caller: &Caller, q: NewRequest) -> Result
     let id = state
         .store
         .access_create(
-            state.audit_key(),
             &rec,
             Box::new(move |id| {
                 let mut r = rec2;
@@ -222,7 +221,6 @@ pub async fn decide(
     let outcome = state
         .store
         .access_decide(
-            state.audit_key(),
             id,
             &caller.subject,
             approve,
@@ -288,7 +286,6 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: i64) -> Result<(), Ap
     let done = state
         .store
         .access_transition(
-            state.audit_key(),
             id,
             &[AccessStatus::Pending],
             AccessStatus::Cancelled,
@@ -310,7 +307,7 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: i64) -> Result<(), Ap
     }
 }
 
-/// Break-glass (seed 004 "Emergency Access"): during a declared SEV1/SEV2 incident a responder
+/// Break-glass: during a declared SEV1/SEV2 incident a responder
 /// self-approves an emergency profile with a reason; the window is `access.emergency_minutes`;
 /// Slack hears of it at once; an approver other than the grantee must review it afterwards.
 pub async fn emergency(
@@ -376,7 +373,6 @@ pub async fn emergency(
     let id = state
         .store
         .access_create(
-            state.audit_key(),
             &rec,
             Box::new(move |id| {
                 let mut r = rec2;
@@ -438,7 +434,6 @@ pub async fn review(state: &AppState, caller: &Caller, id: i64, note: ReviewNote
     let done = state
         .store
         .access_transition(
-            state.audit_key(),
             id,
             &[r.status],
             r.status,

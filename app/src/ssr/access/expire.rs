@@ -64,15 +64,7 @@ pub async fn expire_due(state: &AppState) {
         };
         if let Err(e) = state
             .store
-            .access_transition(
-                state.audit_key(),
-                r.id,
-                &[r.status],
-                ended,
-                vec![AccessChange::EndedMs(t)],
-                t,
-                effects,
-            )
+            .access_transition(r.id, &[r.status], ended, vec![AccessChange::EndedMs(t)], t, effects)
             .await
         {
             tracing::warn!(error = %e, id = r.id, "access expiry: could not record");

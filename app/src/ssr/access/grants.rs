@@ -63,7 +63,6 @@ pub async fn activate(state: &AppState, caller: &Caller, id: i64) -> Result<Issu
     let claimed = state
         .store
         .access_transition(
-            state.audit_key(),
             id,
             &[AccessStatus::Approved],
             AccessStatus::Activating,
@@ -106,7 +105,6 @@ pub async fn activate(state: &AppState, caller: &Caller, id: i64) -> Result<Issu
             let _ = state
                 .store
                 .access_transition(
-                    state.audit_key(),
                     id,
                     &[AccessStatus::Activating],
                     AccessStatus::Approved,
@@ -160,10 +158,7 @@ pub async fn activate(state: &AppState, caller: &Caller, id: i64) -> Result<Issu
                 "expires_ms": creds.expires_ms, "duration_s": duration}),
         )],
     };
-    let stored = state
-        .store
-        .access_activated(state.audit_key(), &grant, now(), effects)
-        .await;
+    let stored = state.store.access_activated(&grant, now(), effects).await;
     match stored {
         Ok(true) => {}
         Ok(false) | Err(_) => {
@@ -242,7 +237,6 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: i64, reason: Option<R
     let done = state
         .store
         .access_transition(
-            state.audit_key(),
             id,
             &[AccessStatus::Approved, AccessStatus::Active],
             AccessStatus::Revoked,

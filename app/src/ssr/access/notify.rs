@@ -33,11 +33,7 @@ pub fn slack_message(
         body.to_string()
     };
     let msg = crate::ssr::slack::message(&headline, &fields, &text, "Open the request", link);
-    NewOutbox {
-        idempotency_key: key,
-        environment: r.environment.clone(),
-        payload: msg.to_string(),
-    }
+    crate::ssr::kernel::effects::outbox(key, &r.environment, &msg)
 }
 
 pub fn request_link(state: &AppState, id: i64) -> String {

@@ -73,7 +73,6 @@ pub async fn declare(state: &AppState, caller: &Caller, d: Declare) -> Result<i6
     let id = state
         .store
         .incident_create(
-            state.audit_key(),
             &rec,
             Box::new(move |id| {
                 let mut entries = vec![entry(
@@ -161,9 +160,9 @@ pub async fn transition(
         outbox.push(slack(
             state,
             &after,
-            "resolved",
+            to.label(),
             &note,
-            format!("incident-{id}-resolved-{t}"),
+            format!("incident-{id}-{}-{t}", to.label()),
         ));
     }
     let effects = Effects {
@@ -176,10 +175,7 @@ pub async fn transition(
             serde_json::json!({"from": from.label(), "to": to.label(), "note": note}),
         )],
     };
-    let done = state
-        .store
-        .incident_update(state.audit_key(), id, r.status, patch, t, effects)
-        .await?;
+    let done = state.store.incident_update(id, r.status, patch, t, effects).await?;
     if done { Ok(to) } else { Err(changed()) }
 }
 
@@ -221,14 +217,7 @@ pub async fn set_severity(
     };
     let done = state
         .store
-        .incident_update(
-            state.audit_key(),
-            id,
-            r.status,
-            vec![IncidentChange::Severity(sev)],
-            t,
-            effects,
-        )
+        .incident_update(id, r.status, vec![IncidentChange::Severity(sev)], t, effects)
         .await?;
     if done { Ok(()) } else { Err(changed()) }
 }
@@ -269,7 +258,6 @@ pub async fn set_roles(
     let done = state
         .store
         .incident_update(
-            state.audit_key(),
             id,
             r.status,
             vec![
@@ -306,7 +294,7 @@ pub async fn add_note(
             serde_json::json!({"chars": body.chars().count()}),
         )],
     };
-    state.store.effects_apply(state.audit_key(), effects).await?;
+    state.store.effects_apply(effects).await?;
     Ok(())
 }
 
@@ -322,10 +310,7 @@ pub async fn pin(state: &AppState, caller: &Caller, id: i64, entry_id: i64, pinn
         )],
         ..Effects::default()
     };
-    let done = state
-        .store
-        .timeline_pin(state.audit_key(), id, entry_id, pinned, effects)
-        .await?;
+    let done = state.store.timeline_pin(id, entry_id, pinned, effects).await?;
     if done {
         Ok(())
     } else {
@@ -356,14 +341,7 @@ pub async fn save_postmortem(state: &AppState, caller: &Caller, id: i64, body: P
     };
     let done = state
         .store
-        .incident_update(
-            state.audit_key(),
-            id,
-            r.status,
-            vec![IncidentChange::Postmortem(body)],
-            t,
-            effects,
-        )
+        .incident_update(id, r.status, vec![IncidentChange::Postmortem(body)], t, effects)
         .await?;
     if done { Ok(()) } else { Err(changed()) }
 }

@@ -27,9 +27,5 @@ pub fn slack(state: &AppState, r: &IncidentRecord, headline: &str, body: &str, k
         ("Incident", format!("#{}", r.id)),
     ];
     let msg = crate::ssr::slack::message(&headline, &fields, body, "Open the timeline", &link);
-    NewOutbox {
-        idempotency_key: key,
-        environment: r.environment.clone(),
-        payload: msg.to_string(),
-    }
+    crate::ssr::kernel::effects::outbox(key, &r.environment, &msg)
 }

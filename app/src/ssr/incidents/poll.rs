@@ -186,7 +186,7 @@ pub async fn poll_once(state: &AppState) {
                 entries,
                 ..Effects::default()
             };
-            match state.store.effects_apply(state.audit_key(), effects).await {
+            match state.store.effects_apply(effects).await {
                 Ok(n) if n > 0 => tracing::info!(environment = %env, new = n, "timeline entries recorded"),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "alarm poll: cannot record timeline entries"),

@@ -10,6 +10,7 @@ pub mod input;
 pub mod request;
 pub mod secrets;
 
+use super::cloud::CloudError;
 use super::store::StoreError;
 use crate::error::AppError;
 
@@ -18,5 +19,14 @@ impl From<StoreError> for AppError {
     fn from(e: StoreError) -> AppError {
         tracing::error!(error = %e, "store");
         AppError::Unavailable(format!("database: {e}"))
+    }
+}
+
+/// An AWS read or call that failed becomes 503 with what AWS said (safe to show: service,
+/// operation and message), logged once here.
+impl From<CloudError> for AppError {
+    fn from(e: CloudError) -> AppError {
+        tracing::warn!(error = %e, "cloud");
+        AppError::Unavailable(e.to_string())
     }
 }

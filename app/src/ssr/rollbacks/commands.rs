@@ -57,10 +57,7 @@ pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequ
     } else {
         None
     };
-    let svc = cloud
-        .service_now(&meta.name, &cluster, &service)
-        .await
-        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    let svc = cloud.service_now(&meta.name, &cluster, &service).await?;
     let to_arn = cloud
         .task_definition_arn(&meta.name, &to)
         .await
@@ -102,7 +99,6 @@ pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequ
     let id = state
         .store
         .rollback_create(
-            state.audit_key(),
             &rec,
             Box::new(move |id| Effects {
                 entries: incident_id
@@ -198,10 +194,7 @@ async fn confirm_inner(state: &AppState, caller: &Caller, id: i64) -> Result<Rol
         )],
     };
     // Recorded (and audited) before AWS is asked; a second confirm loses the race here.
-    let ok = state
-        .store
-        .rollback_confirm(state.audit_key(), id, &caller.subject, t, effects)
-        .await?;
+    let ok = state.store.rollback_confirm(id, &caller.subject, t, effects).await?;
     if !ok {
         return Err(AppError::Conflict(format!(
             "rollback {id} was confirmed or ended meanwhile"
@@ -241,7 +234,7 @@ async fn confirm_inner(state: &AppState, caller: &Caller, id: i64) -> Result<Rol
         };
         let _ = state
             .store
-            .rollback_finish(state.audit_key(), id, RollbackStatus::Failed, &msg, now(), effects)
+            .rollback_finish(id, RollbackStatus::Failed, &msg, now(), effects)
             .await;
         return Err(AppError::Unavailable(msg));
     }

@@ -93,11 +93,7 @@ pub async fn watch_rollback(state: &AppState, r: &RollbackRecord) {
             serde_json::json!({"progress": progress}),
         )],
     };
-    if let Err(e) = state
-        .store
-        .rollback_finish(state.audit_key(), r.id, status, &progress, t, effects)
-        .await
-    {
+    if let Err(e) = state.store.rollback_finish(r.id, status, &progress, t, effects).await {
         tracing::warn!(error = %e, id = r.id, "rollback: could not record the outcome");
     }
 }

@@ -103,12 +103,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<AccessRequestRecord, sqlx::Error> {
 #[async_trait]
 pub trait AccessStore: Send + Sync {
     /// Creates a request (in `rec.status`); `effects` gets its id.
-    async fn access_create(
-        &self,
-        key: &[u8],
-        rec: &AccessRequestRecord,
-        effects: EffectsFor,
-    ) -> Result<i64, StoreError>;
+    async fn access_create(&self, rec: &AccessRequestRecord, effects: EffectsFor) -> Result<i64, StoreError>;
     async fn access_get(&self, id: i64) -> Result<Option<AccessRequestRecord>, StoreError>;
     /// Newest first.
     async fn access_list(&self, limit: i64) -> Result<Vec<AccessRequestRecord>, StoreError>;
@@ -121,7 +116,6 @@ pub trait AccessStore: Send + Sync {
     /// becomes approved and its window (`window_ms`) starts now.
     async fn access_decide(
         &self,
-        key: &[u8],
         id: i64,
         approver: &str,
         approve: bool,
@@ -134,7 +128,6 @@ pub trait AccessStore: Send + Sync {
     /// Moves a request from one of `from` to `to`, setting `patch`; false when it was elsewhere.
     async fn access_transition(
         &self,
-        key: &[u8],
         id: i64,
         from: &[AccessStatus],
         to: AccessStatus,
@@ -143,24 +136,13 @@ pub trait AccessStore: Send + Sync {
         effects: Effects,
     ) -> Result<bool, StoreError>;
     /// activating → active with its grant.
-    async fn access_activated(
-        &self,
-        key: &[u8],
-        grant: &GrantRecord,
-        now_ms: i64,
-        effects: Effects,
-    ) -> Result<bool, StoreError>;
+    async fn access_activated(&self, grant: &GrantRecord, now_ms: i64, effects: Effects) -> Result<bool, StoreError>;
 }
 
 #[allow(clippy::too_many_arguments)]
 #[async_trait]
 impl AccessStore for SqlStore {
-    async fn access_create(
-        &self,
-        key: &[u8],
-        rec: &AccessRequestRecord,
-        effects: EffectsFor,
-    ) -> Result<i64, StoreError> {
+    async fn access_create(&self, rec: &AccessRequestRecord, effects: EffectsFor) -> Result<i64, StoreError> {
         let (_serial, mut tx) = self.write_tx().await?;
         let row = sqlx::query(
             "INSERT INTO access_requests (environment, profile, requester, reason, ticket, incident_id, duration_minutes, \
@@ -185,7 +167,7 @@ impl AccessStore for SqlStore {
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
-        write_effects(&mut tx, key, effects(id), rec.created_ms).await?;
+        write_effects(&mut tx, &self.audit_key, effects(id), rec.created_ms).await?;
         tx.commit().await?;
         Ok(id)
     }
@@ -272,7 +254,6 @@ impl AccessStore for SqlStore {
 
     async fn access_decide(
         &self,
-        key: &[u8],
         id: i64,
         approver: &str,
         approve: bool,
@@ -345,14 +326,13 @@ impl AccessStore for SqlStore {
                 Decided::Recorded { approvals }
             }
         };
-        write_effects(&mut tx, key, effects(outcome), now_ms).await?;
+        write_effects(&mut tx, &self.audit_key, effects(outcome), now_ms).await?;
         tx.commit().await?;
         Ok(outcome)
     }
 
     async fn access_transition(
         &self,
-        key: &[u8],
         id: i64,
         from: &[AccessStatus],
         to: AccessStatus,
@@ -381,18 +361,12 @@ impl AccessStore for SqlStore {
         if q.execute(&mut *tx).await?.rows_affected() != 1 {
             return Ok(false);
         }
-        write_effects(&mut tx, key, effects, now_ms).await?;
+        write_effects(&mut tx, &self.audit_key, effects, now_ms).await?;
         tx.commit().await?;
         Ok(true)
     }
 
-    async fn access_activated(
-        &self,
-        key: &[u8],
-        grant: &GrantRecord,
-        now_ms: i64,
-        effects: Effects,
-    ) -> Result<bool, StoreError> {
+    async fn access_activated(&self, grant: &GrantRecord, now_ms: i64, effects: Effects) -> Result<bool, StoreError> {
         let (_serial, mut tx) = self.write_tx().await?;
         let done = sqlx::query("UPDATE access_requests SET status = $3, updated_ms = $2 WHERE id = $1 AND status = $4")
             .bind(grant.request_id)
@@ -416,7 +390,7 @@ impl AccessStore for SqlStore {
         .bind(grant.expires_ms)
         .execute(&mut *tx)
         .await?;
-        write_effects(&mut tx, key, effects, now_ms).await?;
+        write_effects(&mut tx, &self.audit_key, effects, now_ms).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -20,7 +20,7 @@ pub struct AuditFilter {
 pub trait AuditStore: Send + Sync {
     /// Appends to the HMAC chain. Appends are serialised (in process, and across replicas by an
     /// advisory lock on Postgres); the entry is committed before this returns.
-    async fn audit_append(&self, key: &[u8], entry: NewAuditEntry) -> Result<AuditRecord, StoreError>;
+    async fn audit_append(&self, entry: NewAuditEntry) -> Result<AuditRecord, StoreError>;
     async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
     /// Every entry in chain order, for verification and export.
     async fn audit_all(&self, since_ms: Option<i64>) -> Result<Vec<AuditRecord>, StoreError>;
@@ -47,12 +47,12 @@ fn audit_from_row(row: &sqlx::any::AnyRow) -> Result<AuditRecord, sqlx::Error> {
 
 #[async_trait]
 impl AuditStore for SqlStore {
-    async fn audit_append(&self, key: &[u8], entry: NewAuditEntry) -> Result<AuditRecord, StoreError> {
+    async fn audit_append(&self, entry: NewAuditEntry) -> Result<AuditRecord, StoreError> {
         let (done, mut result) = tokio::sync::oneshot::channel();
         self.queued
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((key.to_vec(), entry, done));
+            .push((self.audit_key.clone(), entry, done));
         loop {
             // Either a leader has written this entry already, or this task becomes the leader
             // for everything queued: waiting for the lock just to learn the result would line the
@@ -125,6 +125,11 @@ impl SqlStore {
             Some(r) => (r.try_get("seq")?, r.try_get("mac")?),
             None => (0, audit::GENESIS_MAC.to_string()),
         };
+        if entries.iter().any(|(key, _)| key.is_empty()) {
+            return Err(StoreError::Other(
+                "the store has no audit key, so it writes no audit entry (and no action that needs one)".into(),
+            ));
+        }
         let mut records = Vec::with_capacity(entries.len());
         for (key, e) in entries {
             seq += 1;

@@ -60,11 +60,10 @@ const INCIDENT_COLUMNS: &str = "id, title, environment, severity, status, comman
 #[async_trait]
 pub trait IncidentStore: Send + Sync {
     /// Creates an incident; `effects` gets its id.
-    async fn incident_create(&self, key: &[u8], rec: &IncidentRecord, effects: EffectsFor) -> Result<i64, StoreError>;
+    async fn incident_create(&self, rec: &IncidentRecord, effects: EffectsFor) -> Result<i64, StoreError>;
     /// Sets `patch` when the incident is still in `expect_status` (false: it moved meanwhile).
     async fn incident_update(
         &self,
-        key: &[u8],
         id: i64,
         expect_status: IncidentStatus,
         patch: Vec<IncidentChange>,
@@ -78,10 +77,9 @@ pub trait IncidentStore: Send + Sync {
     /// Oldest first by the time things happened.
     async fn timeline(&self, incident_id: i64) -> Result<Vec<TimelineRecord>, StoreError>;
     /// Writes effects alone (notes, observations). Returns how many timeline entries were new.
-    async fn effects_apply(&self, key: &[u8], effects: Effects) -> Result<u64, StoreError>;
+    async fn effects_apply(&self, effects: Effects) -> Result<u64, StoreError>;
     async fn timeline_pin(
         &self,
-        key: &[u8],
         incident_id: i64,
         entry_id: i64,
         pinned: bool,
@@ -117,7 +115,7 @@ fn incident_from_row(r: &sqlx::any::AnyRow) -> Result<IncidentRecord, sqlx::Erro
 
 #[async_trait]
 impl IncidentStore for SqlStore {
-    async fn incident_create(&self, key: &[u8], rec: &IncidentRecord, effects: EffectsFor) -> Result<i64, StoreError> {
+    async fn incident_create(&self, rec: &IncidentRecord, effects: EffectsFor) -> Result<i64, StoreError> {
         let (_serial, mut tx) = self.write_tx().await?;
         let row = sqlx::query(
             "INSERT INTO incidents (title, environment, severity, status, commander, communications, alarms, services, \
@@ -143,14 +141,13 @@ impl IncidentStore for SqlStore {
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
-        write_effects(&mut tx, key, effects(id), now()).await?;
+        write_effects(&mut tx, &self.audit_key, effects(id), now()).await?;
         tx.commit().await?;
         Ok(id)
     }
 
     async fn incident_update(
         &self,
-        key: &[u8],
         id: i64,
         expect_status: IncidentStatus,
         patch: Vec<IncidentChange>,
@@ -172,7 +169,7 @@ impl IncidentStore for SqlStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        write_effects(&mut tx, key, effects, now_ms).await?;
+        write_effects(&mut tx, &self.audit_key, effects, now_ms).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -236,16 +233,15 @@ impl IncidentStore for SqlStore {
             .map_err(StoreError::Db)
     }
 
-    async fn effects_apply(&self, key: &[u8], effects: Effects) -> Result<u64, StoreError> {
+    async fn effects_apply(&self, effects: Effects) -> Result<u64, StoreError> {
         let (_serial, mut tx) = self.write_tx().await?;
-        let n = write_effects(&mut tx, key, effects, now()).await?;
+        let n = write_effects(&mut tx, &self.audit_key, effects, now()).await?;
         tx.commit().await?;
         Ok(n)
     }
 
     async fn timeline_pin(
         &self,
-        key: &[u8],
         incident_id: i64,
         entry_id: i64,
         pinned: bool,
@@ -261,7 +257,7 @@ impl IncidentStore for SqlStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        write_effects(&mut tx, key, effects, now()).await?;
+        write_effects(&mut tx, &self.audit_key, effects, now()).await?;
         tx.commit().await?;
         Ok(true)
     }

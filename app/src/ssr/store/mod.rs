@@ -120,6 +120,10 @@ pub struct SqlStore {
     /// Audit entries waiting to be appended: whoever holds `append_lock` next writes all of them
     /// in one transaction (group commit), so concurrent appends share one commit.
     queued: std::sync::Mutex<Vec<Queued>>,
+    /// The HMAC key of the audit chain: the store seals every entry it writes with it, so no
+    /// caller passes (or can pass a wrong) key. Empty until `with_audit_key`; then every write
+    /// that carries an audit entry is refused (fail closed).
+    audit_key: Vec<u8>,
 }
 
 type Queued = (
@@ -170,7 +174,14 @@ impl SqlStore {
             backend,
             append_lock: tokio::sync::Mutex::new(()),
             queued: std::sync::Mutex::new(Vec::new()),
+            audit_key: Vec::new(),
         })
+    }
+
+    /// The store seals audit entries with `key` (see `audit_key`).
+    pub fn with_audit_key(mut self, key: Vec<u8>) -> SqlStore {
+        self.audit_key = key;
+        self
     }
 
     pub fn into_arc(self) -> Arc<dyn Store> {

@@ -31,20 +31,12 @@ const ROLLBACK_COLUMNS: &str = "id, environment, cluster, service, from_task_def
 
 #[async_trait]
 pub trait RollbackStore: Send + Sync {
-    async fn rollback_create(&self, key: &[u8], rec: &RollbackRecord, effects: EffectsFor) -> Result<i64, StoreError>;
+    async fn rollback_create(&self, rec: &RollbackRecord, effects: EffectsFor) -> Result<i64, StoreError>;
     /// pending → rolling, by someone other than the requester. False when not pending or same person.
-    async fn rollback_confirm(
-        &self,
-        key: &[u8],
-        id: i64,
-        by: &str,
-        now_ms: i64,
-        effects: Effects,
-    ) -> Result<bool, StoreError>;
+    async fn rollback_confirm(&self, id: i64, by: &str, now_ms: i64, effects: Effects) -> Result<bool, StoreError>;
     /// Ends a pending or rolling rollback with `status`.
     async fn rollback_finish(
         &self,
-        key: &[u8],
         id: i64,
         status: RollbackStatus,
         progress: &str,
@@ -84,7 +76,7 @@ fn rollback_from_row(r: &sqlx::any::AnyRow) -> Result<RollbackRecord, sqlx::Erro
 
 #[async_trait]
 impl RollbackStore for SqlStore {
-    async fn rollback_create(&self, key: &[u8], rec: &RollbackRecord, effects: EffectsFor) -> Result<i64, StoreError> {
+    async fn rollback_create(&self, rec: &RollbackRecord, effects: EffectsFor) -> Result<i64, StoreError> {
         let (_serial, mut tx) = self.write_tx().await?;
         let row = sqlx::query(
             "INSERT INTO rollbacks (environment, cluster, service, from_task_definition, to_task_definition, \
@@ -105,19 +97,12 @@ impl RollbackStore for SqlStore {
         .fetch_one(&mut *tx)
         .await?;
         let id: i64 = row.try_get("id")?;
-        write_effects(&mut tx, key, effects(id), now()).await?;
+        write_effects(&mut tx, &self.audit_key, effects(id), now()).await?;
         tx.commit().await?;
         Ok(id)
     }
 
-    async fn rollback_confirm(
-        &self,
-        key: &[u8],
-        id: i64,
-        by: &str,
-        now_ms: i64,
-        effects: Effects,
-    ) -> Result<bool, StoreError> {
+    async fn rollback_confirm(&self, id: i64, by: &str, now_ms: i64, effects: Effects) -> Result<bool, StoreError> {
         let (_serial, mut tx) = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE rollbacks SET confirmed_by = $2, confirmed_ms = $3, status = $4, \
@@ -133,14 +118,13 @@ impl RollbackStore for SqlStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        write_effects(&mut tx, key, effects, now_ms).await?;
+        write_effects(&mut tx, &self.audit_key, effects, now_ms).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     async fn rollback_finish(
         &self,
-        key: &[u8],
         id: i64,
         status: RollbackStatus,
         progress: &str,
@@ -166,7 +150,7 @@ impl RollbackStore for SqlStore {
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        write_effects(&mut tx, key, effects, now_ms).await?;
+        write_effects(&mut tx, &self.audit_key, effects, now_ms).await?;
         tx.commit().await?;
         Ok(true)
     }

@@ -35,8 +35,8 @@ pub struct DemoEnv {
     pub region: &'static str,
     pub account_id: Option<&'static str>,
     pub description: &'static str,
-    /// The number of the seed document the system was modelled on (shown beside its
-    /// description; docs/DEMO.md lists them).
+    /// Which of the team's environment documents the system was modelled on (docs/DEMO.md
+    /// lists them); for maintainers, never shown on a page.
     pub seed: &'static str,
     pub rpo_hours: Option<u32>,
 }
