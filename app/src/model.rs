@@ -276,7 +276,7 @@ pub struct Alarm {
     /// Human form of the condition, e.g. "> 1 % for 5 min".
     pub condition: String,
     /// SEV1..SEV4 (1 is worst).
-    pub severity: u8,
+    pub severity: Severity,
     /// Unix milliseconds of the last state change.
     pub since_ms: i64,
     /// Resource the alarm watches, when known.
@@ -369,7 +369,7 @@ pub struct AuditPage {
 pub fn health_of(inv: &Inventory) -> Health {
     let mut worst = Health::Healthy;
     for a in inv.alarms.iter().filter(|a| a.state == AlarmState::Alarm) {
-        let h = if a.severity <= 2 {
+        let h = if a.severity.is_major() {
             Health::Unhealthy
         } else {
             Health::Degraded
@@ -434,7 +434,7 @@ mod tests {
                     state,
                     reason: String::new(),
                     condition: String::new(),
-                    severity,
+                    severity: Severity::new(severity).unwrap_or(Severity::SEV4),
                     since_ms: 0,
                     resource: None,
                     metric: None,

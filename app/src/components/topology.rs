@@ -114,7 +114,7 @@ pub fn Topology(env: String, inv: Inventory) -> impl IntoView {
         }
     }
     // Firing alarms on the nodes they watch (alarm resource = the node's name or its id's suffix).
-    let firing: Vec<(String, u8)> = inv
+    let firing: Vec<(String, crate::model::Severity)> = inv
         .alarms
         .iter()
         .filter(|a| a.state == crate::model::AlarmState::Alarm)
@@ -132,7 +132,7 @@ pub fn Topology(env: String, inv: Inventory) -> impl IntoView {
             let href = service_href(&env, p.r);
             let body = view! {
                 <g class=format!("node health-{}", health.label())>
-                    {alarm.map(|sev| view! { <text x=p.x + BOX_W - 8.0 y=p.y + 18.0 class="node-alarm" text-anchor="end">{format!("ALARM SEV{sev}")}</text> })}
+                    {alarm.map(|sev| view! { <text x=p.x + BOX_W - 8.0 y=p.y + 18.0 class="node-alarm" text-anchor="end">{format!("ALARM {}", sev.label())}</text> })}
                     <title>{title}</title>
                     <rect x=p.x y=p.y width=BOX_W height=p.h rx="5"></rect>
                     <text x=p.x + 8.0 y=p.y + 18.0 class="node-name">{label}</text>

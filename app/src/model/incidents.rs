@@ -102,6 +102,13 @@ impl TryFrom<u8> for Severity {
     }
 }
 
+/// Compares with a plain number (1-4), as tables and tests write it.
+impl PartialEq<u8> for Severity {
+    fn eq(&self, n: &u8) -> bool {
+        self.0 == *n
+    }
+}
+
 impl From<Severity> for u8 {
     fn from(s: Severity) -> u8 {
         s.0

@@ -92,7 +92,7 @@ fn InventoryView(env: String, inv: Inventory) -> impl IntoView {
                             view! {
                                 <tr class:firing={a.state == AlarmState::Alarm}>
                                     <td>{a.state.label()}</td>
-                                    <td>{format!("SEV{}", a.severity)}</td>
+                                    <td>{a.severity.label()}</td>
                                     <td>{a.name.clone()}</td>
                                     <td>{a.condition.clone()}</td>
                                     <td>{a.reason.clone()}</td>
@@ -212,7 +212,7 @@ fn declare_link(env: &str, a: &crate::model::Alarm) -> String {
         ("declare", "1"),
         ("env", env),
         ("alarm", &a.name),
-        ("sev", &a.severity.to_string()),
+        ("sev", &a.severity.number().to_string()),
         ("title", &format!("{} firing", a.name)),
     ]);
     format!("/incidents?{q}")

@@ -66,7 +66,7 @@ fn Metrics(v: MetricsView) -> impl IntoView {
                         view! {
                             <tr class:firing=firing>
                                 <td>{a.state.label()}</td>
-                                <td>{format!("SEV{}", a.severity)}</td>
+                                <td>{a.severity.label()}</td>
                                 <td>{a.name}</td>
                                 <td>{a.condition}</td>
                                 <td>{a.reason}</td>

@@ -141,7 +141,7 @@ fn active_alarms(inv: &Inventory) -> Check {
     let firing: Vec<_> = inv.alarms.iter().filter(|a| a.state == AlarmState::Alarm).collect();
     let level = match firing.iter().map(|a| a.severity).min() {
         None => Level::Healthy,
-        Some(s) if s <= 2 => Level::Unhealthy,
+        Some(s) if s.is_major() => Level::Unhealthy,
         Some(_) => Level::Degraded,
     };
     let detail = if firing.is_empty() {
@@ -149,7 +149,7 @@ fn active_alarms(inv: &Inventory) -> Check {
     } else {
         firing
             .iter()
-            .map(|a| format!("{} (SEV{})", a.name, a.severity))
+            .map(|a| format!("{} ({})", a.name, a.severity.label()))
             .collect::<Vec<_>>()
             .join(", ")
     };

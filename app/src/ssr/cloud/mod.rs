@@ -2,7 +2,7 @@
 //! implementations: `SdkCloud` (aws/) reads AWS through the SDK; `DemoCloud` (demo/) simulates
 //! the demo systems of docs/DEMO.md in-process.
 
-use crate::model::{Alarm, AlarmState, DeploymentInfo, ServiceEvent};
+use crate::model::{Alarm, AlarmState, DeploymentInfo, ServiceEvent, Severity};
 use crate::model::{BackupJobInfo, BackupPlanInfo, Chart, DataNote, Inventory, RecoveryPointInfo, TimeRange};
 use async_trait::async_trait;
 
@@ -175,12 +175,12 @@ impl SeverityRules {
         SeverityRules { rules }
     }
 
-    pub fn severity(&self, alarm_name: &str) -> u8 {
+    pub fn severity(&self, alarm_name: &str) -> Severity {
         self.rules
             .iter()
             .find(|(r, _)| r.is_match(alarm_name))
-            .map(|(_, s)| *s)
-            .unwrap_or(4)
+            .and_then(|(_, s)| Severity::new(*s))
+            .unwrap_or(Severity::SEV4)
     }
 }
 
