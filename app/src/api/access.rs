@@ -42,6 +42,7 @@ pub async fn request_access(
     #[server(default)] extends: String,
 ) -> Result<i64, AppError> {
     super::as_caller(move |state, caller| async move {
+        crate::ssr::access::may_ask(&caller)?;
         use crate::ssr::kernel::input::{Minutes, Reason};
         let q = crate::ssr::access::NewRequest {
             environment,
@@ -67,12 +68,12 @@ pub async fn decide_access(
     #[server(default)] token: String,
 ) -> Result<String, AppError> {
     super::as_caller(move |state, caller| async move {
-        let approve = match decision.as_str() {
-            "approve" => true,
-            "deny" => false,
-            other => {
+        crate::ssr::access::person_only(&caller)?;
+        let approve = match crate::model::Decision::parse(&decision) {
+            Some(d) => d == crate::model::Decision::Approve,
+            None => {
                 return Err(AppError::Invalid(format!(
-                    "decision: \"{other}\" is not approve or deny"
+                    "decision: \"{decision}\" is not approve or deny"
                 )));
             }
         };
@@ -106,6 +107,7 @@ pub async fn activate_access(id: i64) -> Result<IssuedCredentials, AppError> {
 #[server(prefix = "/api/v1", endpoint = "access/revoke")]
 pub async fn revoke_access(id: i64, #[server(default)] reason: String) -> Result<(), AppError> {
     super::as_caller(move |state, caller| async move {
+        crate::ssr::access::person_only(&caller)?;
         let reason = crate::ssr::kernel::input::Reason::parse_optional(&reason)?;
         crate::ssr::access::revoke(&state, &caller, id, reason).await
     })
@@ -121,6 +123,7 @@ pub async fn emergency_access(
     reason: String,
 ) -> Result<i64, AppError> {
     super::as_caller(move |state, caller| async move {
+        crate::ssr::access::may_ask(&caller)?;
         let (incident, reason) = (
             number("incident", &incident)?,
             crate::ssr::kernel::input::Reason::parse(&reason)?,
@@ -134,6 +137,7 @@ pub async fn emergency_access(
 #[server(prefix = "/api/v1", endpoint = "access/review")]
 pub async fn review_access(id: i64, note: String) -> Result<(), AppError> {
     super::as_caller(move |state, caller| async move {
+        crate::ssr::access::may_review(&caller)?;
         let note = crate::ssr::kernel::input::ReviewNote::parse(&note)?;
         crate::ssr::access::review(&state, &caller, id, note).await
     })

@@ -37,6 +37,8 @@ pub async fn declare_incident(
 ) -> Result<i64, AppError> {
     use crate::ssr::kernel::input::{AlarmNames, ServiceRefs, Summary, Ticket, Title, severity as sev};
     super::as_caller(move |state, caller| async move {
+        // The caller first (a refusal is a 403, audited), then the input.
+        crate::ssr::incidents::may_respond(&caller)?;
         let d = crate::ssr::incidents::Declare {
             environment,
             title: Title::parse(&title)?,
@@ -59,6 +61,8 @@ pub async fn set_incident_status(
     #[server(default)] note: String,
 ) -> Result<IncidentStatus, AppError> {
     super::as_caller(move |state, caller| async move {
+        // The caller first (a refusal is a 403, audited), then the input.
+        crate::ssr::incidents::may_respond(&caller)?;
         use crate::ssr::{incidents, kernel::input::StatusNote};
         incidents::transition(
             &state,
@@ -75,6 +79,8 @@ pub async fn set_incident_status(
 #[server(prefix = "/api/v1", endpoint = "incidents/severity")]
 pub async fn set_incident_severity(id: i64, severity: u8, reason: String) -> Result<(), AppError> {
     super::as_caller(move |state, caller| async move {
+        // The caller first (a refusal is a 403, audited), then the input.
+        crate::ssr::incidents::may_respond(&caller)?;
         use crate::ssr::kernel::input::{Reason, severity as sev};
         crate::ssr::incidents::set_severity(&state, &caller, id, sev(severity)?, Reason::parse(&reason)?).await
     })
@@ -88,6 +94,8 @@ pub async fn set_incident_roles(
     #[server(default)] communications: String,
 ) -> Result<(), AppError> {
     super::as_caller(move |state, caller| async move {
+        // The caller first (a refusal is a 403, audited), then the input.
+        crate::ssr::incidents::may_respond(&caller)?;
         use crate::ssr::kernel::input::Person;
         let (commander, communications) = (
             Person::parse("commander", &commander)?,
@@ -102,6 +110,8 @@ pub async fn set_incident_roles(
 #[server(prefix = "/api/v1", endpoint = "incidents/note")]
 pub async fn add_incident_note(id: i64, #[server(default)] kind: String, text: String) -> Result<(), AppError> {
     super::as_caller(move |state, caller| async move {
+        // The caller first (a refusal is a 403, audited), then the input.
+        crate::ssr::incidents::may_respond(&caller)?;
         use crate::ssr::{incidents, kernel::input::NoteText};
         incidents::add_note(
             &state,
@@ -126,6 +136,8 @@ pub async fn pin_incident_entry(id: i64, entry: i64, pinned: bool) -> Result<(),
 #[server(prefix = "/api/v1", endpoint = "incidents/postmortem")]
 pub async fn save_incident_postmortem(id: i64, text: String) -> Result<(), AppError> {
     super::as_caller(move |state, caller| async move {
+        // The caller first (a refusal is a 403, audited), then the input.
+        crate::ssr::incidents::may_respond(&caller)?;
         use crate::ssr::kernel::input::Postmortem;
         crate::ssr::incidents::save_postmortem(&state, &caller, id, Postmortem::parse(&text)?).await
     })

@@ -1,5 +1,6 @@
 //! Server functions, one file per area. Each has an explicit, stable endpoint under `/api/v1`
-//! (docs/API.md), checks who is calling and what they may do, validates its input and returns
+//! (docs/API.md): through `as_caller` it checks who is calling and what they may do, parses its
+//! input into checked types, makes one call into the domain and returns
 //! `AppError`, whose HTTP status is applied by `finish`.
 
 pub mod access;

@@ -29,6 +29,7 @@ pub async fn request_rollback(
     #[server(default)] incident: String,
 ) -> Result<i64, AppError> {
     super::as_caller(move |state, caller| async move {
+        crate::ssr::rollbacks::may_request(&caller)?;
         let incident = match incident.trim() {
             "" => 0,
             n => n

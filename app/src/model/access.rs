@@ -91,6 +91,29 @@ impl AccessStatus {
     }
 }
 
+/// One approver's decision on a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    Approve,
+    Deny,
+}
+
+impl Decision {
+    pub const ALL: [Decision; 2] = [Decision::Approve, Decision::Deny];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Decision::Approve => "approve",
+            Decision::Deny => "deny",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Decision> {
+        Decision::ALL.into_iter().find(|x| x.label() == s)
+    }
+}
+
 /// The review of an emergency grant: not needed (an ordinary request), waiting for an approver
 /// other than the grantee, or done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -151,7 +174,7 @@ pub struct ProfileInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalView {
     pub approver: String,
-    pub decision: String,
+    pub decision: Decision,
     pub comment: String,
     pub at_ms: i64,
 }
@@ -271,6 +294,10 @@ mod tests {
         for s in ReviewStatus::ALL {
             assert_eq!(ReviewStatus::parse(s.label()), Some(s));
             assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::json!(s.label())));
+        }
+        for d in Decision::ALL {
+            assert_eq!(Decision::parse(d.label()), Some(d));
+            assert_eq!(serde_json::to_value(d).ok(), Some(serde_json::json!(d.label())));
         }
         assert_eq!(AccessStatus::parse("approve"), None);
         assert!(AccessStatus::Pending.can_move_to(AccessStatus::Approved));

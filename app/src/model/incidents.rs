@@ -289,6 +289,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn incident_and_rollback_statuses_round_trip_their_labels() {
+        for s in IncidentStatus::ALL {
+            assert_eq!(IncidentStatus::parse(s.label()), Some(s));
+            assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::json!(s.label())));
+        }
+        for s in RollbackStatus::ALL {
+            assert_eq!(RollbackStatus::parse(s.label()), Some(s));
+            assert_eq!(serde_json::to_value(s).ok(), Some(serde_json::json!(s.label())));
+        }
+        assert_eq!(Severity::new(0), None);
+        assert_eq!(serde_json::to_value(Severity::SEV2).ok(), Some(serde_json::json!(2)));
+        assert!(serde_json::from_value::<Severity>(serde_json::json!(5)).is_err());
+    }
+
+    #[test]
     fn only_legal_moves() {
         use IncidentStatus::*;
         assert!(Triggered.can_move_to(Acknowledged));

@@ -296,7 +296,7 @@ fn Detail(
         <section>
             <h2>{format!("Decisions ({} approval(s) needed)", d.approvals_needed)}</h2>
             <ul class="events" data-testid="approvals">
-                {d.approvals.iter().map(|a| view! { <li>{format!("{} {} at {}{}", a.approver, a.decision, format_ts(a.at_ms), if a.comment.is_empty() { String::new() } else { format!(": {}", a.comment) })}</li> }).collect_view()}
+                {d.approvals.iter().map(|a| view! { <li>{format!("{} {} at {}{}", a.approver, a.decision.label(), format_ts(a.at_ms), if a.comment.is_empty() { String::new() } else { format!(": {}", a.comment) })}</li> }).collect_view()}
             </ul>
             {match d.decide_refused.clone() {
                 Some(why) => view! { <p class="muted" data-testid="decide-refused">{format!("You cannot decide: {why}")}</p> }.into_any(),

@@ -296,6 +296,7 @@ async fn break_glass_needs_a_sev1_or_sev2_and_a_review_by_someone_else() {
     let alice = app.session_as("alice", "responder").await;
     let bob = app.session_as("bob", "approver").await;
     let bob_responder = app.session_as("bob", "responder").await;
+    let dora = app.session_as("dora", "approver").await;
     let declare = |sev: &'static str| {
         vec![
             ("environment", "taskflow-production"),
@@ -344,17 +345,28 @@ async fn break_glass_needs_a_sev1_or_sev2_and_a_review_by_someone_else() {
         .call_as(&bob, "access/review", &[("id", ids.as_str()), ("note", "")])
         .await;
     assert_eq!(s, 422, "a review says something");
-    let (s, _) = app
-        .call_as(
-            &bob,
-            "access/review",
-            &[
-                ("id", ids.as_str()),
-                ("note", "justified: lock held by a stuck migration"),
-            ],
-        )
-        .await;
-    assert_eq!(s, 200);
+    // Two approvers review at once: one review is recorded, the other is told someone was first.
+    let note = [
+        ("id", ids.as_str()),
+        ("note", "justified: lock held by a stuck migration"),
+    ];
+    let (a, b) = tokio::join!(
+        app.call_as(&bob, "access/review", &note),
+        app.call_as(&dora, "access/review", &note)
+    );
+    let mut statuses = [a.0, b.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{} / {}", a.1, b.1);
+    let reviews = app
+        .state
+        .store
+        .audit_all(None)
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.entry.action == "access.review")
+        .count();
+    assert_eq!(reviews, 1, "one review, audited once");
     let (_, list) = app.call_as(&alice, "incidents/list", &[]).await;
     assert_eq!(list["emergency_reviews"].as_array().map(Vec::len), Some(0));
 }
@@ -374,7 +386,12 @@ async fn the_approver_logs_in_through_the_link_with_a_fresh_mfa() {
         )
         .await;
     }
-    let secret = std::env::temp_dir().join("ops-console-test-oidc-client-secret");
+    // One file per console: tests of one binary run at once, and a file rewritten while
+    // another console reads it could be read empty.
+    let secret = std::env::temp_dir().join(format!(
+        "ops-console-test-oidc-client-secret-{:08x}",
+        rand::random::<u32>()
+    ));
     std::fs::write(&secret, "test-client-secret\n").expect("secret file");
     let app = spawn_app_with(&format!(
         "public_url = \"{{APP}}\"\n[auth]\nmode = \"oidc\"\nclient_id = \"ops-console-test\"\nissuer_url = \"{issuer}\"\n\

@@ -117,6 +117,10 @@ async fn together_or_not_at_all(s: Arc<dyn Store>, url: &str) {
             .await
             .expect("set an unknown status");
         assert!(s.incident_get(id).await.is_err(), "an unknown status fails to decode");
+        assert!(
+            s.incident_list(10).await.expect("list").iter().all(|i| i.id != id),
+            "a list leaves the unreadable row out (and logs it) instead of failing whole"
+        );
         sqlx::query("UPDATE incidents SET status = 'triggered' WHERE id = $1")
             .bind(id)
             .execute(&mut raw)

@@ -11,7 +11,12 @@ fn provider() -> String {
 
 fn oidc_config(issuer: &str) -> String {
     // The provider wants the client to authenticate; the secret comes from a file named in config.
-    let secret = std::env::temp_dir().join("ops-console-test-oidc-client-secret");
+    // One file per console: tests of one binary run at once, and a file rewritten while
+    // another console reads it could be read empty.
+    let secret = std::env::temp_dir().join(format!(
+        "ops-console-test-oidc-client-secret-{:08x}",
+        rand::random::<u32>()
+    ));
     std::fs::write(&secret, "test-client-secret\n").expect("secret file");
     let mut text = String::new();
     text.push_str("[auth]\nmode = \"oidc\"\nclient_id = \"ops-console-test\"\n");

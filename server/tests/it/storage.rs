@@ -210,3 +210,15 @@ async fn migrations_are_idempotent() {
     let p = postgres().await;
     p.migrate().await.expect("second run");
 }
+
+#[tokio::test]
+async fn a_store_without_the_audit_key_writes_no_audit_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("sqlite://{}/nokey.db", dir.path().display());
+    let store = SqlStore::connect(&url).await.expect("sqlite");
+    store.migrate().await.expect("migrate");
+    let s = store.into_arc();
+    let refused = s.audit_append(entry("alice", "login", 1)).await;
+    assert!(refused.is_err(), "no key, no entry: {refused:?}");
+    assert!(s.audit_all(None).await.expect("audit").is_empty());
+}

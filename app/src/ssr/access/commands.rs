@@ -2,11 +2,11 @@
 //! it afterwards. Every transition is one guarded update in the same transaction as its audit entry.
 
 use super::notify::{request_link, slack_message};
-use super::policy::{check_link, may_decide, may_request, person_only, profile};
+use super::policy::{check_link, may_decide, may_request, profile};
 use super::present::effective_status;
 use super::queries::load;
 use crate::error::AppError;
-use crate::model::{AccessStatus, ReviewStatus, Role};
+use crate::model::{AccessStatus, ReviewStatus};
 use crate::ssr::audit::NewAuditEntry;
 use crate::ssr::auth::Caller;
 use crate::ssr::kernel::clock::now;
@@ -418,11 +418,16 @@ pub async fn emergency(
 
 /// The post-incident review of an emergency grant, by an approver other than the grantee.
 pub async fn review(state: &AppState, caller: &Caller, id: i64, note: ReviewNote) -> Result<(), AppError> {
-    person_only(caller)?;
-    caller.require(Role::Approver)?;
+    super::policy::may_review(caller)?;
     let r = load(state, id).await?;
-    if !r.emergency || r.review_status != ReviewStatus::Pending {
+    if !r.emergency || r.review_status == ReviewStatus::NotNeeded {
         return Err(AppError::Invalid(format!("access request {id} has no review waiting")));
+    }
+    if r.review_status == ReviewStatus::Done {
+        return Err(AppError::Conflict(format!(
+            "access request {id} was reviewed meanwhile by {}",
+            r.reviewed_by
+        )));
     }
     if r.requester == caller.subject {
         return Err(AppError::Forbidden(
@@ -433,15 +438,10 @@ pub async fn review(state: &AppState, caller: &Caller, id: i64, note: ReviewNote
     let t = now();
     let done = state
         .store
-        .access_transition(
+        .access_reviewed(
             id,
-            &[r.status],
-            r.status,
-            vec![
-                AccessChange::ReviewStatus(ReviewStatus::Done),
-                AccessChange::ReviewedBy(caller.subject.clone()),
-                AccessChange::ReviewNote(note.clone()),
-            ],
+            &caller.subject,
+            &note,
             t,
             Effects {
                 entries: r
@@ -470,6 +470,8 @@ pub async fn review(state: &AppState, caller: &Caller, id: i64, note: ReviewNote
     if done {
         Ok(())
     } else {
-        Err(AppError::Conflict(format!("access request {id} changed meanwhile")))
+        Err(AppError::Conflict(format!(
+            "access request {id} was reviewed meanwhile"
+        )))
     }
 }

@@ -21,6 +21,7 @@ pub async fn expire_due(state: &AppState) {
         ])
         .await
     else {
+        tracing::warn!("access expiry: cannot list open requests");
         return;
     };
     for r in open {

@@ -15,6 +15,6 @@ pub use commands::{NewRequest, cancel, decide, emergency, request, review};
 pub use expire::expire_due;
 pub use grants::{activate, revoke, session_name};
 pub use notify::link_for;
-pub use policy::profile;
+pub use policy::{may_ask, may_review, person_only, profile};
 pub use present::view;
 pub use queries::{active_grant, detail, overview, unreviewed};

@@ -20,9 +20,21 @@ pub fn profile(state: &AppState, env: &str, name: &str) -> Option<AccessProfile>
     state.access_profiles(env).into_iter().find(|p| p.name == name)
 }
 
-pub fn may_request(caller: &Caller, p: &AccessProfile) -> Result<(), AppError> {
+/// What asking for access needs before any profile is looked at: the responder role, as a person.
+pub fn may_ask(caller: &Caller) -> Result<(), AppError> {
     caller.require(Role::Responder)?;
+    person_only(caller)
+}
+
+/// What reviewing break-glass access needs before the request is looked at: a person with the
+/// approver role.
+pub fn may_review(caller: &Caller) -> Result<(), AppError> {
     person_only(caller)?;
+    caller.require(Role::Approver)
+}
+
+pub fn may_request(caller: &Caller, p: &AccessProfile) -> Result<(), AppError> {
+    may_ask(caller)?;
     if !p.requester_groups.is_empty() && !caller.in_any(&p.requester_groups) {
         return Err(AppError::Forbidden(format!(
             "profile {} is requested by members of {}",

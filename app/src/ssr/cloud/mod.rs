@@ -10,6 +10,12 @@ pub mod aws;
 pub mod demo;
 
 /// What an environment's backups look like; `None` lists are ones the endpoint cannot give.
+/// `family:revision` of a task definition ARN (an already short name is returned as it is): how
+/// pages, timelines and rollbacks name a revision, whichever cloud it came from.
+pub fn short_taskdef(arn: &str) -> String {
+    arn.rsplit('/').next().unwrap_or(arn).to_string()
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BackupsData {
     /// (vault, recovery points in it)
@@ -69,7 +75,7 @@ impl ServiceNow {
     /// Stable as `aws ecs wait services-stable` means it: one deployment, on `target`, with
     /// running = desired.
     pub fn stable_on(&self, target_arn: &str) -> bool {
-        let short = aws::ecs::short_taskdef(target_arn);
+        let short = short_taskdef(target_arn);
         self.deployments.len() == 1
             && self.deployments.iter().all(|d| d.task_definition == short)
             && self.running == self.desired

@@ -14,7 +14,7 @@ mod queries;
 pub use commands::{Declare, NoteKind, add_note, declare, pin, save_postmortem, set_roles, set_severity, transition};
 pub use export::{export, json, markdown, postmortem_draft};
 pub use notify::slack;
-pub use policy::parse_status;
+pub use policy::{may_respond, parse_status};
 pub use poll::{alarm_entry, poll_once};
 pub use present::summary;
 pub use queries::{list, view};

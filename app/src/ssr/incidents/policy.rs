@@ -1,7 +1,8 @@
 //! The rules of an incident's life: which status moves are legal, and what closing needs.
 
 use crate::error::AppError;
-use crate::model::{IncidentStatus, Severity};
+use crate::model::{IncidentStatus, Role, Severity};
+use crate::ssr::auth::Caller;
 
 /// Err(Invalid) naming the legal moves unless `from → to` is one; a SEV1/SEV2 incident closes
 /// only with a saved post-mortem.
@@ -41,4 +42,10 @@ pub fn parse_status(to: &str) -> Result<IncidentStatus, AppError> {
             "status: \"{to}\" is not one of triggered, acknowledged, investigating, mitigated, resolved, closed"
         ))
     })
+}
+
+/// Changing an incident needs the responder role (checked before the input, so a refusal is a
+/// 403 whatever was sent).
+pub fn may_respond(caller: &Caller) -> Result<(), AppError> {
+    caller.require(Role::Responder)
 }

@@ -18,7 +18,7 @@ use crate::error::AppError;
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> AppError {
         tracing::error!(error = %e, "store");
-        AppError::Unavailable(format!("database: {e}"))
+        AppError::Unavailable(e.to_string())
     }
 }
 

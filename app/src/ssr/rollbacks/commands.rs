@@ -7,7 +7,7 @@ use crate::error::AppError;
 use crate::model::{Role, RollbackStatus, RollbackView};
 use crate::ssr::audit::NewAuditEntry;
 use crate::ssr::auth::Caller;
-use crate::ssr::cloud::aws::ecs::short_taskdef as short;
+use crate::ssr::cloud::short_taskdef as short;
 use crate::ssr::kernel::clock::now;
 use crate::ssr::kernel::effects::entry;
 use crate::ssr::kernel::input::{ClusterName, Reason, Revision, ServiceName};

@@ -1,7 +1,7 @@
 //! Rollback records as the API shows them.
 
 use crate::model::RollbackView;
-use crate::ssr::cloud::aws::ecs::short_taskdef as short;
+use crate::ssr::cloud::short_taskdef as short;
 use crate::ssr::store::RollbackRecord;
 
 pub fn rollback_view(r: &RollbackRecord) -> RollbackView {

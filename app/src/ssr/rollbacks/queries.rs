@@ -4,7 +4,7 @@ use super::present::rollback_view;
 use crate::error::AppError;
 use crate::model::{Role, RollbackTarget};
 use crate::ssr::auth::Caller;
-use crate::ssr::cloud::aws::ecs::short_taskdef as short;
+use crate::ssr::cloud::short_taskdef as short;
 use crate::ssr::kernel::clock::now;
 use crate::ssr::state::AppState;
 

@@ -2,7 +2,7 @@
 
 use crate::model::RollbackStatus;
 use crate::ssr::audit::NewAuditEntry;
-use crate::ssr::cloud::aws::ecs::short_taskdef as short;
+use crate::ssr::cloud::short_taskdef as short;
 use crate::ssr::kernel::clock::now;
 use crate::ssr::kernel::effects::entry;
 use crate::ssr::state::AppState;
@@ -100,9 +100,12 @@ pub async fn watch_rollback(state: &AppState, r: &RollbackRecord) {
 
 /// One round of the rollback job: look at every rolling rollback.
 pub async fn watch_all(state: &AppState) {
-    if let Ok(all) = state.store.rollback_list("", "", None).await {
-        for r in all.iter().filter(|r| r.status == RollbackStatus::Rolling) {
-            watch_rollback(state, r).await;
+    match state.store.rollback_list("", "", None).await {
+        Ok(all) => {
+            for r in all.iter().filter(|r| r.status == RollbackStatus::Rolling) {
+                watch_rollback(state, r).await;
+            }
         }
+        Err(e) => tracing::warn!(error = %e, "rollback watch: cannot list rollbacks"),
     }
 }

@@ -2,9 +2,9 @@
 //! one guarded UPDATE (`WHERE status IN (…)`) in the same transaction as its audit entry, so two
 //! people acting at once cannot both win, and an action without its audit entry does not happen.
 
-use super::effects::{AccessChange, bind_patch, decode, in_list, set_clause, write_effects};
+use super::effects::{AccessChange, bind_patch, decode, decode_rows, in_list, set_clause, write_effects};
 use super::{Effects, EffectsFor, SqlStore, StoreError};
-use crate::model::{AccessStatus, ReviewStatus};
+use crate::model::{AccessStatus, Decision, ReviewStatus};
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -37,7 +37,7 @@ pub struct AccessRequestRecord {
 pub struct ApprovalRecord {
     pub request_id: i64,
     pub approver: String,
-    pub decision: String,
+    pub decision: Decision,
     pub comment: String,
     pub at_ms: i64,
 }
@@ -137,6 +137,16 @@ pub trait AccessStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// activating → active with its grant.
     async fn access_activated(&self, grant: &GrantRecord, now_ms: i64, effects: Effects) -> Result<bool, StoreError>;
+    /// The review of an emergency grant, once: pending → done with who and why; false when it
+    /// was not waiting (reviewed meanwhile by someone else, or no review needed).
+    async fn access_reviewed(
+        &self,
+        id: i64,
+        by: &str,
+        note: &str,
+        now_ms: i64,
+        effects: Effects,
+    ) -> Result<bool, StoreError>;
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -187,7 +197,7 @@ impl AccessStore for SqlStore {
         .bind(limit.clamp(1, 2000))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+        Ok(decode_rows("access_requests", &rows, from_row))
     }
 
     async fn access_in_status(&self, statuses: &[AccessStatus]) -> Result<Vec<AccessRequestRecord>, StoreError> {
@@ -197,7 +207,7 @@ impl AccessStore for SqlStore {
         ))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(from_row).collect::<Result<_, _>>()?)
+        Ok(decode_rows("access_requests", &rows, from_row))
     }
 
     async fn access_approvals(&self, id: i64) -> Result<Vec<ApprovalRecord>, StoreError> {
@@ -212,7 +222,7 @@ impl AccessStore for SqlStore {
                 Ok(ApprovalRecord {
                     request_id: r.try_get("request_id")?,
                     approver: r.try_get("approver")?,
-                    decision: r.try_get("decision")?,
+                    decision: decode(r, "decision", |s: String| Decision::parse(&s))?,
                     comment: r.try_get("comment")?,
                     at_ms: r.try_get("at_ms")?,
                 })
@@ -280,7 +290,7 @@ impl AccessStore for SqlStore {
         )
         .bind(id)
         .bind(approver)
-        .bind(if approve { "approve" } else { "deny" })
+        .bind(if approve { Decision::Approve } else { Decision::Deny }.label())
         .bind(comment)
         .bind(now_ms)
         .execute(&mut *tx)
@@ -302,12 +312,11 @@ impl AccessStore for SqlStore {
             .await?;
             Decided::Denied
         } else {
-            let row = sqlx::query(
-                "SELECT COUNT(*) AS n FROM access_approvals WHERE request_id = $1 AND decision = 'approve'",
-            )
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
+            let row = sqlx::query("SELECT COUNT(*) AS n FROM access_approvals WHERE request_id = $1 AND decision = $2")
+                .bind(id)
+                .bind(Decision::Approve.label())
+                .fetch_one(&mut *tx)
+                .await?;
             let approvals: i64 = row.try_get("n")?;
             if approvals >= needed {
                 sqlx::query(
@@ -359,6 +368,43 @@ impl AccessStore for SqlStore {
         let (_serial, mut tx) = self.write_tx().await?;
         let q = bind_patch(sqlx::query(&sql).bind(id).bind(to.label()).bind(now_ms), patch);
         if q.execute(&mut *tx).await?.rows_affected() != 1 {
+            return Ok(false);
+        }
+        write_effects(&mut tx, &self.audit_key, effects, now_ms).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn access_reviewed(
+        &self,
+        id: i64,
+        by: &str,
+        note: &str,
+        now_ms: i64,
+        effects: Effects,
+    ) -> Result<bool, StoreError> {
+        let (from, to) = (ReviewStatus::Pending, ReviewStatus::Done);
+        if !from.can_move_to(to) {
+            return Err(StoreError::Other(format!(
+                "a review cannot go from {} to {}",
+                from.label(),
+                to.label()
+            )));
+        }
+        let (_serial, mut tx) = self.write_tx().await?;
+        let done = sqlx::query(
+            "UPDATE access_requests SET review_status = $2, reviewed_by = $3, review_note = $4, updated_ms = $5 \
+             WHERE id = $1 AND review_status = $6",
+        )
+        .bind(id)
+        .bind(to.label())
+        .bind(by)
+        .bind(note)
+        .bind(now_ms)
+        .bind(from.label())
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
             return Ok(false);
         }
         write_effects(&mut tx, &self.audit_key, effects, now_ms).await?;

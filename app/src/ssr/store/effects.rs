@@ -3,7 +3,7 @@
 //! If the audit entry cannot be written, nothing is.
 
 use super::{NewOutbox, NewTimelineEntry, SqlStore, StoreError};
-use crate::model::{IncidentStatus, ReviewStatus, Severity};
+use crate::model::{IncidentStatus, Severity};
 use crate::ssr::audit::NewAuditEntry;
 
 /// A column's new value.
@@ -61,14 +61,12 @@ impl Change for IncidentChange {
     }
 }
 
-/// What an access request's transition may change beside its status.
+/// What an access request's transition may change beside its status (the review has its own
+/// guarded update, `access_reviewed`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessChange {
     EndedMs(i64),
     EndedBy(String),
-    ReviewStatus(ReviewStatus),
-    ReviewedBy(String),
-    ReviewNote(String),
 }
 
 impl Change for AccessChange {
@@ -76,17 +74,13 @@ impl Change for AccessChange {
         match self {
             AccessChange::EndedMs(_) => "ended_ms",
             AccessChange::EndedBy(_) => "ended_by",
-            AccessChange::ReviewStatus(_) => "review_status",
-            AccessChange::ReviewedBy(_) => "reviewed_by",
-            AccessChange::ReviewNote(_) => "review_note",
         }
     }
 
     fn into_value(self) -> Value {
         match self {
             AccessChange::EndedMs(t) => Value::Int(Some(t)),
-            AccessChange::ReviewStatus(s) => Value::Text(s.label().into()),
-            AccessChange::EndedBy(v) | AccessChange::ReviewedBy(v) | AccessChange::ReviewNote(v) => Value::Text(v),
+            AccessChange::EndedBy(v) => Value::Text(v),
         }
     }
 }
@@ -122,6 +116,28 @@ pub(super) fn in_list<'a>(labels: impl IntoIterator<Item = &'a str>) -> String {
         .map(|l| format!("'{}'", l.replace('\'', "")))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The rows of a list read that decode; a row that does not (a state word this version does not
+/// know, written by hand or by a newer version) is left out of the list and logged as an error
+/// naming its table and id, so that one bad row neither hides every other nor stops a job. A
+/// single-row read of it still fails.
+pub(super) fn decode_rows<T>(
+    table: &str,
+    rows: &[sqlx::any::AnyRow],
+    from_row: impl Fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+) -> Vec<T> {
+    use sqlx::Row;
+    rows.iter()
+        .filter_map(|r| match from_row(r) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                let id: Option<i64> = r.try_get("id").ok();
+                tracing::error!(table, id, error = %e, "a row that cannot be read is left out");
+                None
+            }
+        })
+        .collect()
 }
 
 /// A column decoded into a domain type; a value the type does not know fails the read (no

@@ -1,7 +1,7 @@
 //! Incidents and their timelines. Every change writes its rows and its effects (timeline
 //! entries, outbox messages, audit entries) in one transaction: see `effects.rs`.
 
-use super::effects::{IncidentChange, bind_patch, decode, in_list, now, set_clause, write_effects};
+use super::effects::{IncidentChange, bind_patch, decode, decode_rows, in_list, now, set_clause, write_effects};
 use super::{Effects, EffectsFor, SqlStore, StoreError};
 use crate::model::{IncidentStatus, Severity};
 use async_trait::async_trait;
@@ -189,7 +189,7 @@ impl IncidentStore for SqlStore {
         .bind(limit.clamp(1, 1000))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(incident_from_row).collect::<Result<_, _>>()?)
+        Ok(decode_rows("incidents", &rows, incident_from_row))
     }
 
     async fn incidents_open(&self) -> Result<Vec<IncidentRecord>, StoreError> {
@@ -204,7 +204,7 @@ impl IncidentStore for SqlStore {
         ))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(incident_from_row).collect::<Result<_, _>>()?)
+        Ok(decode_rows("incidents", &rows, incident_from_row))
     }
 
     async fn timeline(&self, incident_id: i64) -> Result<Vec<TimelineRecord>, StoreError> {

@@ -1,7 +1,7 @@
 //! Rollbacks of ECS services: requested by one person, confirmed by another, then followed to
 //! the end. Each step is a guarded UPDATE written with its effects in one transaction.
 
-use super::effects::{decode, in_list, now, write_effects};
+use super::effects::{decode, decode_rows, in_list, now, write_effects};
 use super::{Effects, EffectsFor, SqlStore, StoreError};
 use crate::model::RollbackStatus;
 use async_trait::async_trait;
@@ -131,15 +131,22 @@ impl RollbackStore for SqlStore {
         now_ms: i64,
         effects: Effects,
     ) -> Result<bool, StoreError> {
+        // The states `status` can be reached from; none means it is not an end (a caller's bug).
+        let from: Vec<&str> = RollbackStatus::ALL
+            .into_iter()
+            .filter(|s| s.can_move_to(status))
+            .map(RollbackStatus::label)
+            .collect();
+        if from.is_empty() {
+            return Err(StoreError::Other(format!(
+                "a rollback does not end as {}",
+                status.label()
+            )));
+        }
         let (_serial, mut tx) = self.write_tx().await?;
         let done = sqlx::query(&format!(
             "UPDATE rollbacks SET status = $2, progress = $3, finished_ms = $4 WHERE id = $1 AND status IN ({})",
-            in_list(
-                RollbackStatus::ALL
-                    .into_iter()
-                    .filter(|s| s.can_move_to(status))
-                    .map(RollbackStatus::label)
-            )
+            in_list(from)
         ))
         .bind(id)
         .bind(status.label())
@@ -188,6 +195,6 @@ impl RollbackStore for SqlStore {
         .bind(incident_id.unwrap_or(0))
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(rollback_from_row).collect::<Result<_, _>>()?)
+        Ok(decode_rows("rollbacks", &rows, rollback_from_row))
     }
 }

@@ -4,6 +4,7 @@
 
 use super::{CONCURRENCY, err_text, secs_to_ms};
 use crate::model::{DeploymentInfo, Health, Resource, ResourceKind, ServiceEvent, ServiceInfo, TaskCounts, TaskInfo};
+use crate::ssr::cloud::short_taskdef;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{Service, Task};
 use futures::{StreamExt, TryStreamExt, stream};
@@ -339,11 +340,6 @@ pub(crate) fn events(s: &Service) -> Vec<ServiceEvent> {
             message: e.message().unwrap_or_default().to_string(),
         })
         .collect()
-}
-
-/// `family:revision` of a task definition ARN (an already short name is returned as it is).
-pub(crate) fn short_taskdef(arn: &str) -> String {
-    arn.rsplit('/').next().unwrap_or(arn).to_string()
 }
 
 #[cfg(test)]
