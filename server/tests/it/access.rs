@@ -296,7 +296,7 @@ async fn break_glass_needs_a_sev1_or_sev2_and_a_review_by_someone_else() {
     let alice = app.session_as("alice", "responder").await;
     let bob = app.session_as("bob", "approver").await;
     let bob_responder = app.session_as("bob", "responder").await;
-    let dora = app.session_as("dora", "approver").await;
+    let carol = app.session_as("carol", "approver").await;
     let declare = |sev: &'static str| {
         vec![
             ("environment", "taskflow-production"),
@@ -352,7 +352,7 @@ async fn break_glass_needs_a_sev1_or_sev2_and_a_review_by_someone_else() {
     ];
     let (a, b) = tokio::join!(
         app.call_as(&bob, "access/review", &note),
-        app.call_as(&dora, "access/review", &note)
+        app.call_as(&carol, "access/review", &note)
     );
     let mut statuses = [a.0, b.0];
     statuses.sort();
