@@ -109,8 +109,11 @@ async fn request_approve_activate_revoke_with_every_refusal() {
             .await;
         assert_eq!(s, 403);
     }
-    // A tampered link is refused.
-    let forged = format!("{}0", &token[..token.len() - 1]);
+    // A tampered link is refused. (Its last character changed: to "1" when it was "0", else a
+    // token ending in "0" (one in sixteen) would be "forged" into itself and accepted.)
+    let last = if token.ends_with('0') { "1" } else { "0" };
+    let forged = format!("{}{last}", &token[..token.len() - 1]);
+    assert_ne!(forged, token);
     let (s, _) = app
         .call_as(
             &bob,
