@@ -16,9 +16,13 @@ pub use environments::{get_backups, get_environment, get_metrics, get_service, g
 pub use session::whoami;
 
 /// Applies the HTTP status of an error to the response (server side), writes refusals (403) to
-/// the audit log with who asked for what, and passes the result on.
+/// the audit log with who asked for what (the caller `as_caller` already resolved, so a token is
+/// not looked up twice), and passes the result on.
 #[cfg(feature = "ssr")]
-pub(crate) async fn finish<T>(result: Result<T, crate::error::AppError>) -> Result<T, crate::error::AppError> {
+async fn finish<T>(
+    result: Result<T, crate::error::AppError>,
+    who: Option<(&crate::ssr::state::AppState, &crate::ssr::auth::Caller)>,
+) -> Result<T, crate::error::AppError> {
     use crate::error::AppError;
     if let Err(e) = &result {
         if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
@@ -27,19 +31,18 @@ pub(crate) async fn finish<T>(result: Result<T, crate::error::AppError>) -> Resu
             opts.set_status(code);
         }
         if let AppError::Forbidden(reason) = e
-            && let Ok((state, caller)) = crate::ssr::auth::current().await
+            && let Some((state, caller)) = who
         {
             let endpoint = leptos::prelude::use_context::<axum::http::request::Parts>()
                 .map(|p| p.uri.path().to_string())
                 .unwrap_or_default();
-            let entry = crate::ssr::audit::NewAuditEntry::new(
+            let entry = crate::ssr::kernel::effects::audit_outcome(
                 &caller.subject,
                 "request.refused",
                 &endpoint,
                 "refused",
                 serde_json::json!({"reason": reason, "roles": caller.roles}),
-            )
-            .with_request_id(&crate::ssr::kernel::request::request_id());
+            );
             // The request is refused either way; a failed audit write is logged by `audit`.
             let _ = state.audit(entry).await;
         }
@@ -55,9 +58,11 @@ where
     F: FnOnce(crate::ssr::state::AppState, crate::ssr::auth::Caller) -> Fut,
     Fut: std::future::Future<Output = Result<T, crate::error::AppError>>,
 {
-    let result = match crate::ssr::auth::current().await {
-        Ok((state, caller)) => f(state, caller).await,
-        Err(e) => Err(e),
-    };
-    finish(result).await
+    match crate::ssr::auth::current().await {
+        Ok((state, caller)) => {
+            let result = f(state.clone(), caller.clone()).await;
+            finish(result, Some((&state, &caller))).await
+        }
+        Err(e) => finish(Err(e), None).await,
+    }
 }

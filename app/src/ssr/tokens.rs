@@ -1,10 +1,9 @@
 //! API tokens for automation (admin): issue (shown once, with a fresh MFA login), list, revoke.
 //! The token format is in `kernel::secrets`; a bearer token becomes a caller in `auth`.
 
-use super::audit::NewAuditEntry;
 use super::auth::Caller;
 use super::kernel::clock::now;
-use super::kernel::request::request_id;
+use super::kernel::effects::audit;
 use super::kernel::secrets::{generate, hash};
 use super::state::AppState;
 use super::store::TokenRecord;
@@ -58,14 +57,12 @@ pub async fn create(
         last_used_ms: None,
     };
     state.store.token_create(&record).await?;
-    let entry = NewAuditEntry::new(
+    let entry = audit(
         &caller.subject,
         "token.create",
         &format!("token:{id}"),
-        "ok",
         serde_json::json!({"name": name, "role": role.label(), "days": days}),
-    )
-    .with_request_id(&request_id());
+    );
     if let Err(e) = state.audit(entry).await {
         // Fail closed: a token nobody can account for must not work.
         let _ = state.store.token_revoke(&id, now).await;
@@ -88,14 +85,12 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: &str) -> Result<(), A
     if id.len() != 12 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(AppError::Invalid("id: a token id is 12 hex digits".into()));
     }
-    let entry = NewAuditEntry::new(
+    let entry = audit(
         &caller.subject,
         "token.revoke",
         &format!("token:{id}"),
-        "ok",
         serde_json::json!({}),
-    )
-    .with_request_id(&request_id());
+    );
     state.audit(entry).await?;
     if state.store.token_revoke(id, now()).await? {
         Ok(())

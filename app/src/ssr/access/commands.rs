@@ -15,7 +15,8 @@ use crate::ssr::kernel::input::{Comment, Minutes, Reason, ReviewNote};
 use crate::ssr::state::AppState;
 use crate::ssr::store::{AccessChange, AccessRequestRecord, Decided, Effects, IncidentRecord};
 
-fn audit(actor: &str, action: &str, id: i64, detail: serde_json::Value) -> NewAuditEntry {
+/// An audit entry of an access request (`access:{id}`).
+pub(super) fn audit(actor: &str, action: &str, id: i64, detail: serde_json::Value) -> NewAuditEntry {
     crate::ssr::kernel::effects::audit(actor, action, &format!("access:{id}"), detail)
 }
 

@@ -1,22 +1,18 @@
 //! Grants: the STS credentials of an approved request (shown once) and their early revocation.
 
+use super::commands::audit;
 use super::notify::{request_link, slack_message};
 use super::policy::{person_only, profile};
 use super::present::effective_status;
 use super::queries::load;
 use crate::error::AppError;
 use crate::model::{AccessStatus, IssuedCredentials, Role, roles_allow};
-use crate::ssr::audit::NewAuditEntry;
 use crate::ssr::auth::Caller;
 use crate::ssr::kernel::clock::now;
 use crate::ssr::kernel::effects::entry;
 use crate::ssr::kernel::input::Reason;
 use crate::ssr::state::AppState;
 use crate::ssr::store::{AccessChange, Effects, GrantRecord};
-
-fn audit(actor: &str, action: &str, id: i64, detail: serde_json::Value) -> NewAuditEntry {
-    crate::ssr::kernel::effects::audit(actor, action, &format!("access:{id}"), detail)
-}
 
 /// `req-42-alice`: what the role session (and so CloudTrail and `aws:userid`) is called.
 pub fn session_name(id: i64, subject: &str) -> String {
@@ -111,16 +107,13 @@ pub async fn activate(state: &AppState, caller: &Caller, id: i64) -> Result<Issu
                     vec![],
                     now(),
                     Effects {
-                        audit: vec![
-                            NewAuditEntry::new(
-                                &caller.subject,
-                                "access.activate",
-                                &format!("access:{id}"),
-                                "failed",
-                                serde_json::json!({"error": e.to_string()}),
-                            )
-                            .with_request_id(&crate::ssr::kernel::request::request_id()),
-                        ],
+                        audit: vec![crate::ssr::kernel::effects::audit_outcome(
+                            &caller.subject,
+                            "access.activate",
+                            &format!("access:{id}"),
+                            "failed",
+                            serde_json::json!({"error": e.to_string()}),
+                        )],
                         ..Effects::default()
                     },
                 )

@@ -19,7 +19,19 @@ pub fn entry(incident_id: i64, at_ms: i64, kind: &str, actor: &str, text: String
 
 /// An audit entry of `actor` doing `action` on `target` ("incident:7"), with the request id.
 pub fn audit(actor: &str, action: &str, target: &str, detail: serde_json::Value) -> NewAuditEntry {
-    NewAuditEntry::new(actor, action, target, "ok", detail).with_request_id(&crate::ssr::kernel::request::request_id())
+    audit_outcome(actor, action, target, "ok", detail)
+}
+
+/// The same with another outcome ("failed", "refused").
+pub fn audit_outcome(
+    actor: &str,
+    action: &str,
+    target: &str,
+    outcome: &str,
+    detail: serde_json::Value,
+) -> NewAuditEntry {
+    NewAuditEntry::new(actor, action, target, outcome, detail)
+        .with_request_id(&crate::ssr::kernel::request::request_id())
 }
 
 /// A Slack message for `environment`'s webhook, queued in the outbox; `key` is its idempotency

@@ -221,16 +221,13 @@ async fn confirm_inner(state: &AppState, caller: &Caller, id: i64) -> Result<Rol
                 .into_iter()
                 .collect(),
             outbox: vec![],
-            audit: vec![
-                NewAuditEntry::new(
-                    "ops-console",
-                    "rollback.failed",
-                    &format!("rollback:{id}"),
-                    "failed",
-                    serde_json::json!({"error": e.to_string()}),
-                )
-                .with_request_id(&crate::ssr::kernel::request::request_id()),
-            ],
+            audit: vec![crate::ssr::kernel::effects::audit_outcome(
+                "ops-console",
+                "rollback.failed",
+                &format!("rollback:{id}"),
+                "failed",
+                serde_json::json!({"error": e.to_string()}),
+            )],
         };
         let _ = state
             .store
