@@ -506,3 +506,66 @@ async fn an_extension_is_a_new_request_that_overlaps_the_running_grant() {
         "the extension ends later"
     );
 }
+
+/// An API token is never a person: every access write refuses it with 403 (and the refusal is
+/// audited) whatever input it sends, because the caller is checked before the input is read.
+#[tokio::test]
+async fn a_token_is_refused_access_writes_before_its_input_is_read() {
+    let app = spawn_app_with("").await;
+    let carol = app.session_as("carol", "admin").await;
+    let (s, created) = app
+        .call_as(
+            &carol,
+            "tokens/create",
+            &[("name", "bot"), ("role", "responder"), ("days", "1")],
+        )
+        .await;
+    assert_eq!(s, 200, "{created}");
+    let token = created["token"].as_str().expect("token shown once").to_string();
+    let calls: [(&str, Vec<(&str, &str)>); 5] = [
+        (
+            "access/request",
+            vec![
+                ("environment", "taskflow-production"),
+                ("profile", "prod-readonly"),
+                ("reason", ""),
+                ("minutes", "999"),
+            ],
+        ),
+        (
+            "access/decide",
+            vec![("id", "1"), ("decision", "approve"), ("comment", "\u{7}")],
+        ),
+        ("access/revoke", vec![("id", "1"), ("reason", "\u{7}")]),
+        ("access/review", vec![("id", "1"), ("note", "")]),
+        (
+            "access/emergency",
+            vec![
+                ("environment", "taskflow-production"),
+                ("profile", "prod-break-glass"),
+                ("incident", "1"),
+                ("reason", ""),
+            ],
+        ),
+    ];
+    for (endpoint, form) in &calls {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/{endpoint}", app.url))
+            .bearer_auth(&token)
+            .form(form)
+            .send()
+            .await
+            .expect("bearer call");
+        assert_eq!(r.status().as_u16(), 403, "{endpoint} with bad input");
+    }
+    let refused = app
+        .state
+        .store
+        .audit_all(None)
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.entry.action == "request.refused")
+        .count();
+    assert_eq!(refused, calls.len(), "each refusal is audited");
+}
