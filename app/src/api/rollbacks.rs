@@ -18,7 +18,9 @@ pub async fn get_rollback_target(
     .await
 }
 
-/// Asks for a rollback of a service to task definition `to` (responder); a second person confirms.
+/// Asks for a rollback of a service to an earlier revision `to` of its task-definition family (a
+/// person with the responder role; in a prod environment with an open incident of it); a second
+/// person confirms.
 #[server(prefix = "/api/v1", endpoint = "rollbacks/request")]
 pub async fn request_rollback(
     environment: String,
@@ -50,11 +52,13 @@ pub async fn request_rollback(
     .await
 }
 
-/// Confirms someone else's rollback (responder or approver) and sends UpdateService.
+/// Confirms someone else's rollback (a person with the responder or approver role) and sends
+/// UpdateService.
 #[server(prefix = "/api/v1", endpoint = "rollbacks/confirm")]
 pub async fn confirm_rollback(id: i64) -> Result<RollbackView, AppError> {
-    super::as_caller(
-        move |state, caller| async move { crate::ssr::rollbacks::confirm_rollback(&state, &caller, id).await },
-    )
+    super::as_caller(move |state, caller| async move {
+        crate::ssr::rollbacks::may_confirm(&caller)?;
+        crate::ssr::rollbacks::confirm_rollback(&state, &caller, id).await
+    })
     .await
 }

@@ -279,9 +279,22 @@ pub struct RollbackTarget {
     pub current: String,
     /// The task definition a rollback would go to ("family:revision"), when there is one.
     pub previous: Option<String>,
-    /// Why rollback is off here (no operator role, no previous revision, demo).
+    /// Why rollback is off here (no operator role, no previous revision, demo, not in the
+    /// environment's inventory, no open incident in a prod environment).
     pub disabled_reason: Option<String>,
+    /// A prod environment: a rollback names one of `open_incidents`.
+    pub needs_incident: bool,
+    /// The environment's open incidents, newest first.
+    pub open_incidents: Vec<IncidentChoice>,
     pub rollbacks: Vec<RollbackView>,
+}
+
+/// An open incident a rollback can be linked to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentChoice {
+    pub id: i64,
+    pub title: String,
+    pub severity: Severity,
 }
 
 #[cfg(test)]

@@ -148,10 +148,21 @@ fn RollbackPanel(env: String, cluster: String, service: String) -> impl IntoView
                                             <input type="hidden" name="service" value=t.service.clone()/>
                                             <input type="hidden" name="to" value=to.clone()/>
                                             <input name="reason" required maxlength="500" placeholder="reason"/>
-                                            <input name="incident" type="number" min="0" placeholder="incident #"/>
+                                            {if t.needs_incident {
+                                                view! {
+                                                    <select name="incident" required data-testid="rollback-incident">
+                                                        {t.open_incidents.iter().map(|i| view! {
+                                                            <option value=i.id.to_string()>{format!("#{} {} {}", i.id, i.severity.label(), i.title)}</option>
+                                                        }).collect_view()}
+                                                    </select>
+                                                }.into_any()
+                                            } else {
+                                                view! { <input name="incident" type="number" min="0" placeholder="incident # (optional)"/> }.into_any()
+                                            }}
                                             <button type="submit" class="danger">{format!("Roll back to {to}")}</button>
                                         </ActionForm>
-                                        <p class="muted">"A second person (another responder or an approver) must confirm before anything changes."</p>
+                                        <p class="muted">"A second person (another responder or an approver) must confirm before anything changes."
+                                            {t.needs_incident.then_some(" In prod, only during an open incident of this environment.")}</p>
                                     }.into_any(),
                                 }}
                                 {(!t.rollbacks.is_empty()).then(|| view! {

@@ -10,3 +10,4 @@ mod common;
 mod moto;
 mod moto_access;
 mod moto_incidents;
+mod moto_rollbacks;

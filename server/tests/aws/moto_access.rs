@@ -1,6 +1,6 @@
 //! Grants against moto's STS and IAM: the credentials are real temporary credentials of the
-//! profile's role with a session named after the request and the person, an active grant stands
-//! in for the rollback's second person, and revocation writes the session-scoped deny policy.
+//! profile's role with a session named after the request and the person, and revocation writes
+//! the session-scoped deny policy. (Grants as a rollback's second key: moto_rollbacks.)
 
 use crate::common::{self, spawn_app_with};
 
@@ -54,13 +54,27 @@ ticket_pattern = "^(INC|CHG)-[0-9]+$"
     let alice = app.session_as("alice", "responder").await;
     let bob = app.session_as("bob", "approver").await;
 
-    // Without a grant, alice's rollback waits for a second person.
+    // Without a grant, alice's rollback (prod: during an open incident) waits for a second person.
+    let (s, incident) = app
+        .call_as(
+            &alice,
+            "incidents/declare",
+            &[
+                ("environment", "taskflow-production"),
+                ("title", "bad deploy"),
+                ("severity", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{incident}");
+    let incident = incident.as_i64().expect("incident").to_string();
     let ask_rollback = [
         ("environment", "taskflow-production"),
         ("cluster", cluster.as_str()),
         ("service", service.as_str()),
         ("to", &format!("{family}:1")),
         ("reason", "bad deploy"),
+        ("incident", incident.as_str()),
     ];
     let (s, first) = app.call_as(&alice, "rollbacks/request", &ask_rollback).await;
     assert_eq!(s, 200, "{first}");
@@ -127,7 +141,7 @@ ticket_pattern = "^(INC|CHG)-[0-9]+$"
         "{arn}"
     );
 
-    // With the grant active, alice's second rollback request needs nobody else.
+    // A read-only grant does not confirm alice's pending rollback, nor a second one.
     let (s, _) = app.call_as(&alice, "rollbacks/request", &ask_rollback).await;
     assert_eq!(s, 409, "the first is still pending");
     let first = first.as_i64().expect("rollback id").to_string();
@@ -166,95 +180,4 @@ ticket_pattern = "^(INC|CHG)-[0-9]+$"
     assert!(st["Condition"]["DateLessThan"]["aws:TokenIssueTime"].is_string());
     let (_, page) = app.call_as(&alice, "access/get", &[("id", id.as_str())]).await;
     assert_eq!(page["request"]["status"], "revoked");
-}
-
-#[tokio::test]
-async fn an_active_grant_is_the_second_key_for_a_rollback() {
-    let url = common::moto_url();
-    let config = common::moto_sdk(&url).await;
-    let ecs = aws_sdk_ecs::Client::new(&config);
-    let common::TwoRevisions {
-        cluster,
-        service,
-        family,
-        arns,
-    } = common::ecs_service_on_revision_2(&ecs, "gb").await;
-    let app = spawn_app_with(&format!(
-        r#"demo = false
-[[environments]]
-name = "taskflow-production"
-tier = "prod"
-region = "us-east-1"
-endpoint_url = "{url}"
-operator_role_arn = "arn:aws:iam::123456789012:role/ops-console-operate"
-
-[[environments.access_profiles]]
-name = "prod-operate"
-role_arn = "arn:aws:iam::123456789012:role/prod-operate"
-approver_groups = ["tech-leads"]
-require_mfa = false
-"#
-    ))
-    .await;
-    let alice = app.session_as("alice", "responder").await;
-    let bob = app.session_as("bob", "approver").await;
-    let (_, id) = app
-        .call_as(
-            &alice,
-            "access/request",
-            &[
-                ("environment", "taskflow-production"),
-                ("profile", "prod-operate"),
-                ("reason", "roll back"),
-                ("minutes", "20"),
-            ],
-        )
-        .await;
-    let id = id.as_i64().expect("id").to_string();
-    app.call_as(&bob, "access/decide", &[("id", id.as_str()), ("decision", "approve")])
-        .await;
-    let (s, _) = app.call_as(&alice, "access/activate", &[("id", id.as_str())]).await;
-    assert_eq!(s, 200);
-    let (s, rid) = app
-        .call_as(
-            &alice,
-            "rollbacks/request",
-            &[
-                ("environment", "taskflow-production"),
-                ("cluster", &cluster),
-                ("service", &service),
-                ("to", &format!("{family}:1")),
-                ("reason", "5xx"),
-            ],
-        )
-        .await;
-    assert_eq!(s, 200, "{rid}");
-    let (_, target) = app
-        .call_as(
-            &alice,
-            "rollbacks/target",
-            &[
-                ("environment", "taskflow-production"),
-                ("cluster", &cluster),
-                ("service", &service),
-            ],
-        )
-        .await;
-    assert_eq!(
-        target["rollbacks"][0]["confirmed_by"],
-        format!("grant:access-{id}"),
-        "{target}"
-    );
-    let now = ecs
-        .describe_services()
-        .cluster(&cluster)
-        .services(&service)
-        .send()
-        .await
-        .expect("describe");
-    assert_eq!(
-        now.services()[0].task_definition(),
-        Some(arns[0].as_str()),
-        "rolled back on the grant"
-    );
 }

@@ -17,4 +17,4 @@ pub use grants::{activate, revoke, session_name};
 pub use notify::link_for;
 pub use policy::{may_ask, may_review, person_only, profile};
 pub use present::view;
-pub use queries::{active_grant, detail, overview, unreviewed};
+pub use queries::{active_grants, detail, overview, unreviewed};

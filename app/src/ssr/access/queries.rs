@@ -59,20 +59,26 @@ pub async fn unreviewed(state: &AppState) -> Result<Vec<AccessRequestView>, AppE
 }
 
 /// The id of an active grant `subject` holds for `env`, if any (the rollback's second key).
-pub async fn active_grant(state: &AppState, subject: &str, env: &str) -> Result<Option<i64>, AppError> {
+/// The grants `subject` holds in `env` now (active and not past their expiry), oldest first.
+pub async fn active_grants(state: &AppState, subject: &str, env: &str) -> Result<Vec<AccessRequestRecord>, AppError> {
     let t = now();
-    let active = state.store.access_in_status(&[AccessStatus::Active]).await?;
-    let held = views(
-        state,
-        active.iter().filter(|r| r.requester == subject && r.environment == env),
-        t,
-    )
-    .await?;
-    // `view` shows a grant past its expiry as expired.
-    Ok(held
+    let mut held: Vec<AccessRequestRecord> = state
+        .store
+        .access_in_status(&[AccessStatus::Active])
+        .await?
         .into_iter()
-        .find(|v| v.status == AccessStatus::Active)
-        .map(|v| v.id))
+        .filter(|r| r.requester == subject && r.environment == env)
+        .collect();
+    let shown = views(state, held.iter(), t).await?;
+    // `view` shows a grant past its expiry as expired.
+    let live: std::collections::HashSet<i64> = shown
+        .iter()
+        .filter(|v| v.status == AccessStatus::Active)
+        .map(|v| v.id)
+        .collect();
+    held.retain(|r| live.contains(&r.id));
+    held.sort_by_key(|r| r.id);
+    Ok(held)
 }
 
 pub async fn overview(state: &AppState, caller: &Caller) -> Result<AccessOverview, AppError> {

@@ -64,6 +64,10 @@ pub struct AccessProfile {
     pub ticket_pattern: Option<String>,
     #[serde(default)]
     pub emergency: bool,
+    /// An active grant of this profile, approved by someone other than its holder, stands in for
+    /// the second person of the holder's own rollbacks (never an emergency grant).
+    #[serde(default)]
+    pub allows_rollback: bool,
 }
 
 fn default_max_minutes() -> u32 {

@@ -1,10 +1,11 @@
 //! The guarded rollback: a responder asks (`request_rollback`), someone else confirms
 //! (`confirm_rollback`), then the console calls UpdateService as the operator role.
 
-use super::policy::may_confirm;
+use super::policy::{check_incident, check_target, grant_counts, incident_still_open, may_confirm, may_request};
 use super::present::rollback_view;
+use super::queries::find_service;
 use crate::error::AppError;
-use crate::model::{Role, RollbackStatus, RollbackView};
+use crate::model::{RollbackStatus, RollbackView};
 use crate::ssr::audit::NewAuditEntry;
 use crate::ssr::auth::Caller;
 use crate::ssr::cloud::short_taskdef as short;
@@ -28,9 +29,10 @@ fn rollback_audit(caller: &Caller, action: &str, id: i64, detail: serde_json::Va
     crate::ssr::kernel::effects::audit(&caller.subject, action, &format!("rollback:{id}"), detail)
 }
 
-/// Step one of two: a responder asks; someone else confirms (`confirm_rollback`).
+/// Step one of two: a responder asks; someone else confirms (`confirm_rollback`), or the
+/// requester's own grant does when its profile allows rollback and another person approved it.
 pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequest) -> Result<i64, AppError> {
-    caller.require(Role::Responder)?;
+    may_request(caller)?;
     let meta = state
         .environment(q.environment.trim())
         .ok_or_else(|| AppError::Invalid(format!("environment: no environment \"{}\"", q.environment.trim())))?
@@ -41,33 +43,39 @@ pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequ
     if let Some(why) = cloud.rollback_off(&meta.name) {
         return Err(AppError::Invalid(format!("rollback is off: {why}")));
     }
-    let incident_id = if q.incident_id > 0 {
-        let i = state
-            .store
-            .incident_get(q.incident_id)
-            .await?
-            .ok_or_else(|| AppError::NotFound(format!("incident {}", q.incident_id)))?;
-        if i.environment != meta.name {
-            return Err(AppError::Invalid(format!(
-                "incident: incident {} is in {}, not {}",
-                i.id, i.environment, meta.name
-            )));
-        }
-        Some(i.id)
+    let incident = if q.incident_id > 0 {
+        Some(
+            state
+                .store
+                .incident_get(q.incident_id)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("incident {}", q.incident_id)))?,
+        )
     } else {
         None
     };
+    check_incident(&meta.name, meta.tier, incident.as_ref())?;
+    let incident_id = incident.map(|i| i.id);
+    // Only a service of this environment (its inventory, narrowed by its selector).
+    let inv = cloud.inventory(&meta.name, now()).await?;
+    if find_service(&inv, &cluster, &service).is_none() {
+        let notes: Vec<String> = inv.notes.iter().map(|n| format!("{}: {}", n.part, n.message)).collect();
+        return Err(AppError::Invalid(format!(
+            "service: {cluster}/{service} is not in the inventory of {}{}",
+            meta.name,
+            if notes.is_empty() {
+                String::new()
+            } else {
+                format!(" (read with problems: {})", notes.join("; "))
+            }
+        )));
+    }
     let svc = cloud.service_now(&meta.name, &cluster, &service).await?;
     let to_arn = cloud
         .task_definition_arn(&meta.name, &to)
         .await
         .map_err(|e| AppError::Invalid(format!("to: {e}")))?;
-    if to_arn == svc.task_definition {
-        return Err(AppError::Invalid(format!(
-            "to: the service already runs {}",
-            short(&to_arn)
-        )));
-    }
+    check_target(&svc.task_definition, &to_arn)?;
     let pending = state.store.rollback_list(&meta.name, &service, None).await?;
     if pending.iter().any(|r| r.cluster == cluster && r.status.is_open()) {
         return Err(AppError::Conflict(format!(
@@ -121,9 +129,10 @@ pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequ
             }),
         )
         .await?;
-    // An active break-glass grant for the environment held by the requester stands in for the
-    // second person: confirmed at once, in the grant's name.
-    if let Some(grant) = crate::ssr::access::active_grant(state, &caller.subject, &meta.name).await? {
+    // A grant of the requester stands in for the second person only when another person approved
+    // it for this (its profile allows rollback; never an emergency grant): confirmed at once, in
+    // the grant's name.
+    if let Some(grant) = second_key_grant(state, &caller.subject, &meta.name).await? {
         let as_grant = Caller {
             subject: format!("grant:access-{grant}"),
             ..caller.clone()
@@ -133,20 +142,41 @@ pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequ
     Ok(id)
 }
 
-/// Step two: another responder or an approver confirms, then the console calls UpdateService as
-/// the operator role. The requester never confirms their own.
-pub async fn confirm_rollback(state: &AppState, caller: &Caller, id: i64) -> Result<RollbackView, AppError> {
-    if !may_confirm(caller) {
-        return Err(AppError::Forbidden(
-            "confirming a rollback needs the responder or approver role".into(),
-        ));
+/// The requester's grant in `env` that counts as the second key of their rollback, if any.
+async fn second_key_grant(state: &AppState, requester: &str, env: &str) -> Result<Option<i64>, AppError> {
+    for g in crate::ssr::access::active_grants(state, requester, env).await? {
+        let approvals = state.store.access_approvals(g.id).await?;
+        let mut holder = std::collections::HashSet::new();
+        for a in &approvals {
+            if same_person(state, &a.approver, requester).await? {
+                holder.insert(a.approver.clone());
+            }
+        }
+        let profile = crate::ssr::access::profile(state, env, &g.profile);
+        if grant_counts(&g, profile.as_ref(), &approvals, |approver, _| {
+            holder.contains(approver)
+        }) {
+            return Ok(Some(g.id));
+        }
     }
+    Ok(None)
+}
+
+/// Are two subjects one person (the two-person rule)?
+async fn same_person(_state: &AppState, a: &str, b: &str) -> Result<bool, AppError> {
+    Ok(a == b)
+}
+
+/// Step two: another person (responder or approver) confirms, then the console calls
+/// UpdateService as the operator role. The requester never confirms their own, by any route.
+pub async fn confirm_rollback(state: &AppState, caller: &Caller, id: i64) -> Result<RollbackView, AppError> {
+    may_confirm(caller)?;
     let r = state
         .store
         .rollback_get(id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("rollback {id}")))?;
-    if r.requested_by == caller.subject {
+    if same_person(state, &r.requested_by, &caller.subject).await? {
         return Err(AppError::Forbidden(
             "two-person rule: the person who asked for a rollback cannot confirm it".into(),
         ));
@@ -170,6 +200,17 @@ async fn confirm_inner(state: &AppState, caller: &Caller, id: i64) -> Result<Rol
         .environment(&r.environment)
         .ok_or_else(|| AppError::NotFound(format!("environment {}", r.environment)))?
         .clone();
+    // A prod rollback needs its incident open still when it is confirmed.
+    let incident = match r.incident_id {
+        Some(i) => state.store.incident_get(i).await?,
+        None => None,
+    };
+    if !incident_still_open(meta.tier, incident.as_ref()) {
+        return Err(AppError::Conflict(format!(
+            "rollback {id}: its incident is no longer open, and a rollback in the prod environment {} needs one",
+            meta.name
+        )));
+    }
     let t = now();
     let line = format!(
         "Rollback #{id} of {}/{} to {} confirmed by {} (asked by {}); UpdateService sent",

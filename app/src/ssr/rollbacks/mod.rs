@@ -8,7 +8,7 @@ mod queries;
 mod watch;
 
 pub use commands::{RollbackRequest, confirm_rollback, request_rollback};
-pub use policy::may_request;
+pub use policy::{TaskDefRevision, check_target, may_confirm, may_request};
 pub use present::rollback_view;
 pub use queries::{previous_revision, rollback_target};
 pub use watch::{watch_all, watch_rollback};

@@ -1,14 +1,15 @@
 //! What a service can roll back to, and its rollbacks.
 
+use super::policy::TaskDefRevision;
 use super::present::rollback_view;
 use crate::error::AppError;
-use crate::model::{Role, RollbackTarget};
+use crate::model::{IncidentChoice, Role, RollbackTarget, Tier};
 use crate::ssr::auth::Caller;
 use crate::ssr::cloud::short_taskdef as short;
 use crate::ssr::kernel::clock::now;
 use crate::ssr::state::AppState;
 
-fn find_service<'a>(
+pub(super) fn find_service<'a>(
     inv: &'a crate::model::Inventory,
     cluster: &str,
     service: &str,
@@ -20,20 +21,22 @@ fn find_service<'a>(
         .find(|s| s.cluster == cluster)
 }
 
-/// The revision a rollback goes to: the task definition of an older deployment still listed,
-/// else the previous revision number of the current family.
+/// The revision a rollback goes to: the task definition of an older deployment still listed (of
+/// the same family, an earlier revision), else the previous revision number of the current family.
 pub fn previous_revision(current: &str, deployments: &[crate::model::DeploymentInfo]) -> Option<String> {
-    let cur = short(current);
+    let cur = TaskDefRevision::parse(current)?;
     if let Some(d) = deployments
         .iter()
-        .filter(|d| d.status != "PRIMARY" && d.task_definition != cur)
+        .filter(|d| d.status != "PRIMARY")
+        .filter(|d| {
+            TaskDefRevision::parse(&d.task_definition)
+                .is_some_and(|t| t.family == cur.family && t.revision < cur.revision)
+        })
         .max_by_key(|d| d.created_ms.unwrap_or(0))
     {
-        return Some(d.task_definition.clone());
+        return Some(short(&d.task_definition));
     }
-    let (family, rev) = cur.rsplit_once(':')?;
-    let rev: u32 = rev.parse().ok()?;
-    (rev > 1).then(|| format!("{family}:{}", rev - 1))
+    (cur.revision > 1).then(|| format!("{}:{}", cur.family, cur.revision - 1))
 }
 
 pub async fn rollback_target(
@@ -49,6 +52,10 @@ pub async fn rollback_target(
         .ok_or_else(|| AppError::NotFound(format!("environment {env}")))?
         .clone();
     let cloud = state.cloud(&meta);
+    let inv = cloud.inventory(env, now()).await.ok();
+    let in_env = inv
+        .as_ref()
+        .is_some_and(|i| find_service(i, cluster, service).is_some());
     let now_svc = cloud.service_now(env, cluster, service).await;
     let (current, previous, mut off) = match now_svc {
         Ok(s) => {
@@ -57,7 +64,6 @@ pub async fn rollback_target(
         }
         Err(e) => {
             // Fall back to the cached inventory for the page; rollback is off without a live read.
-            let inv = cloud.inventory(env, now()).await.ok();
             let info = inv.as_ref().and_then(|i| find_service(i, cluster, service));
             (
                 info.map(|s| s.task_definition.clone()).unwrap_or_default(),
@@ -66,10 +72,36 @@ pub async fn rollback_target(
             )
         }
     };
+    let needs_incident = meta.tier == Tier::Prod;
+    let open_incidents: Vec<IncidentChoice> = state
+        .store
+        .incidents_open()
+        .await?
+        .into_iter()
+        .filter(|i| i.environment == env)
+        .map(|i| IncidentChoice {
+            id: i.id,
+            title: i.title,
+            severity: i.severity,
+        })
+        .rev()
+        .collect();
     if let Some(why) = cloud.rollback_off(env) {
         off = Some(why);
-    } else if previous.is_none() && off.is_none() {
-        off = Some("there is no earlier revision to roll back to".into());
+    } else if off.is_none() {
+        off = if !in_env {
+            Some(format!(
+                "{cluster}/{service} is not in the inventory of {env} (its selector)"
+            ))
+        } else if previous.is_none() {
+            Some("there is no earlier revision to roll back to".into())
+        } else if needs_incident && open_incidents.is_empty() {
+            Some(format!(
+                "{env} is a prod environment: a rollback needs an open incident of it; declare one first"
+            ))
+        } else {
+            None
+        };
     }
     let rollbacks = state
         .store
@@ -86,6 +118,8 @@ pub async fn rollback_target(
         current,
         previous,
         disabled_reason: off,
+        needs_incident,
+        open_incidents,
         rollbacks,
     })
 }

@@ -19,6 +19,7 @@ pub fn demo_profiles(env: &str) -> Vec<AccessProfile> {
         require_mfa: true,
         ticket_pattern: (!emergency).then(|| "^(INC|CHG)-[0-9]+$".to_string()),
         emergency,
+        allows_rollback: false,
     };
     vec![
         profile("prod-readonly", 1, 60, false),
