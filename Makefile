@@ -70,8 +70,7 @@ run: build
 ## Type-check everything the build and the tests compile, without building: the inner loop.
 ## The same package/feature sets as `clippy`, so the two share the checked dependencies.
 check: wasm-target
-	cargo check -p app --features ssr --tests
-	cargo check -p server --tests
+	cargo check -p app -p server --features app/ssr --tests
 	LEPTOS_OUTPUT_NAME=ops-console cargo check -p frontend --target wasm32-unknown-unknown
 
 ## Debian packages the tests need (chromium, postgresql, curl, npm): installed as root, else named.
@@ -85,9 +84,9 @@ e2e-deps:
 fmt:
 	cargo fmt --all
 
+# One invocation for app and server: the shared dependencies are checked once.
 clippy: wasm-target
-	cargo clippy -p app --features ssr --all-targets -- -D warnings
-	cargo clippy -p server --all-targets -- -D warnings
+	cargo clippy -p app -p server --features app/ssr --all-targets -- -D warnings
 	LEPTOS_OUTPUT_NAME=ops-console cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 ## Python test peers (moto) in a venv under target/.
@@ -98,7 +97,11 @@ py-deps:
 test: system-deps
 	cargo fmt --all --check
 	@$(MAKE) --no-print-directory clippy
-	@$(MAKE) --no-print-directory build e2e-deps py-deps
+	@$(MAKE) --no-print-directory site e2e-deps py-deps
+	@# The tests and the binary the browser tests start, in one build with the tests' features: a
+	@# separate `cargo build -p server` compiles the AWS SDK crates again without their test-util
+	@# dev features (docs/PERFORMANCE.md, "Build and CI").
+	cargo test --no-run -p app -p server --features app/ssr
 	bash scripts/test.sh
 
 ## The fan-out benchmark (figures for docs/PERFORMANCE.md); not part of make test.
