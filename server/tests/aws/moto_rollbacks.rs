@@ -547,3 +547,50 @@ selector = {{ tag_key = "Environment", tag_value = "{value}" }}
     let (s, body) = request(ask("shop-a", &one)).await;
     assert_eq!(s, 200, "{body}");
 }
+
+#[tokio::test]
+async fn two_requests_at_once_make_one_rollback() {
+    let url = common::moto_url();
+    let ecs = aws_sdk_ecs::Client::new(&common::moto_sdk(&url).await);
+    let two = common::ecs_service_on_revision_2(&ecs, "rc").await;
+    let app = spawn_app_with(&format!(
+        r#"demo = false
+[[environments]]
+name = "shop-staging"
+tier = "staging"
+region = "us-east-1"
+endpoint_url = "{url}"
+operator_role_arn = "arn:aws:iam::123456789012:role/ops-console-operate"
+"#
+    ))
+    .await;
+    let alice = app.session_as("alice", "responder").await;
+    let carol = app.session_as("carol", "responder").await;
+    let to = format!("{}:1", two.family);
+    let ask = [
+        ("environment", "shop-staging"),
+        ("cluster", two.cluster.as_str()),
+        ("service", two.service.as_str()),
+        ("to", to.as_str()),
+        ("reason", "5xx"),
+    ];
+    let (a, c) = tokio::join!(
+        app.call_as(&alice, "rollbacks/request", &ask),
+        app.call_as(&carol, "rollbacks/request", &ask)
+    );
+    let mut statuses = [a.0, c.0];
+    statuses.sort();
+    assert_eq!(statuses, [200, 409], "{a:?} {c:?}");
+    let (_, target) = app
+        .call_as(
+            &alice,
+            "rollbacks/target",
+            &[
+                ("environment", "shop-staging"),
+                ("cluster", &two.cluster),
+                ("service", &two.service),
+            ],
+        )
+        .await;
+    assert_eq!(target["rollbacks"].as_array().map(Vec::len), Some(1), "{target}");
+}

@@ -76,12 +76,6 @@ pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequ
         .await
         .map_err(|e| AppError::Invalid(format!("to: {e}")))?;
     check_target(&svc.task_definition, &to_arn)?;
-    let pending = state.store.rollback_list(&meta.name, &service, None).await?;
-    if pending.iter().any(|r| r.cluster == cluster && r.status.is_open()) {
-        return Err(AppError::Conflict(format!(
-            "a rollback of {cluster}/{service} is already pending or in progress"
-        )));
-    }
     let t = now();
     let rec = RollbackRecord {
         id: 0,
@@ -100,6 +94,7 @@ pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequ
         progress: "waiting for a second person to confirm".into(),
         finished_ms: None,
     };
+    let busy = format!("a rollback of {cluster}/{service} is already pending or in progress");
     let who = caller.clone();
     let detail = serde_json::json!({"environment": rec.environment, "cluster": rec.cluster, "service": rec.service,
         "from": rec.from_task_definition, "to": rec.to_task_definition, "incident": incident_id,
@@ -128,7 +123,8 @@ pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequ
                 audit: vec![rollback_audit(&who, "rollback.request", id, detail)],
             }),
         )
-        .await?;
+        .await?
+        .ok_or(AppError::Conflict(busy))?;
     // A grant of the requester stands in for the second person only when another person approved
     // it for this (its profile allows rollback; never an emergency grant): confirmed at once, in
     // the grant's name.

@@ -31,7 +31,9 @@ const ROLLBACK_COLUMNS: &str = "id, environment, cluster, service, from_task_def
 
 #[async_trait]
 pub trait RollbackStore: Send + Sync {
-    async fn rollback_create(&self, rec: &RollbackRecord, effects: EffectsFor) -> Result<i64, StoreError>;
+    /// Creates a rollback unless one of the same service is still open (pending or rolling):
+    /// None then. Checked in the write transaction, so two requests at once make one rollback.
+    async fn rollback_create(&self, rec: &RollbackRecord, effects: EffectsFor) -> Result<Option<i64>, StoreError>;
     /// pending → rolling, by someone other than the requester. False when not pending or same person.
     async fn rollback_confirm(&self, id: i64, by: &str, now_ms: i64, effects: Effects) -> Result<bool, StoreError>;
     /// Ends a pending or rolling rollback with `status`.
@@ -76,8 +78,26 @@ fn rollback_from_row(r: &sqlx::any::AnyRow) -> Result<RollbackRecord, sqlx::Erro
 
 #[async_trait]
 impl RollbackStore for SqlStore {
-    async fn rollback_create(&self, rec: &RollbackRecord, effects: EffectsFor) -> Result<i64, StoreError> {
+    async fn rollback_create(&self, rec: &RollbackRecord, effects: EffectsFor) -> Result<Option<i64>, StoreError> {
         let (_serial, mut tx) = self.write_tx().await?;
+        let open = sqlx::query(&format!(
+            "SELECT COUNT(*) AS n FROM rollbacks WHERE environment = $1 AND cluster = $2 AND service = $3 \
+             AND status IN ({})",
+            in_list(
+                RollbackStatus::ALL
+                    .into_iter()
+                    .filter(|s| s.is_open())
+                    .map(RollbackStatus::label)
+            )
+        ))
+        .bind(&rec.environment)
+        .bind(&rec.cluster)
+        .bind(&rec.service)
+        .fetch_one(&mut *tx)
+        .await?;
+        if open.try_get::<i64, _>("n")? > 0 {
+            return Ok(None);
+        }
         let row = sqlx::query(
             "INSERT INTO rollbacks (environment, cluster, service, from_task_definition, to_task_definition, \
              incident_id, reason, requested_by, requested_ms, status, progress) \
@@ -99,7 +119,7 @@ impl RollbackStore for SqlStore {
         let id: i64 = row.try_get("id")?;
         write_effects(&mut tx, &self.audit_key, effects(id), now()).await?;
         tx.commit().await?;
-        Ok(id)
+        Ok(Some(id))
     }
 
     async fn rollback_confirm(&self, id: i64, by: &str, now_ms: i64, effects: Effects) -> Result<bool, StoreError> {
