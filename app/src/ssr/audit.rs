@@ -167,11 +167,7 @@ pub enum ChainError {
     #[error(
         "entry {seq}: sealed with key id {key_id} while the key in force is {in_force} (written with another key, or after that key was rotated away)"
     )]
-    KeyOutOfTurn {
-        seq: i64,
-        key_id: String,
-        in_force: String,
-    },
+    KeyOutOfTurn { seq: i64, key_id: String, in_force: String },
     #[error("entry {seq}: has no key id but follows entries that have one")]
     NoKeyId { seq: i64 },
     #[error("entry {seq}: rekey entry does not hold: {reason}")]
@@ -243,7 +239,14 @@ fn shadow(new_key: &[u8], entries: &[AuditRecord]) -> String {
 /// The old key's signature of the hand-over to the new key at `seq` after `prev_mac`.
 fn handover_sig(old_key: &[u8], seq: i64, prev_mac: &str, new_key_id: &str, rekeyed_mac: &str) -> String {
     let mut mac = hmac(old_key);
-    let text = serde_json::json!(["ops-console audit rekey", seq, prev_mac, key_id(old_key), new_key_id, rekeyed_mac]);
+    let text = serde_json::json!([
+        "ops-console audit rekey",
+        seq,
+        prev_mac,
+        key_id(old_key),
+        new_key_id,
+        rekeyed_mac
+    ]);
     mac.update(text.to_string().as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
@@ -304,18 +307,27 @@ fn walk(keys: &Keys, legacy_key_id: &str, entries: &[AuditRecord]) -> Result<(Ch
             if r.key_id.is_empty() {
                 return Err(bad("it names no key id".into()));
             }
-            let d: RekeyDetail =
-                serde_json::from_str(&r.entry.detail).map_err(|e| bad(format!("detail: {e}")))?;
+            let d: RekeyDetail = serde_json::from_str(&r.entry.detail).map_err(|e| bad(format!("detail: {e}")))?;
             if d.new_key_id != r.key_id {
-                return Err(bad(format!("sealed with {} but hands over to {}", r.key_id, d.new_key_id)));
+                return Err(bad(format!(
+                    "sealed with {} but hands over to {}",
+                    r.key_id, d.new_key_id
+                )));
             }
             if let Some(f) = &in_force
                 && *f != d.old_key_id
             {
-                return Err(bad(format!("hands over from {} but the key in force is {f}", d.old_key_id)));
+                return Err(bad(format!(
+                    "hands over from {} but the key in force is {f}",
+                    d.old_key_id
+                )));
             }
             if d.old_head != format!("{}:{prev}", r.seq - 1) {
-                return Err(bad(format!("names the head {} but follows {}:{prev}", d.old_head, r.seq - 1)));
+                return Err(bad(format!(
+                    "names the head {} but follows {}:{prev}",
+                    d.old_head,
+                    r.seq - 1
+                )));
             }
             if let Some(new) = key {
                 if shadow(new, &entries[..i]) != d.rekeyed_mac {
@@ -405,7 +417,9 @@ pub fn rekey_entry(
     if let Some(f) = in_force
         && f != old_id
     {
-        return Err(refuse(format!("the key in force is {f}, not the old key given ({old_id})")));
+        return Err(refuse(format!(
+            "the key in force is {f}, not the old key given ({old_id})"
+        )));
     }
     let rekeyed_mac = shadow(new_key, entries);
     let detail = RekeyDetail {
@@ -534,7 +548,10 @@ mod tests {
     fn extend(c: &mut Vec<AuditRecord>, key: &[u8], n: i64) {
         for _ in 0..n {
             let seq = c.len() as i64 + 1;
-            let prev = c.last().map(|r| r.mac.clone()).unwrap_or_else(|| GENESIS_MAC.to_string());
+            let prev = c
+                .last()
+                .map(|r| r.mac.clone())
+                .unwrap_or_else(|| GENESIS_MAC.to_string());
             let mut e = NewAuditEntry::new("bob", "view", "console", "ok", serde_json::json!({"seq": seq}));
             e.ts_ms = 1_700_000_000_000 + seq;
             c.push(seal(key, seq, &prev, e));
@@ -543,7 +560,10 @@ mod tests {
 
     fn rekeyed(c: &mut Vec<AuditRecord>, old: &[u8], new: &[u8]) {
         let e = rekey_entry(old, new, c, "cli").expect("rekey");
-        let prev = c.last().map(|r| r.mac.clone()).unwrap_or_else(|| GENESIS_MAC.to_string());
+        let prev = c
+            .last()
+            .map(|r| r.mac.clone())
+            .unwrap_or_else(|| GENESIS_MAC.to_string());
         let seq = c.len() as i64 + 1;
         c.push(seal(new, seq, &prev, e));
     }
@@ -605,7 +625,8 @@ mod tests {
     }
 
     #[test]
-    fn a_rekey_hands_over_with_both_keys_and_the_new_key_verifies_everything() -> Result<(), Box<dyn std::error::Error>> {
+    fn a_rekey_hands_over_with_both_keys_and_the_new_key_verifies_everything() -> Result<(), Box<dyn std::error::Error>>
+    {
         let mut c = chain(b"old-key-0123456789", 4);
         rekeyed(&mut c, b"old-key-0123456789", b"new-key-0123456789");
         extend(&mut c, b"new-key-0123456789", 3);
@@ -692,7 +713,10 @@ mod tests {
                 last: 3
             })
         );
-        assert!(matches!(check_head(&[], &head), Err(ChainError::CutBack { last: 0, .. })));
+        assert!(matches!(
+            check_head(&[], &head),
+            Err(ChainError::CutBack { last: 0, .. })
+        ));
         // Cut back and written again: entry 5 exists with another MAC.
         let mut regrown = c[..4].to_vec();
         let mut e = c[4].entry.clone();

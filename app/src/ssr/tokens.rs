@@ -113,9 +113,9 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: &str) -> Result<(), A
     let done = state.store.token_revoke_audited(id, now(), entry).await?;
     match done {
         TokenRevocation::Revoked { .. } => Ok(()),
-        TokenRevocation::AlreadyRevoked { revoked_ms } => {
-            Err(AppError::Conflict(format!("token {id} was already revoked (at {revoked_ms} ms)")))
-        }
+        TokenRevocation::AlreadyRevoked { revoked_ms } => Err(AppError::Conflict(format!(
+            "token {id} was already revoked (at {revoked_ms} ms)"
+        ))),
         TokenRevocation::Unknown => Err(AppError::NotFound(format!("no token {id}"))),
     }
 }

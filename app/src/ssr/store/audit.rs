@@ -121,11 +121,9 @@ impl AuditStore for SqlStore {
         let rows = sqlx::query(&format!("SELECT {AUDIT_COLUMNS} FROM audit_entries ORDER BY seq ASC"))
             .fetch_all(&mut *tx)
             .await?;
-        let entries = rows
-            .iter()
-            .map(audit_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let entry = audit::rekey_entry(old_key, new_key, &entries, actor).map_err(|e| StoreError::Other(e.to_string()))?;
+        let entries = rows.iter().map(audit_from_row).collect::<Result<Vec<_>, _>>()?;
+        let entry =
+            audit::rekey_entry(old_key, new_key, &entries, actor).map_err(|e| StoreError::Other(e.to_string()))?;
         let (seq, prev) = entries
             .last()
             .map(|r| (r.seq, r.mac.clone()))
@@ -158,7 +156,10 @@ impl SqlStore {
         }
         // Fail closed on a key that is not the one in force: after `audit rekey` (or with a
         // replica configured with another key) such an entry would not verify.
-        if let Some((key, _)) = entries.iter().find(|(key, _)| !head_key.is_empty() && audit::key_id(key) != head_key) {
+        if let Some((key, _)) = entries
+            .iter()
+            .find(|(key, _)| !head_key.is_empty() && audit::key_id(key) != head_key)
+        {
             return Err(StoreError::Other(format!(
                 "the audit log's key in force has id {head_key} but this console's key has id {}: \
                  the audit key was rotated (`ops-console audit rekey`) or differs between replicas; \
