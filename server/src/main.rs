@@ -1,5 +1,5 @@
-//! `ops-console`: serve the console (default), check an environment, verify or export the audit
-//! log, migrate the database. Logs go to stderr; stdout carries only a command's output.
+//! `ops-console`: serve the console (default), check an environment, verify, export or rekey the
+//! audit log, migrate the database. Logs go to stderr; stdout carries only a command's output.
 
 use app::ssr::audit;
 use app::ssr::config::Config;
@@ -46,8 +46,35 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum AuditCommand {
-    /// Check the whole HMAC chain; prints the head (sequence number and MAC).
-    Verify,
+    /// Check the whole HMAC chain, each entry with the key its id names; prints the head
+    /// (sequence number and MAC). Exit 0 intact, 1 tampered (or cut back), 2 could not check.
+    Verify {
+        /// An earlier audit key (repeatable). Not needed after `audit rekey`: the rekey entry
+        /// vouches for the entries before it under the new key; given, it is checked as well.
+        #[arg(long = "key-file", value_name = "PATH")]
+        key_files: Vec<PathBuf>,
+        /// The head recorded earlier (`audit head`): fail when that entry is gone or has another
+        /// MAC, i.e. the log was cut back to an earlier head or emptied.
+        #[arg(long, value_name = "SEQ:MAC")]
+        expect_head: Option<String>,
+    },
+    /// Verify the chain, then print its head as SEQ:MAC (one line, to record for --expect-head).
+    Head {
+        /// An earlier audit key (repeatable), as for `verify`.
+        #[arg(long = "key-file", value_name = "PATH")]
+        key_files: Vec<PathBuf>,
+    },
+    /// Rotate the audit key: check the log with the old key, then append an `audit.rekey` entry
+    /// sealed with the new key and signed by the old one. Then restart every console with the
+    /// new key (until then they refuse audited actions).
+    Rekey {
+        /// The key in force now.
+        #[arg(long, value_name = "PATH")]
+        old_key_file: PathBuf,
+        /// The key to use from now on.
+        #[arg(long, value_name = "PATH")]
+        new_key_file: PathBuf,
+    },
     /// Print the log.
     Export {
         #[arg(long, value_enum, default_value = "jsonl")]
@@ -156,20 +183,72 @@ fn init_logs() {
 }
 
 async fn audit_command(config: Config, command: AuditCommand) -> Result<ExitCode, String> {
-    let state = server::build_state(config).await.map_err(|e| e.to_string())?;
+    use server::audit_ops;
+    let read_keys = |files: &[PathBuf]| -> Result<Vec<Vec<u8>>, String> {
+        files.iter().map(|f| audit_ops::read_key_file(f)).collect()
+    };
+    // The outcome of a verification as the operator reads it.
+    let report = |verified: audit_ops::Verified, head_only: bool| match verified {
+        Ok(head) if head_only => {
+            println!("{head}");
+            ExitCode::SUCCESS
+        }
+        Ok(head) => {
+            println!("ok: {} entries; head seq={} mac={}", head.seq, head.seq, head.mac);
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("TAMPERED: {e}");
+            ExitCode::from(1)
+        }
+    };
     match command {
-        AuditCommand::Verify => {
-            let entries = state.store.audit_all(None).await.map_err(|e| e.to_string())?;
-            match audit::verify(state.audit_key(), &entries) {
-                Ok(head) => {
-                    println!("ok: {} entries; head seq={} mac={}", head.seq, head.seq, head.mac);
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    println!("TAMPERED: {e}");
-                    Ok(ExitCode::from(1))
-                }
-            }
+        AuditCommand::Verify { key_files, expect_head } => {
+            let expect = expect_head
+                .as_deref()
+                .map(audit::ChainHead::parse)
+                .transpose()
+                .map_err(|e| format!("--expect-head: {e}"))?;
+            let state = server::build_state(config).await.map_err(|e| e.to_string())?;
+            let verified = audit_ops::verify(
+                state.store.as_ref(),
+                state.audit_key(),
+                read_keys(&key_files)?,
+                expect.as_ref(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok(report(verified, false))
+        }
+        AuditCommand::Head { key_files } => {
+            let state = server::build_state(config).await.map_err(|e| e.to_string())?;
+            let verified = audit_ops::verify(state.store.as_ref(), state.audit_key(), read_keys(&key_files)?, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(report(verified, true))
+        }
+        AuditCommand::Rekey {
+            old_key_file,
+            new_key_file,
+        } => {
+            let old = audit_ops::read_key_file(&old_key_file)?;
+            let new = audit_ops::read_key_file(&new_key_file)?;
+            // The configured key may already be either one: open the database without it.
+            let store = server::open_store(&config, Vec::new())
+                .await
+                .map_err(|e| e.to_string())?;
+            let r = audit_ops::rekey(store.as_ref(), &old, &new, &audit_ops::cli_actor())
+                .await
+                .map_err(|e| format!("rekey refused: {e}"))?;
+            println!(
+                "ok: entry {} hands the log over from key id {} to key id {}; head {}:{}",
+                r.seq,
+                audit::key_id(&old),
+                r.key_id,
+                r.seq,
+                r.mac
+            );
+            Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Export { format, since } => {
             let since_ms = match since {
@@ -180,6 +259,7 @@ async fn audit_command(config: Config, command: AuditCommand) -> Result<ExitCode
                         .timestamp_millis(),
                 ),
             };
+            let state = server::build_state(config).await.map_err(|e| e.to_string())?;
             let entries = state.store.audit_all(since_ms).await.map_err(|e| e.to_string())?;
             let text = match format {
                 ExportFormat::Jsonl => audit::to_jsonl(&entries),

@@ -3,10 +3,10 @@
 
 use super::auth::Caller;
 use super::kernel::clock::now;
-use super::kernel::effects::audit;
+use super::kernel::effects::{audit, audit_outcome};
 use super::kernel::secrets::{generate, hash};
 use super::state::AppState;
-use super::store::TokenRecord;
+use super::store::{RevocationAudit, TokenRecord, TokenRevocation};
 use crate::error::AppError;
 use crate::model::{Role, TokenCreated, TokenInfo};
 
@@ -78,23 +78,44 @@ pub async fn list(state: &AppState, caller: &Caller) -> Result<Vec<TokenInfo>, A
     Ok(state.store.token_list().await?.into_iter().filter_map(info).collect())
 }
 
-/// Revokes a token at once (admin). Audited first: if the entry cannot be written, the token
-/// stays as it was and the caller knows.
+/// Revokes a token at once (admin). The update and its audit entry are one transaction, and the
+/// entry says what the update did: `token.revoke` "ok" with the time, or "failed" with why (no
+/// such token: 404; revoked before: 409, with when). If the entry cannot be written, the token
+/// stays as it was and the caller gets 503.
 pub async fn revoke(state: &AppState, caller: &Caller, id: &str) -> Result<(), AppError> {
     caller.require(Role::Admin)?;
     if id.len() != 12 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(AppError::Invalid("id: a token id is 12 hex digits".into()));
     }
-    let entry = audit(
-        &caller.subject,
-        "token.revoke",
-        &format!("token:{id}"),
-        serde_json::json!({}),
-    );
-    state.audit(entry).await?;
-    if state.store.token_revoke(id, now()).await? {
-        Ok(())
-    } else {
-        Err(AppError::NotFound(format!("no active token {id}")))
+    let (actor, target) = (caller.subject.clone(), format!("token:{id}"));
+    let entry: RevocationAudit = Box::new(move |done| match done {
+        TokenRevocation::Revoked { revoked_ms } => audit(
+            &actor,
+            "token.revoke",
+            &target,
+            serde_json::json!({"revoked_ms": revoked_ms}),
+        ),
+        TokenRevocation::AlreadyRevoked { revoked_ms } => audit_outcome(
+            &actor,
+            "token.revoke",
+            &target,
+            "failed",
+            serde_json::json!({"reason": "already revoked", "revoked_ms": revoked_ms}),
+        ),
+        TokenRevocation::Unknown => audit_outcome(
+            &actor,
+            "token.revoke",
+            &target,
+            "failed",
+            serde_json::json!({"reason": "no such token"}),
+        ),
+    });
+    let done = state.store.token_revoke_audited(id, now(), entry).await?;
+    match done {
+        TokenRevocation::Revoked { .. } => Ok(()),
+        TokenRevocation::AlreadyRevoked { revoked_ms } => Err(AppError::Conflict(format!(
+            "token {id} was already revoked (at {revoked_ms} ms)"
+        ))),
+        TokenRevocation::Unknown => Err(AppError::NotFound(format!("no token {id}"))),
     }
 }

@@ -119,3 +119,155 @@ fn dev_auth_off_loopback_is_refused_at_start() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused on a non-loopback address"));
 }
+
+/// `audit head` prints SEQ:MAC; `verify --expect-head` with it passes while the log holds that
+/// head and fails (exit 1, naming the cut) once the log is cut back to an earlier head.
+#[test]
+fn audit_verify_with_an_expected_head_catches_a_cut_back_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(dir.path(), "");
+    let url = format!("sqlite://{}/c.db", dir.path().display());
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    rt.block_on(async {
+        use app::ssr::store::{AuditStore, SqlStore, Store};
+        let s = SqlStore::connect(&url)
+            .await
+            .expect("connect")
+            .with_audit_key(b"cli-test-key-0123456789".to_vec());
+        s.migrate().await.expect("migrate");
+        for i in 0..4 {
+            let e = app::ssr::audit::NewAuditEntry::new("alice", "login", "console", "ok", serde_json::json!({"i": i}));
+            s.audit_append(e).await.expect("append");
+        }
+    });
+    let out = bin()
+        .args(["audit", "head", "--config"])
+        .arg(&path)
+        .output()
+        .expect("head");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let head = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    assert!(head.starts_with("4:") && head.len() == 2 + 64, "{head}");
+
+    let verify = |expect: &str| {
+        bin()
+            .args(["audit", "verify", "--expect-head", expect, "--config"])
+            .arg(&path)
+            .output()
+            .expect("verify")
+    };
+    assert_eq!(verify(&head).status.code(), Some(0));
+
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut raw = sqlx::AnyConnection::connect(&url).await.expect("raw");
+        sqlx::query("DROP TRIGGER audit_entries_no_delete")
+            .execute(&mut raw)
+            .await
+            .expect("drop trigger");
+        sqlx::query("DELETE FROM audit_entries WHERE seq > 2")
+            .execute(&mut raw)
+            .await
+            .expect("cut back");
+    });
+    let plain = bin()
+        .args(["audit", "verify", "--config"])
+        .arg(&path)
+        .output()
+        .expect("verify");
+    assert_eq!(plain.status.code(), Some(0), "what is left verifies on its own");
+    let out = verify(&head);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.starts_with("TAMPERED: the recorded head 4:") && stdout.contains("ends at entry 2"),
+        "{stdout}"
+    );
+    let bad = verify("four");
+    assert_eq!(bad.status.code(), Some(2), "a malformed head is an error, not a pass");
+}
+
+/// `audit rekey` hands the log over to a new key: the console started with the new key verifies
+/// the whole log without the old one, and a rekey with a key that is not in force is refused.
+#[test]
+fn audit_rekey_hands_the_log_over_to_a_new_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(dir.path(), "");
+    let old = dir.path().join("old.key");
+    let new = dir.path().join("new.key");
+    let wrong = dir.path().join("wrong.key");
+    std::fs::write(&old, "cli-test-key-0123456789\n").expect("old key");
+    std::fs::write(&new, "cli-new-key-0123456789").expect("new key");
+    std::fs::write(&wrong, "cli-wrong-key-0123456789").expect("wrong key");
+    let url = format!("sqlite://{}/c.db", dir.path().display());
+    let rt = tokio::runtime::Runtime::new().expect("rt");
+    rt.block_on(async {
+        use app::ssr::store::{AuditStore, SqlStore, Store};
+        let s = SqlStore::connect(&url)
+            .await
+            .expect("connect")
+            .with_audit_key(b"cli-test-key-0123456789".to_vec());
+        s.migrate().await.expect("migrate");
+        for i in 0..3 {
+            let e = app::ssr::audit::NewAuditEntry::new("alice", "login", "console", "ok", serde_json::json!({"i": i}));
+            s.audit_append(e).await.expect("append");
+        }
+    });
+    let head_before = bin()
+        .args(["audit", "head", "--config"])
+        .arg(&path)
+        .output()
+        .expect("head");
+    let head_before = String::from_utf8_lossy(&head_before.stdout).trim().to_string();
+
+    let rekey = |old: &std::path::Path| {
+        bin()
+            .args(["audit", "rekey", "--old-key-file"])
+            .arg(old)
+            .arg("--new-key-file")
+            .arg(&new)
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .expect("rekey")
+    };
+    let refused = rekey(&wrong);
+    assert_eq!(
+        refused.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&refused.stdout)
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("rekey refused"));
+    let out = rekey(&old);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("ok: entry 4 hands the log over"));
+
+    // The console's key is now the new one; the old key is not needed to verify, and the head
+    // recorded before the rotation still holds.
+    let out = bin()
+        .env("OPS_CONSOLE_AUDIT_KEY", "cli-new-key-0123456789")
+        .args(["audit", "verify", "--expect-head", &head_before, "--config"])
+        .arg(&path)
+        .output()
+        .expect("verify");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.starts_with("ok: 4 entries; head seq=4"), "{stdout}");
+    // With the old key configured, the entries after the rotation are not verifiable...
+    let out = bin()
+        .args(["audit", "verify", "--config"])
+        .arg(&path)
+        .output()
+        .expect("verify");
+    assert_eq!(out.status.code(), Some(1));
+    // ... unless the new key is given as well.
+    let out = bin()
+        .args(["audit", "verify", "--key-file"])
+        .arg(&new)
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("verify");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}

@@ -9,6 +9,7 @@
 mod common;
 
 mod access;
+mod audit;
 mod cli;
 mod http;
 mod id_token;

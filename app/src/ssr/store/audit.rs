@@ -24,9 +24,14 @@ pub trait AuditStore: Send + Sync {
     async fn audit_list(&self, filter: &AuditFilter) -> Result<Vec<AuditRecord>, StoreError>;
     /// Every entry in chain order, for verification and export.
     async fn audit_all(&self, since_ms: Option<i64>) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Hands the chain over from `old_key` to `new_key`: under the append lock, checks the whole
+    /// log with the old key and appends an `audit.rekey` entry sealed with the new key and signed
+    /// by the old one (`audit::rekey_entry`). Nothing is rewritten. After it, a console still on
+    /// the old key writes no entry (and so takes no audited action) until it has the new key.
+    async fn audit_rekey(&self, old_key: &[u8], new_key: &[u8], actor: &str) -> Result<AuditRecord, StoreError>;
 }
 
-const AUDIT_COLUMNS: &str = "seq, ts_ms, actor, action, target, outcome, detail, request_id, prev_mac, mac";
+const AUDIT_COLUMNS: &str = "seq, ts_ms, actor, action, target, outcome, detail, request_id, prev_mac, mac, key_id";
 
 fn audit_from_row(row: &sqlx::any::AnyRow) -> Result<AuditRecord, sqlx::Error> {
     Ok(AuditRecord {
@@ -42,6 +47,7 @@ fn audit_from_row(row: &sqlx::any::AnyRow) -> Result<AuditRecord, sqlx::Error> {
         },
         prev_mac: row.try_get("prev_mac")?,
         mac: row.try_get("mac")?,
+        key_id: row.try_get("key_id")?,
     })
 }
 
@@ -109,6 +115,24 @@ impl AuditStore for SqlStore {
             .collect::<Result<_, _>>()
             .map_err(StoreError::Db)
     }
+
+    async fn audit_rekey(&self, old_key: &[u8], new_key: &[u8], actor: &str) -> Result<AuditRecord, StoreError> {
+        let (_serial, mut tx) = self.write_tx().await?;
+        let rows = sqlx::query(&format!("SELECT {AUDIT_COLUMNS} FROM audit_entries ORDER BY seq ASC"))
+            .fetch_all(&mut *tx)
+            .await?;
+        let entries = rows.iter().map(audit_from_row).collect::<Result<Vec<_>, _>>()?;
+        let entry =
+            audit::rekey_entry(old_key, new_key, &entries, actor).map_err(|e| StoreError::Other(e.to_string()))?;
+        let (seq, prev) = entries
+            .last()
+            .map(|r| (r.seq, r.mac.clone()))
+            .unwrap_or_else(|| (0, audit::GENESIS_MAC.to_string()));
+        let record = audit::seal(new_key, seq + 1, &prev, entry);
+        SqlStore::insert_records(&mut tx, std::slice::from_ref(&record)).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
 }
 
 impl SqlStore {
@@ -118,17 +142,30 @@ impl SqlStore {
         tx: &mut sqlx::Transaction<'static, sqlx::Any>,
         entries: Vec<(&[u8], NewAuditEntry)>,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let head = sqlx::query("SELECT seq, mac FROM audit_entries ORDER BY seq DESC LIMIT 1")
+        let head = sqlx::query("SELECT seq, mac, key_id FROM audit_entries ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut **tx)
             .await?;
-        let (mut seq, mut mac): (i64, String) = match head {
-            Some(r) => (r.try_get("seq")?, r.try_get("mac")?),
-            None => (0, audit::GENESIS_MAC.to_string()),
+        let (mut seq, mut mac, head_key): (i64, String, String) = match head {
+            Some(r) => (r.try_get("seq")?, r.try_get("mac")?, r.try_get("key_id")?),
+            None => (0, audit::GENESIS_MAC.to_string(), String::new()),
         };
         if entries.iter().any(|(key, _)| key.is_empty()) {
             return Err(StoreError::Other(
                 "the store has no audit key, so it writes no audit entry (and no action that needs one)".into(),
             ));
+        }
+        // Fail closed on a key that is not the one in force: after `audit rekey` (or with a
+        // replica configured with another key) such an entry would not verify.
+        if let Some((key, _)) = entries
+            .iter()
+            .find(|(key, _)| !head_key.is_empty() && audit::key_id(key) != head_key)
+        {
+            return Err(StoreError::Other(format!(
+                "the audit log's key in force has id {head_key} but this console's key has id {}: \
+                 the audit key was rotated (`ops-console audit rekey`) or differs between replicas; \
+                 start the console with the key in force",
+                audit::key_id(key)
+            )));
         }
         let mut records = Vec::with_capacity(entries.len());
         for (key, e) in entries {
@@ -137,24 +174,23 @@ impl SqlStore {
             mac = r.mac.clone();
             records.push(r);
         }
-        // At most 90 rows (900 parameters) per statement, well inside both backends' limits.
-        for chunk in records.chunks(90) {
+        SqlStore::insert_records(tx, &records).await?;
+        Ok(records)
+    }
+
+    /// One multi-row INSERT per 80 records.
+    async fn insert_records(
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        records: &[AuditRecord],
+    ) -> Result<(), StoreError> {
+        const COLUMNS: usize = 11;
+        // At most 80 rows (880 parameters) per statement, well inside both backends' limits.
+        for chunk in records.chunks(80) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| {
-                    let b = i * 10;
-                    format!(
-                        "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                        b + 1,
-                        b + 2,
-                        b + 3,
-                        b + 4,
-                        b + 5,
-                        b + 6,
-                        b + 7,
-                        b + 8,
-                        b + 9,
-                        b + 10
-                    )
+                    let b = i * COLUMNS;
+                    let slots: Vec<String> = (1..=COLUMNS).map(|c| format!("${}", b + c)).collect();
+                    format!("({})", slots.join(", "))
                 })
                 .collect();
             let sql = format!(
@@ -173,10 +209,11 @@ impl SqlStore {
                     .bind(&r.entry.detail)
                     .bind(&r.entry.request_id)
                     .bind(&r.prev_mac)
-                    .bind(&r.mac);
+                    .bind(&r.mac)
+                    .bind(&r.key_id);
             }
             q.execute(&mut **tx).await?;
         }
-        Ok(records)
+        Ok(())
     }
 }

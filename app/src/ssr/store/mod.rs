@@ -30,7 +30,7 @@ pub use incidents::{IncidentRecord, IncidentStore, NewTimelineEntry, TimelineRec
 pub use leases::LeaseStore;
 pub use outbox::{NewOutbox, OutboxRow, OutboxStore};
 pub use rollbacks::{RollbackRecord, RollbackStore};
-pub use users::{TokenRecord, UserRecord, UserStore};
+pub use users::{RevocationAudit, TokenRecord, TokenRevocation, UserRecord, UserStore};
 
 /// Every store trait, for `use …::store::prelude::*` where methods are called on a concrete
 /// `SqlStore` (on `dyn Store` they are callable without it).

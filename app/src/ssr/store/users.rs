@@ -2,6 +2,7 @@
 //! sessions (the tower-sessions store) and API tokens (only their hashes are kept).
 
 use super::{SqlStore, StoreError};
+use crate::ssr::audit::NewAuditEntry;
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -29,6 +30,20 @@ pub struct TokenRecord {
     pub last_used_ms: Option<i64>,
 }
 
+/// What a revocation of an API token found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRevocation {
+    /// Revoked now, at this time.
+    Revoked { revoked_ms: i64 },
+    /// It had been revoked before, at this time; nothing changed.
+    AlreadyRevoked { revoked_ms: i64 },
+    /// There is no such token.
+    Unknown,
+}
+
+/// Builds the audit entry of a revocation from what it did.
+pub type RevocationAudit = Box<dyn FnOnce(TokenRevocation) -> NewAuditEntry + Send>;
+
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Records a login; returns the user as they were before it (None: first login).
@@ -54,6 +69,15 @@ pub trait UserStore: Send + Sync {
     async fn token_list(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// False when there was no such unrevoked token.
     async fn token_revoke(&self, id: &str, now_ms: i64) -> Result<bool, StoreError>;
+    /// Revokes token `id` and writes the audit entry `audit` builds from what the update did, in
+    /// one transaction: the entry reports what happened, and if it cannot be written the token
+    /// stays as it was.
+    async fn token_revoke_audited(
+        &self,
+        id: &str,
+        now_ms: i64,
+        audit: RevocationAudit,
+    ) -> Result<TokenRevocation, StoreError>;
     async fn token_touch(&self, id: &str, now_ms: i64) -> Result<(), StoreError>;
 }
 
@@ -209,6 +233,36 @@ impl UserStore for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn token_revoke_audited(
+        &self,
+        id: &str,
+        now_ms: i64,
+        audit: RevocationAudit,
+    ) -> Result<TokenRevocation, StoreError> {
+        let (_serial, mut tx) = self.write_tx().await?;
+        let done = sqlx::query("UPDATE api_tokens SET revoked_ms = $2 WHERE id = $1 AND revoked_ms IS NULL")
+            .bind(id)
+            .bind(now_ms)
+            .execute(&mut *tx)
+            .await?;
+        let outcome = if done.rows_affected() == 1 {
+            TokenRevocation::Revoked { revoked_ms: now_ms }
+        } else {
+            let row = sqlx::query("SELECT revoked_ms FROM api_tokens WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            match row.map(|r| r.try_get::<Option<i64>, _>("revoked_ms")).transpose()? {
+                Some(Some(revoked_ms)) => TokenRevocation::AlreadyRevoked { revoked_ms },
+                // Not revoked yet the update changed nothing: only a row that is not there.
+                _ => TokenRevocation::Unknown,
+            }
+        };
+        SqlStore::audit_in_many(&mut tx, vec![(self.audit_key.as_slice(), audit(outcome))]).await?;
+        tx.commit().await?;
+        Ok(outcome)
     }
 
     async fn token_touch(&self, id: &str, now_ms: i64) -> Result<(), StoreError> {
