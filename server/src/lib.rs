@@ -2,6 +2,7 @@
 //! the development login, the security layers and the background jobs.
 
 pub mod http;
+pub mod limits;
 
 use app::ssr::config::{Config, ConfigError};
 use app::ssr::state::{AppState, load_audit_key};
