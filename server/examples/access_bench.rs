@@ -86,7 +86,7 @@ approver_groups = ["tech-leads"]
             environment: "bench".into(),
             profile: "prod-readonly".into(),
             reason: Reason::parse(&format!("bench run {i}"))?,
-            ticket: String::new(),
+            ticket: None,
             incident_id: 0,
             minutes: Minutes::parse(30)?,
             extends_id: 0,

@@ -2,11 +2,13 @@
 //! logout, the Leptos pages and server functions, and the layers in front of them.
 
 use crate::ServerState;
+use crate::limits::{self, audit_refusal};
 use app::model::Role;
 use app::pages::login::DEV_USERS;
 use app::ssr::audit::NewAuditEntry;
 use app::ssr::auth::caller_from_session;
 use app::ssr::config::AuthMode;
+use app::ssr::prometheus::Refusal;
 use app::ssr::sessions::{DbSessionStore, SessionUser, USER_KEY};
 use app::{App, shell};
 use axum::Router;
@@ -56,7 +58,7 @@ pub fn router(state: ServerState) -> Router {
     if oidc {
         router = router
             .route("/login", get(oidc_login))
-            .route("/auth/callback", get(oidc_callback));
+            .route("/auth/callback", get(oidc_callback_once));
     }
     let guard_state = state.clone();
     router
@@ -81,10 +83,12 @@ pub fn router(state: ServerState) -> Router {
         ))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), csrf))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::body_and_deadline))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .layer(middleware::from_fn(limits::strict_request_id))
         .with_state(state)
 }
 
@@ -118,14 +122,22 @@ async fn metrics(State(s): State<ServerState>) -> Response {
 /// Request id, latency metric and one structured log line per request.
 async fn observe(State(s): State<ServerState>, req: Request, next: Next) -> Response {
     let started = Instant::now();
-    let method = req.method().clone();
+    // A made-up method is `other`, in the metrics and in the log alike.
+    let method = app::ssr::prometheus::method_label(req.method().as_str());
     let path = req.uri().path().to_string();
     let request_id = request_id(req.headers());
     let response = next.run(req).await;
     let elapsed = started.elapsed().as_secs_f64();
     let status = response.status().as_u16();
-    s.app.metrics.observe_request(method.as_str(), status, elapsed);
-    tracing::info!(request_id, %method, path, status, ms = (elapsed * 1000.0).round(), "request");
+    s.app.metrics.observe_request(method, status, elapsed);
+    tracing::info!(
+        request_id,
+        method,
+        path,
+        status,
+        ms = (elapsed * 1000.0).round(),
+        "request"
+    );
     response
 }
 
@@ -195,16 +207,10 @@ async fn csrf(State(s): State<ServerState>, req: Request, next: Next) -> Respons
         return next.run(req).await;
     }
     let request_id = request_id(headers);
-    let entry = NewAuditEntry::new(
-        "anonymous",
-        "csrf.refused",
-        req.uri().path(),
-        "refused",
-        serde_json::json!({"method": req.method().as_str(), "origin": origin, "cross_site": cross_site}),
-    )
-    .with_request_id(&request_id);
+    let method = app::ssr::prometheus::method_label(req.method().as_str());
+    let detail = serde_json::json!({"method": method, "origin": origin, "cross_site": cross_site});
     // Refused either way; a failed audit write is logged by `audit`.
-    let _ = s.app.audit(entry).await;
+    let _ = audit_refusal(&s, Refusal::Csrf, req.uri().path(), detail, &request_id).await;
     (StatusCode::FORBIDDEN, "cross-site request refused\n").into_response()
 }
 
@@ -226,10 +232,12 @@ pub fn local_path(next: &str) -> bool {
         && !next.chars().any(char::is_control)
 }
 
+/// The request id (made by the server unless the client sent a valid one, `limits`).
 fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
+        .filter(|v| app::ssr::kernel::request::valid_request_id(v))
         .unwrap_or_default()
         .to_string()
 }
@@ -331,8 +339,6 @@ impl PagePatterns {
     }
 }
 
-const PENDING_KEY: &str = "ops_console.pending_login";
-
 /// In oidc mode, a page requested without a session goes to `/login?next=PATH`. Unknown paths
 /// fall through to the 404 page; API calls answer 401 themselves.
 async fn require_login(
@@ -363,26 +369,23 @@ pub struct LoginQuery {
     pub step_up: Option<String>,
 }
 
-/// `GET /login` (oidc): straight to the provider. A `next` that is not a local path is ignored
-/// (the user lands on `/`) and audited.
+/// `GET /login` (oidc): straight to the provider, the login in progress in a signed cookie (no
+/// session is stored for an anonymous visitor). A `next` that is not a local path of at most
+/// 1,024 characters is ignored (the user lands on `/`) and audited.
 async fn oidc_login(
     State(s): State<ServerState>,
-    session: Session,
     headers: HeaderMap,
     axum::extract::Query(q): axum::extract::Query<LoginQuery>,
 ) -> Response {
     let rid = request_id(&headers);
     let mut next = q.next.unwrap_or_else(|| "/".into());
-    if !local_path(&next) {
-        let entry = NewAuditEntry::new(
-            "anonymous",
-            "login.next_rejected",
-            "console",
-            "refused",
-            serde_json::json!({"next": next}),
-        )
-        .with_request_id(&rid);
-        if s.app.audit(entry).await.is_err() {
+    if !local_path(&next) || next.len() > 1024 {
+        let shown: String = next.chars().take(200).collect();
+        let detail = serde_json::json!({"next": shown});
+        if audit_refusal(&s, Refusal::NextRejected, "console", detail, &rid)
+            .await
+            .is_err()
+        {
             return (StatusCode::SERVICE_UNAVAILABLE, "the audit log cannot be written\n").into_response();
         }
         next = "/".into();
@@ -399,11 +402,16 @@ async fn oidc_login(
         }
     };
     let (url, pending) = oidc.start(&next, q.step_up.is_some(), app::ssr::clock::now_secs());
-    if let Err(e) = session.insert(PENDING_KEY, pending).await {
-        tracing::error!(error = %e, "could not store the login in progress");
-        return (StatusCode::SERVICE_UNAVAILABLE, "session store unavailable\n").into_response();
-    }
-    Redirect::to(&url).into_response()
+    let cookie = match limits::prelogin_set(&s, &pending) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "could not seal the login in progress");
+            return (StatusCode::INTERNAL_SERVER_ERROR, "the sign-in could not be started\n").into_response();
+        }
+    };
+    let mut response = Redirect::to(&url).into_response();
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
 }
 
 #[derive(Debug, Deserialize)]
@@ -416,6 +424,21 @@ pub struct CallbackQuery {
     pub error: Option<String>,
 }
 
+/// `GET /auth/callback`, which always ends the login in progress (clears its cookie).
+async fn oidc_callback_once(
+    state: State<ServerState>,
+    session: Session,
+    headers: HeaderMap,
+    query: axum::extract::Query<CallbackQuery>,
+) -> Response {
+    let clear = limits::prelogin_clear(&state.0);
+    let mut response = oidc_callback(state, session, headers, query).await;
+    if let Some(c) = clear {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    response
+}
+
 /// `GET /auth/callback`: checks the state against the login in progress (which it consumes, so a
 /// replayed callback finds none), exchanges the code, verifies the ID token, maps groups to
 /// roles, renews the session id and signs the person in. Every failure is audited with its reason.
@@ -426,21 +449,14 @@ async fn oidc_callback(
     axum::extract::Query(q): axum::extract::Query<CallbackQuery>,
 ) -> Response {
     let rid = request_id(&headers);
-    let pending: Option<app::ssr::oidc::PendingLogin> = session.remove(PENDING_KEY).await.ok().flatten();
+    let pending = limits::prelogin_read(&s, &headers);
     let now = app::ssr::clock::now_secs();
     let refuse = |reason: String| {
-        let app = s.app.clone();
+        let s = s.clone();
         let rid = rid.clone();
         async move {
-            let entry = NewAuditEntry::new(
-                "anonymous",
-                "login.failed",
-                "console",
-                "refused",
-                serde_json::json!({"reason": reason}),
-            )
-            .with_request_id(&rid);
-            let _ = app.audit(entry).await;
+            let detail = serde_json::json!({"reason": reason});
+            let _ = audit_refusal(&s, Refusal::LoginFailed, "console", detail, &rid).await;
             tracing::warn!(reason, "login refused");
             (
                 StatusCode::UNAUTHORIZED,

@@ -3,6 +3,7 @@
 
 pub mod audit_ops;
 pub mod http;
+pub mod limits;
 
 use app::ssr::config::{Config, ConfigError};
 use app::ssr::state::{AppState, load_audit_key};

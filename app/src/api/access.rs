@@ -43,12 +43,12 @@ pub async fn request_access(
 ) -> Result<i64, AppError> {
     super::as_caller(move |state, caller| async move {
         crate::ssr::access::may_ask(&caller)?;
-        use crate::ssr::kernel::input::{Minutes, Reason};
+        use crate::ssr::kernel::input::{Minutes, Reason, Ticket};
         let q = crate::ssr::access::NewRequest {
             environment,
             profile,
             reason: Reason::parse(&reason)?,
-            ticket,
+            ticket: Ticket::parse_optional(&ticket)?,
             incident_id: number("incident", &incident)?,
             minutes: Minutes::parse(minutes)?,
             extends_id: number("extends", &extends)?,

@@ -441,13 +441,19 @@ pub fn to_jsonl(entries: &[AuditRecord]) -> String {
         .collect()
 }
 
-/// RFC 4180 CSV with a header row.
+/// RFC 4180 CSV with a header row. A cell a spreadsheet would run as a formula (starting with
+/// `=`, `+`, `-`, `@`, a tab or a carriage return) gets a leading `'`, so it is shown as text.
 pub fn to_csv(entries: &[AuditRecord]) -> String {
     fn field(s: &str) -> String {
+        let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{s}")
+        } else {
+            s.to_string()
+        };
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))
         } else {
-            s.to_string()
+            s
         }
     }
     let mut out = String::from("seq,ts,actor,action,target,outcome,detail,request_id,prev_mac,mac\n");
@@ -745,5 +751,25 @@ mod tests {
             "{csv}"
         );
         assert_eq!(to_jsonl(&c).lines().count(), 1);
+    }
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_text() {
+        let mut c = chain(b"k", 1);
+        c[0].entry.request_id = "=HYPERLINK(\"https://evil.example\",\"open\")".into();
+        c[0].entry.actor = "@SUM(1+1)".into();
+        c[0].entry.target = "+1".into();
+        c[0].entry.outcome = "-2".into();
+        c[0].entry.action = "\tx".into();
+        let csv = to_csv(&c);
+        let row = csv.lines().nth(1).unwrap_or_default();
+        assert!(
+            row.contains(",\"'=HYPERLINK(\"\"https://evil.example\"\",\"\"open\"\")\","),
+            "{row}"
+        );
+        assert!(row.contains(",'@SUM(1+1),'\tx,'+1,'-2,"), "{row}");
+        for cell in row.split(',') {
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t']), "{cell} in {row}");
+        }
     }
 }

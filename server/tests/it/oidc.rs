@@ -378,3 +378,111 @@ async fn api_tokens_need_fresh_mfa_work_as_bearer_and_can_be_revoked() {
         );
     }
 }
+
+/// Anonymous visitors opening `/login` store nothing: the login in progress travels in a
+/// short-lived signed cookie scoped to the callback, and a cookie changed by the browser is
+/// refused like a missing one.
+#[tokio::test]
+async fn an_anonymous_login_stores_no_session_and_its_cookie_cannot_be_changed() {
+    use sqlx::Connection;
+    let issuer = provider();
+    add_user(&issuer, "vic3", json!({"groups": ["ops-readers"]})).await;
+    let app = spawn_app_with(&oidc_config(&issuer)).await;
+    let start = || async {
+        let r = no_redirects()
+            .get(format!("{}/login?next=/audit", app.url))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 303);
+        let set: Vec<String> = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect();
+        assert_eq!(set.len(), 1, "{set:?}");
+        (set[0].clone(), location(&r))
+    };
+    for _ in 0..25 {
+        start().await;
+    }
+    let (cookie, authorize_url) = start().await;
+    assert!(cookie.starts_with("ops_console_login="), "{cookie}");
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/auth/callback", "Max-Age=600"] {
+        assert!(cookie.contains(attr), "{attr} in {cookie}");
+    }
+    let url = format!("sqlite://{}", app.db_path().display());
+    sqlx::any::install_default_drivers();
+    let mut db = sqlx::AnyConnection::connect(&url).await.expect("db");
+    assert_eq!(
+        sessions(&mut db).await,
+        0,
+        "26 anonymous visits to /login stored no session"
+    );
+
+    // The person signs in at the provider; the browser comes back with a changed cookie.
+    let r = no_redirects()
+        .post(&authorize_url)
+        .form(&[("sub", "vic3")])
+        .send()
+        .await
+        .expect("authorize");
+    let callback = location(&r);
+    let sealed = cookie
+        .trim_start_matches("ops_console_login=")
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let mut forged: Vec<char> = sealed.chars().collect();
+    forged[5] = if forged[5] == 'A' { 'B' } else { 'A' };
+    let forged: String = forged.into_iter().collect();
+    let r = no_redirects()
+        .get(&callback)
+        .header("cookie", format!("ops_console_login={forged}"))
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(r.status(), 401);
+    assert!(
+        r.text().await.unwrap_or_default().contains("no sign-in in progress"),
+        "a changed cookie is no login in progress"
+    );
+    assert_eq!(sessions(&mut db).await, 0);
+
+    // The same callback with the cookie as the console made it signs the person in.
+    let r = no_redirects()
+        .get(&callback)
+        .header("cookie", format!("ops_console_login={sealed}"))
+        .send()
+        .await
+        .expect("genuine");
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
+    assert_eq!(location(&r), "/audit");
+    let cleared: Vec<&str> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter(|c| c.starts_with("ops_console_login="))
+        .collect();
+    assert!(
+        cleared.len() == 1 && cleared[0].contains("Max-Age=0"),
+        "the callback ends the login in progress: {cleared:?}"
+    );
+    assert_eq!(sessions(&mut db).await, 1, "a session only once signed in");
+    let (_, text) = app.page("/metrics").await;
+    assert!(
+        text.contains("ops_console_refusals_total{kind=\"login.failed\"} 1"),
+        "{text}"
+    );
+}
+
+async fn sessions(db: &mut sqlx::AnyConnection) -> i64 {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM sessions")
+        .fetch_one(db)
+        .await
+        .expect("count");
+    n
+}

@@ -11,7 +11,7 @@ use crate::ssr::audit::NewAuditEntry;
 use crate::ssr::auth::Caller;
 use crate::ssr::kernel::clock::now;
 use crate::ssr::kernel::effects::entry;
-use crate::ssr::kernel::input::{Comment, Minutes, Reason, ReviewNote};
+use crate::ssr::kernel::input::{Comment, Minutes, Reason, ReviewNote, Ticket};
 use crate::ssr::state::AppState;
 use crate::ssr::store::{AccessChange, AccessRequestRecord, Decided, Effects, IncidentRecord};
 
@@ -20,13 +20,14 @@ pub(super) fn audit(actor: &str, action: &str, id: i64, detail: serde_json::Valu
     crate::ssr::kernel::effects::audit(actor, action, &format!("access:{id}"), detail)
 }
 
-/// An access request, its input checked. The ticket is checked against the profile's pattern;
-/// `incident_id` and `extends_id` 0: none.
+/// An access request, its input checked. The ticket (a checked `Ticket`: one line, at most 64
+/// characters) must also match the profile's pattern as a whole; `incident_id` and `extends_id`
+/// 0: none.
 pub struct NewRequest {
     pub environment: String,
     pub profile: String,
     pub reason: Reason,
-    pub ticket: String,
+    pub ticket: Option<Ticket>,
     pub incident_id: i64,
     pub minutes: Minutes,
     pub extends_id: i64,
@@ -72,17 +73,16 @@ pub async fn request(state: &AppState, caller: &Caller, q: NewRequest) -> Result
         caller.require_fresh_mfa(state.config.auth.mode, "/access")?;
     }
     let reason = q.reason.into_string();
-    let ticket = q.ticket.trim().to_string();
+    let ticket = q.ticket.map(Ticket::into_string).unwrap_or_default();
     if let Some(pattern) = &p.ticket_pattern {
-        let re = regex::Regex::new(pattern).map_err(|e| AppError::Internal(e.to_string()))?;
+        // The whole ticket must match: an unanchored pattern does not let any text around a match in.
+        let re = regex::Regex::new(&format!("^(?:{pattern})$")).map_err(|e| AppError::Internal(e.to_string()))?;
         if !re.is_match(&ticket) {
             return Err(AppError::Invalid(format!(
                 "ticket: profile {} needs a ticket matching {pattern}",
                 p.name
             )));
         }
-    } else if ticket.len() > 64 || ticket.chars().any(char::is_control) {
-        return Err(AppError::Invalid("ticket: at most 64 printable characters".into()));
     }
     if q.minutes.get() > p.max_minutes.min(60) {
         return Err(AppError::Invalid(format!(

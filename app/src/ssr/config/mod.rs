@@ -7,7 +7,7 @@ mod sections;
 
 pub use environments::{AccessProfile, EnvironmentConfig, Selector};
 pub use sections::{
-    AccessConfig, AuditConfig, AuthConfig, AuthMode, JobsConfig, RolesConfig, SeverityRule, SlackConfig,
+    AccessConfig, AuditConfig, AuthConfig, AuthMode, HttpConfig, JobsConfig, RolesConfig, SeverityRule, SlackConfig,
 };
 
 use serde::{Deserialize, Serialize};
@@ -42,6 +42,8 @@ pub struct Config {
     pub access: AccessConfig,
     #[serde(default)]
     pub jobs: JobsConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
     #[serde(default)]
     pub severity: Vec<SeverityRule>,
     #[serde(default)]
@@ -218,6 +220,18 @@ impl Config {
                 return err(format!("{key} must be greater than 0"));
             }
         }
+        if !(4096..=64 * 1024 * 1024).contains(&self.http.max_body_bytes) {
+            return err(format!(
+                "http.max_body_bytes = {} must be 4096 to 67108864 (64 MiB)",
+                self.http.max_body_bytes
+            ));
+        }
+        if !(1..=600).contains(&self.http.request_timeout_seconds) {
+            return err(format!(
+                "http.request_timeout_seconds = {} must be 1 to 600",
+                self.http.request_timeout_seconds
+            ));
+        }
         if self.access.emergency_minutes > 60 {
             return err(
                 "access.emergency_minutes must be at most 60 (production sessions are limited to 1 hour)".into(),
@@ -377,6 +391,18 @@ mod tests {
         assert_eq!(c.listen, "127.0.0.1:3000");
         assert_eq!(c.auth.idle_minutes, 60);
         assert_eq!(c.auth.absolute_hours, 12);
+        assert_eq!(
+            (
+                c.http.max_body_bytes,
+                c.http.request_timeout_seconds,
+                c.http.audited_refusals_per_minute
+            ),
+            (1_048_576, 30, 20)
+        );
+        let e = parse("[http]\nmax_body_bytes = 10\n", &[]).unwrap_err();
+        assert!(e.0.contains("http.max_body_bytes"), "{}", e.0);
+        let e = parse("[http]\nrequest_timeout_seconds = 0\n", &[]).unwrap_err();
+        assert!(e.0.contains("http.request_timeout_seconds"), "{}", e.0);
         Ok(())
     }
 

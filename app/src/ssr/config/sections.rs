@@ -1,5 +1,5 @@
 //! The sections of the configuration file other than the environments (`[auth]`, `[roles]`,
-//! `[slack]`, `[audit]`, `[access]`, `[jobs]`, `[[severity]]`), each with its defaults.
+//! `[slack]`, `[audit]`, `[access]`, `[jobs]`, `[http]`, `[[severity]]`), each with its defaults.
 
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -203,6 +203,41 @@ fn default_outbox_seconds() -> u32 {
 }
 fn default_rollback_timeout() -> u32 {
     15
+}
+
+/// Limits on what one request may cost the console (`[http]`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// The largest request body accepted; larger ones are refused with 413 before any handler.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: u32,
+    /// A request's body must arrive, and its answer start, within this many seconds (408 / 504).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_seconds: u32,
+    /// Refusals of anonymous requests (`csrf.refused`, `login.failed`, `login.next_rejected`)
+    /// audited per minute and kind, per replica; the rest are only counted in `/metrics`.
+    #[serde(default = "default_audited_refusals")]
+    pub audited_refusals_per_minute: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            max_body_bytes: default_max_body_bytes(),
+            request_timeout_seconds: default_request_timeout(),
+            audited_refusals_per_minute: default_audited_refusals(),
+        }
+    }
+}
+fn default_max_body_bytes() -> u32 {
+    1024 * 1024
+}
+fn default_request_timeout() -> u32 {
+    30
+}
+fn default_audited_refusals() -> u32 {
+    20
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -21,6 +21,34 @@ fn ts(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// One table cell: whatever the text holds stays inside its cell. Every line ending (`\r\n`, a
+/// bare `\r`, `\n`, and the Unicode line and paragraph separators) becomes `<br>`, so no text can
+/// end the row and start a forged one; `\`, `|`, `<`, `>` and `&` are escaped, so neither a cell
+/// boundary nor markup can be written from inside.
+fn cell(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' => {
+                if chars.peek() == Some(&'\n') {
+                    chars.next();
+                }
+                out.push_str("<br>");
+            }
+            '\n' | '\u{2028}' | '\u{2029}' | '\u{85}' => out.push_str("<br>"),
+            '\\' => out.push_str("\\\\"),
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The timeline as Markdown: a header with the facts, then every entry in order.
 pub fn markdown(v: &IncidentView) -> String {
     let i = &v.incident;
@@ -64,10 +92,10 @@ pub fn markdown(v: &IncidentView) -> String {
         out.push_str(&format!(
             "| {} | {}{} | {} | {} |\n",
             ts(e.at_ms),
-            e.kind,
+            cell(&e.kind),
             if e.pinned { " (pinned)" } else { "" },
-            e.actor,
-            e.text.replace('|', "\\|").replace('\n', "<br>")
+            cell(&e.actor),
+            cell(&e.text)
         ));
     }
     if !v.postmortem.is_empty() {
@@ -129,4 +157,90 @@ pub fn postmortem_draft(i: &IncidentSummary, entries: &[TimelineEntry]) -> Strin
     }
     out.push_str("\n## Root cause\n\nTo be written.\n\n## Action items\n\n- [ ] \n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{IncidentStatus, Severity};
+
+    fn view(text: &str) -> Option<IncidentView> {
+        let incident = IncidentSummary {
+            id: 7,
+            title: "API down".into(),
+            environment: "taskflow-production".into(),
+            demo: false,
+            severity: Severity::new(1)?,
+            status: IncidentStatus::Investigating,
+            commander: String::new(),
+            communications: String::new(),
+            alarms: vec![],
+            services: vec![],
+            ticket: String::new(),
+            declared_by: "bob".into(),
+            started_ms: 1_700_000_000_000,
+            acknowledged_ms: None,
+            resolved_ms: None,
+            closed_ms: None,
+            target_minutes: 5,
+            ack_breached: false,
+            has_postmortem: false,
+        };
+        let entry = TimelineEntry {
+            id: 1,
+            at_ms: 1_700_000_060_000,
+            recorded_ms: 1_700_000_060_000,
+            kind: "note".into(),
+            actor: "mallory".into(),
+            text: text.into(),
+            pinned: false,
+        };
+        Some(IncidentView {
+            incident,
+            entries: vec![entry],
+            rollbacks: vec![],
+            postmortem: String::new(),
+            postmortem_draft: String::new(),
+            next_statuses: vec![],
+            chart: None,
+            now_ms: 1_700_000_100_000,
+        })
+    }
+
+    /// The rows of the timeline table, read as CommonMark does (a line ends at `\n`, `\r\n` or
+    /// a bare `\r`).
+    fn rows(md: &str) -> Vec<String> {
+        md.replace("\r\n", "\n")
+            .replace('\r', "\n")
+            .split('\n')
+            .skip_while(|l| !l.starts_with("| Time"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn a_bare_cr_cannot_end_the_row_and_forge_another() {
+        // Stored before line endings were normalised on input, or written by a job from AWS text.
+        let forged = "ok\r| 2024-01-01 00:00:00 UTC | approval | alice | approved the rollback |";
+        let md = view(forged).map(|v| markdown(&v)).unwrap_or_default();
+        let rows = rows(&md);
+        assert_eq!(rows.len(), 1, "one entry, one row: {md:?}");
+        // Four cells: `| a | b | c | d |` has five unescaped pipes.
+        let unescaped = rows[0].replace("\\\\", "").replace("\\|", "").matches('|').count();
+        assert_eq!(unescaped, 5, "{}", rows[0]);
+        assert!(rows[0].contains("ok<br>\\| 2024-01-01"), "{}", rows[0]);
+    }
+
+    #[test]
+    fn cells_escape_pipes_backslashes_and_markup() {
+        assert_eq!(
+            cell("a\\|b"),
+            "a\\\\\\|b",
+            "a backslash cannot unescape the pipe after it"
+        );
+        assert_eq!(cell("<img src=x>&"), "&lt;img src=x&gt;&amp;");
+        assert_eq!(cell("a\r\nb\nc\u{2028}d\re"), "a<br>b<br>c<br>d<br>e");
+    }
 }

@@ -4,9 +4,33 @@
 use crate::error::AppError;
 use crate::model::Severity;
 
-/// Trimmed text of 1..=max printable characters (newlines allowed when `multiline`).
+/// Characters that change how text around them is shown without being seen themselves: the
+/// bidirectional overrides, embeddings, isolates and marks (which can make a reason read
+/// differently from what it says, "Trojan Source"), the zero-width characters and the line and
+/// paragraph separators.
+pub fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+    )
+}
+
+/// Trimmed text of 1..=max printable characters (newlines and tabs allowed when `multiline`, with
+/// `\r\n` and a bare `\r` normalised to `\n`). Control characters, bidirectional overrides and
+/// zero-width characters are refused with the field and the character named.
 pub fn text(field: &str, value: &str, max: usize, multiline: bool) -> Result<String, AppError> {
-    let v = value.trim();
+    let v = if multiline {
+        value.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        value.to_string()
+    };
+    let v = v.trim();
     if v.is_empty() {
         return Err(AppError::Invalid(format!("{field}: required")));
     }
@@ -14,10 +38,16 @@ pub fn text(field: &str, value: &str, max: usize, multiline: bool) -> Result<Str
         return Err(AppError::Invalid(format!("{field}: at most {max} characters")));
     }
     if v.chars()
-        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t' || c == '\r')))
+        .any(|c| c.is_control() && !(multiline && (c == '\n' || c == '\t')))
     {
         return Err(AppError::Invalid(format!(
             "{field}: control characters are not allowed"
+        )));
+    }
+    if let Some(c) = v.chars().find(|c| invisible(*c)) {
+        return Err(AppError::Invalid(format!(
+            "{field}: invisible or direction-changing characters (U+{:04X}) are not allowed",
+            u32::from(c)
         )));
     }
     Ok(v.to_string())
@@ -205,5 +235,41 @@ mod tests {
         );
         assert!(Minutes::parse(0).is_err() && Minutes::parse(61).is_err() && Minutes::parse(60).is_ok());
         assert!(Title::parse(&"x".repeat(201)).is_err());
+    }
+
+    #[test]
+    fn line_endings_are_normalised_and_a_bare_cr_is_a_newline() {
+        assert_eq!(
+            NoteText::parse("a\r\nb\rc\nd").map(NoteText::into_string).ok(),
+            Some("a\nb\nc\nd".to_string())
+        );
+        assert!(Reason::parse("a\rb").is_err(), "one-line fields refuse any line break");
+    }
+
+    #[test]
+    fn bidi_overrides_and_zero_width_characters_are_refused_by_name() {
+        // "Trojan Source": the reason reads "approve ticket" but holds an override.
+        for (bad, code) in [
+            ("rollback \u{202E}evil\u{202C} ok", "U+202E"),
+            ("zero\u{200B}width", "U+200B"),
+            ("isolate \u{2066}x\u{2069}", "U+2066"),
+            ("bom\u{FEFF}", "U+FEFF"),
+            ("mark\u{200F}", "U+200F"),
+            ("joiner\u{2060}", "U+2060"),
+        ] {
+            for err in [
+                Reason::parse(bad).err(),
+                Comment::parse(bad).err(),
+                Title::parse(bad).err(),
+                NoteText::parse(bad).err(),
+            ] {
+                let msg = err.map(|e| e.to_string()).unwrap_or_default();
+                assert!(
+                    msg.contains(code) && msg.contains("direction-changing"),
+                    "{bad:?}: {msg}"
+                );
+            }
+        }
+        assert!(Title::parse("Ünïcödé 日本語 ok").is_ok());
     }
 }
