@@ -607,3 +607,31 @@ async fn a_body_that_never_arrives_is_cut_off_at_the_deadline() {
     assert!(status.starts_with("HTTP/1.1 408"), "{status}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
+
+/// A peer that accepts connections and never answers (here: the AWS endpoint of an environment)
+/// holds a request no longer than `http.request_timeout_seconds`: the caller gets 504 then,
+/// instead of waiting for the SDK's own timeouts.
+#[tokio::test]
+async fn an_answer_later_than_the_deadline_is_a_504() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = silent.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let app = common::spawn_app_with(&format!(
+        "[http]\nrequest_timeout_seconds = 1\n\n[[environments]]\nname = \"silent\"\ntier = \"dev\"\nregion = \"us-east-1\"\nendpoint_url = \"http://{addr}\"\n"
+    ))
+    .await;
+    let started = std::time::Instant::now();
+    let (status, body) = app.call("environments/get", &[("name", "silent")]).await;
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["error"], "timeout", "{body}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(3000),
+        "cut at the deadline, before the SDK's own timeouts: {:?}",
+        started.elapsed()
+    );
+}
