@@ -52,13 +52,15 @@ impl AccessStatus {
     }
 
     /// The legal next states. Activation claims an approved request (`activating`) and falls back
-    /// to `approved` when STS refuses; every state after a decision ends in one of the final ones.
+    /// to `approved` when STS refuses; a revocation may end it while it is being activated (the
+    /// session is denied first, and the activation then withholds the credentials); every state
+    /// after a decision ends in one of the final ones.
     pub fn next(self) -> &'static [AccessStatus] {
         use AccessStatus::*;
         match self {
             Pending => &[Approved, Denied, Cancelled, TimedOut],
             Approved => &[Activating, Revoked, Expired],
-            Activating => &[Active, Approved, Expired],
+            Activating => &[Active, Approved, Expired, Revoked],
             Active => &[Revoked, Expired],
             Denied | Cancelled | TimedOut | Expired | Revoked => &[],
         }
@@ -212,6 +214,10 @@ pub struct AccessRequestView {
     pub review_status: ReviewStatus,
     pub reviewed_by: String,
     pub review_note: String,
+    /// How a revocation stopped the credentials when it was not by the session's own deny (the
+    /// role's policy was full and one role-wide deny took over); empty otherwise.
+    #[serde(default)]
+    pub revocation: String,
     pub grant: Option<GrantView>,
     pub demo: bool,
 }

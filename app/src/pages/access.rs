@@ -291,6 +291,7 @@ fn Detail(
             <dt>"Window ends"</dt><dd>{r.window_end_ms.map(format_ts).unwrap_or_else(|| "-".into())}</dd>
             <dt>"Grant"</dt><dd data-testid="grant">{r.grant.as_ref().map(|g| format!("{} (session {}), expires {}", g.access_key_id, g.session_name, format_ts(g.expires_ms))).unwrap_or_else(|| "-".into())}</dd>
             <dt>"Ended"</dt><dd>{r.ended_ms.map(|t| format!("{} by {}", format_ts(t), r.ended_by)).unwrap_or_else(|| "-".into())}</dd>
+            {(!r.revocation.is_empty()).then(|| view! { <dt>"Revocation"</dt><dd data-testid="revocation">{r.revocation.clone()}</dd> })}
             {r.emergency.then(|| view! { <dt>"Review"</dt><dd>{if r.review_status == ReviewStatus::Done { format!("done by {}: {}", r.reviewed_by, r.review_note) } else { "waiting for an approver other than the grantee".into() }}</dd> })}
         </dl>
         <section>

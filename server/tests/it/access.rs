@@ -569,3 +569,60 @@ async fn a_token_is_refused_access_writes_before_its_input_is_read() {
         .count();
     assert_eq!(refused, calls.len(), "each refusal is audited");
 }
+
+/// Item 4: the revocation lock of one role across replicas is a lease row (`revoke:<role ARN>`):
+/// one holder at a time, handed over as soon as it is released (only by its holder), taken over
+/// once it lapses, and independent per role. The same on SQLite and Postgres.
+async fn role_locks_go_to_one_replica_at_a_time(s: &dyn app::ssr::store::Store) {
+    let role = "revoke:arn:aws:iam::123456789012:role/prod-readonly";
+    assert!(s.lease_acquire(role, "replica-a", 1_000, 60_000).await.expect("a"));
+    assert!(
+        !s.lease_acquire(role, "replica-b", 2_000, 60_000)
+            .await
+            .expect("b waits")
+    );
+    s.lease_release(role, "replica-b").await.expect("b's release");
+    assert!(
+        !s.lease_acquire(role, "replica-b", 3_000, 60_000).await.expect("b"),
+        "b cannot release a's lock"
+    );
+    assert!(
+        s.lease_acquire(
+            "revoke:arn:aws:iam::123456789012:role/other",
+            "replica-b",
+            3_000,
+            60_000
+        )
+        .await
+        .expect("another role"),
+        "another role's lock is free"
+    );
+    s.lease_release(role, "replica-a").await.expect("a's release");
+    assert!(
+        s.lease_acquire(role, "replica-b", 4_000, 60_000).await.expect("b"),
+        "handed over at once"
+    );
+    assert!(
+        s.lease_acquire(role, "replica-c", 64_001, 60_000).await.expect("c"),
+        "b stopped: its lock lapses"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_role_locks_go_to_one_replica_at_a_time() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = app::ssr::store::SqlStore::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+        .await
+        .expect("sqlite");
+    app::ssr::store::Store::migrate(&store).await.expect("migrate");
+    role_locks_go_to_one_replica_at_a_time(&store).await;
+}
+
+#[tokio::test]
+async fn postgres_role_locks_go_to_one_replica_at_a_time() {
+    let store = app::ssr::store::SqlStore::connect(&common::fresh_postgres().await)
+        .await
+        .expect("postgres");
+    app::ssr::store::Store::migrate(&store).await.expect("migrate");
+    role_locks_go_to_one_replica_at_a_time(&store).await;
+}

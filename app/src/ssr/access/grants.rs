@@ -6,13 +6,23 @@ use super::policy::{person_only, profile};
 use super::present::effective_status;
 use super::queries::load;
 use crate::error::AppError;
-use crate::model::{AccessStatus, IssuedCredentials, Role, roles_allow};
+use crate::model::{AccessStatus, IssuedCredentials, Role, format_ts, roles_allow};
 use crate::ssr::auth::Caller;
+use crate::ssr::cloud::{DenyWritten, REVOCATION_SKEW_MS};
 use crate::ssr::kernel::clock::now;
-use crate::ssr::kernel::effects::entry;
+use crate::ssr::kernel::effects::{audit_outcome, entry};
 use crate::ssr::kernel::input::Reason;
-use crate::ssr::state::AppState;
-use crate::ssr::store::{AccessChange, Effects, GrantRecord};
+use crate::ssr::state::{AppState, EnvMeta};
+use crate::ssr::store::{AccessChange, AccessRequestRecord, Effects, GrantRecord};
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, PoisonError};
+use std::time::{Duration, Instant};
+
+/// How long a revocation waits for its role's lock before giving up (503, nothing written).
+const ROLE_LOCK_WAIT: Duration = Duration::from_secs(30);
+/// The lease on a role's revocations across replicas lasts this long, so a replica that stops
+/// while holding it lets the others in again; one read-modify-write of the policy gets half of it.
+const ROLE_LEASE_MS: i64 = 60_000;
 
 /// `req-42-alice`: what the role session (and so CloudTrail and `aws:userid`) is called.
 pub fn session_name(id: i64, subject: &str) -> String {
@@ -152,18 +162,33 @@ pub async fn activate(state: &AppState, caller: &Caller, id: i64) -> Result<Issu
         )],
     };
     let stored = state.store.access_activated(&grant, now(), effects).await;
-    match stored {
-        Ok(true) => {}
-        Ok(false) | Err(_) => {
-            // Unaccounted credentials must not stay usable: deny the session at once.
-            let _ = state
-                .cloud(&meta)
-                .deny_session(&r.environment, &p.role_arn, &session, now())
-                .await;
-            return Err(AppError::Unavailable(
-                "the grant could not be recorded, so its credentials were revoked at once".into(),
-            ));
+    if !matches!(stored, Ok(true)) {
+        // Unaccounted credentials must not stay usable: deny the session at once, and never
+        // show them. (`Ok(false)`: the request left `activating` meanwhile, revoked or expired.)
+        let cutoff = session_cutoff(now(), Some(creds.expires_ms));
+        let denied = deny_locked(state, &meta, &p.role_arn, &session, cutoff).await;
+        if let Err(e) = &denied {
+            tracing::error!(id, session = %session, error = %e, "credentials issued but not recorded, and the deny failed");
         }
+        let now_status = state.store.access_get(id).await.ok().flatten().map(|r| r.status);
+        let _ = state
+            .audit(audit_outcome(
+                &caller.subject,
+                "access.activate",
+                &format!("access:{id}"),
+                "failed",
+                serde_json::json!({"session": session, "denied": denied.is_ok(),
+                    "status": now_status.map(AccessStatus::label),
+                    "error": stored.err().map(|e| e.to_string())}),
+            ))
+            .await;
+        return Err(if now_status == Some(AccessStatus::Revoked) {
+            AppError::Conflict(format!(
+                "access request {id} was revoked while it was being activated: its credentials were withheld and denied"
+            ))
+        } else {
+            AppError::Unavailable("the grant could not be recorded, so its credentials were withheld and denied".into())
+        });
     }
     Ok(IssuedCredentials {
         request_id: id,
@@ -179,9 +204,10 @@ pub async fn activate(state: &AppState, caller: &Caller, id: i64) -> Result<Issu
     })
 }
 
-/// The requester, an approver or an admin ends a grant early. An active grant's credentials are
-/// stopped by an inline deny on the role for its session (written before the request is marked
-/// revoked: if IAM refuses, the grant stays active and the caller is told).
+/// The requester, an approver or an admin ends a grant early. Credentials that may exist (the
+/// request is active, or being activated) are stopped by an inline deny on the role for the
+/// session, written and read back before the request is marked revoked: if IAM refuses, the
+/// grant stays as it was, the caller gets 503 and the failure is audited.
 pub async fn revoke(state: &AppState, caller: &Caller, id: i64, reason: Option<Reason>) -> Result<(), AppError> {
     person_only(caller)?;
     let r = load(state, id).await?;
@@ -194,72 +220,210 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: i64, reason: Option<R
         ));
     }
     let reason = reason.map(Reason::into_string).unwrap_or_default();
-    let t = now();
-    let grant = state.store.access_grant(id).await?;
-    let mut detail = serde_json::json!({"reason": reason});
-    if r.status == AccessStatus::Active
-        && let Some(g) = &grant
-    {
-        let meta = state
-            .environment(&r.environment)
-            .ok_or_else(|| AppError::NotFound(format!("environment {}", r.environment)))?
-            .clone();
-        let doc = state
-            .cloud(&meta)
-            .deny_session(&r.environment, &g.role_arn, &g.session_name, t)
-            .await
-            .map_err(|e| {
+    let done = revoke_from(state, caller, r, &reason).await;
+    if let Err(e @ AppError::Unavailable(_)) = &done {
+        // A revocation that did not happen leaves credentials working: that is on the record.
+        let _ = state
+            .audit(audit_outcome(
+                &caller.subject,
+                "access.revoke",
+                &format!("access:{id}"),
+                "failed",
+                serde_json::json!({"reason": reason, "error": e.to_string()}),
+            ))
+            .await;
+    }
+    done
+}
+
+/// Revokes from the state just read and only from it. When the request moved meanwhile (an
+/// activation claimed it or finished), it is read again and revoked from where it is now, the
+/// deny written first whenever credentials may exist.
+async fn revoke_from(
+    state: &AppState,
+    caller: &Caller,
+    mut r: AccessRequestRecord,
+    reason: &str,
+) -> Result<(), AppError> {
+    let id = r.id;
+    // Approved → activating → active → (expired): a request moves a few times at most.
+    for _ in 0..5 {
+        let t = now();
+        let mut detail = serde_json::json!({"reason": reason, "from": r.status.label()});
+        let mut patch = vec![AccessChange::EndedMs(t), AccessChange::EndedBy(caller.subject.clone())];
+        let mut how = String::new();
+        match r.status {
+            AccessStatus::Approved => {}
+            AccessStatus::Activating | AccessStatus::Active => {
+                let (role, session, w) = stop_credentials(state, &r).await?;
+                detail["role"] = serde_json::json!(role);
+                detail["session"] = serde_json::json!(session);
+                detail["cutoff_ms"] = serde_json::json!(w.cutoff_ms);
+                detail["role_wide"] = serde_json::json!(w.role_wide);
+                detail["policy_chars"] = serde_json::json!(w.policy_chars);
+                if w.role_wide {
+                    how = role_wide_note(&role, w.cutoff_ms);
+                    patch.push(AccessChange::Revocation(how.clone()));
+                }
+            }
+            other => {
+                return Err(AppError::Conflict(format!(
+                    "access request {id} is {}: nothing to revoke",
+                    other.label()
+                )));
+            }
+        }
+        let line = format!(
+            "Access #{id} ({} on {}) revoked by {}{}{}",
+            r.profile,
+            r.environment,
+            caller.subject,
+            if reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {reason}")
+            },
+            if how.is_empty() {
+                String::new()
+            } else {
+                format!(" ({how})")
+            }
+        );
+        let effects = Effects {
+            entries: r
+                .incident_id
+                .map(|i| entry(i, t, "access", &caller.subject, line.clone()))
+                .into_iter()
+                .collect(),
+            outbox: vec![slack_message(
+                state,
+                &r,
+                &line,
+                &line,
+                &request_link(state, id),
+                format!("access-{id}-revoked"),
+            )],
+            audit: vec![audit(&caller.subject, "access.revoke", id, detail)],
+        };
+        if state
+            .store
+            .access_transition(id, &[r.status], AccessStatus::Revoked, patch, t, effects)
+            .await?
+        {
+            return Ok(());
+        }
+        r = load(state, id).await?;
+    }
+    Err(AppError::Conflict(format!(
+        "access request {id} kept changing while it was being revoked; try again"
+    )))
+}
+
+fn role_wide_note(role_arn: &str, cutoff_ms: i64) -> String {
+    format!(
+        "role-wide deny: the inline policies of {role_arn} were full, so every session of the role issued before {} \
+         is denied, other people's grants on the role included",
+        format_ts(cutoff_ms)
+    )
+}
+
+/// Writes the deny that stops whatever credentials the request may have: its grant's session,
+/// or, while it is being activated and no grant is recorded yet, the session the activation asks
+/// STS for (the activation then finds the request revoked and withholds them). Returns the role,
+/// the session and what was written.
+async fn stop_credentials(
+    state: &AppState,
+    r: &AccessRequestRecord,
+) -> Result<(String, String, DenyWritten), AppError> {
+    let meta = state
+        .environment(&r.environment)
+        .ok_or_else(|| AppError::NotFound(format!("environment {}", r.environment)))?
+        .clone();
+    let (role, session, expires) = match state.store.access_grant(r.id).await? {
+        Some(g) => (g.role_arn, g.session_name, Some(g.expires_ms)),
+        None => {
+            let p = profile(state, &r.environment, &r.profile).ok_or_else(|| {
                 AppError::Unavailable(format!(
-                    "the deny policy could not be written, the grant is still active: {e}"
+                    "profile {} is no longer configured, so the role to deny is unknown",
+                    r.profile
                 ))
             })?;
-        detail["deny_policy_chars"] = serde_json::json!(doc.len());
-        detail["session"] = serde_json::json!(g.session_name);
-    }
-    let line = format!(
-        "Access #{id} ({} on {}) revoked by {}{}",
-        r.profile,
-        r.environment,
-        caller.subject,
-        if reason.is_empty() {
-            String::new()
-        } else {
-            format!(": {reason}")
+            (p.role_arn, session_name(r.id, &r.requester), None)
         }
-    );
-    let done = state
-        .store
-        .access_transition(
-            id,
-            &[AccessStatus::Approved, AccessStatus::Active],
-            AccessStatus::Revoked,
-            vec![AccessChange::EndedMs(t), AccessChange::EndedBy(caller.subject.clone())],
-            t,
-            Effects {
-                entries: r
-                    .incident_id
-                    .map(|i| entry(i, t, "access", &caller.subject, line.clone()))
-                    .into_iter()
-                    .collect(),
-                outbox: vec![slack_message(
-                    state,
-                    &r,
-                    &line,
-                    &line,
-                    &request_link(state, id),
-                    format!("access-{id}-revoked"),
-                )],
-                audit: vec![audit(&caller.subject, "access.revoke", id, detail)],
-            },
-        )
-        .await?;
-    if done {
-        Ok(())
-    } else {
-        Err(AppError::Conflict(format!(
-            "access request {id} is {}: nothing to revoke",
-            r.status.label()
-        )))
+    };
+    let w = deny_locked(state, &meta, &role, &session, session_cutoff(now(), expires)).await?;
+    Ok((role, session, w))
+}
+
+/// The cut-off of a session's deny: now plus the skew margin (AWS's clock may run ahead of the
+/// console's) and, when known, no earlier than the credentials' expiry, which is AWS's own clock
+/// and later than any token of the session. Session names are never used again, so a late
+/// cut-off costs nothing.
+fn session_cutoff(now_ms: i64, expires_ms: Option<i64>) -> i64 {
+    (now_ms + REVOCATION_SKEW_MS).max(expires_ms.unwrap_or(i64::MIN))
+}
+
+/// The in-process half of a role's revocation lock: one mutex per role ARN.
+fn role_mutex(role_arn: &str) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: LazyLock<std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>> =
+        LazyLock::new(Default::default);
+    let mut locks = LOCKS.lock().unwrap_or_else(PoisonError::into_inner);
+    locks.entry(role_arn.to_string()).or_default().clone()
+}
+
+/// Adds the deny for `session` to `role_arn`'s policy while holding the role's revocation lock,
+/// so two revocations never read the same policy and overwrite each other: a mutex per role in
+/// this process, and across replicas the lease `revoke:<role ARN>` in the shared database (a
+/// row, so SQLite and Postgres alike). No lock within `ROLE_LOCK_WAIT`: 503, nothing written.
+async fn deny_locked(
+    state: &AppState,
+    meta: &EnvMeta,
+    role_arn: &str,
+    session: &str,
+    issued_before_ms: i64,
+) -> Result<DenyWritten, AppError> {
+    let busy = || {
+        AppError::Unavailable(format!(
+            "another revocation on {role_arn} held its lock for {} s; nothing was written",
+            ROLE_LOCK_WAIT.as_secs()
+        ))
+    };
+    let started = Instant::now();
+    let local = role_mutex(role_arn);
+    let _in_process = tokio::time::timeout(ROLE_LOCK_WAIT, local.lock())
+        .await
+        .map_err(|_| busy())?;
+    let lease = format!("revoke:{role_arn}");
+    let holder = format!("{:016x}", rand::random::<u64>());
+    let mut pause = Duration::from_millis(20);
+    while !state.store.lease_acquire(&lease, &holder, now(), ROLE_LEASE_MS).await? {
+        if started.elapsed() >= ROLE_LOCK_WAIT {
+            return Err(busy());
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
+    }
+    // Within half the lease, so that no other replica can take it over while this write runs.
+    let written = tokio::time::timeout(
+        Duration::from_millis((ROLE_LEASE_MS / 2) as u64),
+        state
+            .cloud(meta)
+            .deny_session(&meta.name, role_arn, session, issued_before_ms),
+    )
+    .await;
+    if let Err(e) = state.store.lease_release(&lease, &holder).await {
+        tracing::warn!(error = %e, lease, "revocation lease not released; it lapses on its own");
+    }
+    match written {
+        Err(_) => Err(AppError::Unavailable(format!(
+            "IAM did not answer within {} s: the deny on {role_arn} may not be written",
+            ROLE_LEASE_MS / 2000
+        ))),
+        Ok(w) => w.map_err(|e| {
+            AppError::Unavailable(format!(
+                "the deny policy could not be written, the grant is still active: {e}"
+            ))
+        }),
     }
 }
 

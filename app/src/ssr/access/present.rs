@@ -51,6 +51,7 @@ pub fn view(state: &AppState, r: &AccessRequestRecord, grant: Option<GrantRecord
         review_status: r.review_status,
         reviewed_by: r.reviewed_by.clone(),
         review_note: r.review_note.clone(),
+        revocation: r.revocation.clone(),
         grant: grant.map(|g| GrantView {
             role_arn: g.role_arn,
             session_name: g.session_name,

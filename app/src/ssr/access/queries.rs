@@ -179,10 +179,12 @@ pub async fn detail(state: &AppState, caller: &Caller, id: i64, token: &str) -> 
         can_decide: decide_refused.is_none(),
         decide_refused,
         can_activate: r.requester == caller.subject && request.status == AccessStatus::Approved,
-        can_revoke: matches!(request.status, AccessStatus::Approved | AccessStatus::Active)
-            && (r.requester == caller.subject
-                || roles_allow(&caller.roles, Role::Approver)
-                || roles_allow(&caller.roles, Role::Admin)),
+        can_revoke: matches!(
+            request.status,
+            AccessStatus::Approved | AccessStatus::Activating | AccessStatus::Active
+        ) && (r.requester == caller.subject
+            || roles_allow(&caller.roles, Role::Approver)
+            || roles_allow(&caller.roles, Role::Admin)),
         can_review: r.emergency
             && r.review_status == ReviewStatus::Pending
             && r.requester != caller.subject

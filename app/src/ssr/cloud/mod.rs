@@ -40,6 +40,22 @@ pub enum CloudError {
     NotAvailable(String),
 }
 
+/// The margin a revocation's cut-off is set ahead of the console's clock, so that a token AWS
+/// issued just before the revocation (by AWS's clock, which may run ahead) is still denied.
+pub const REVOCATION_SKEW_MS: i64 = 60_000;
+
+/// What a revocation wrote to the role's deny policy, as read back after the write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DenyWritten {
+    /// The characters of all the role's inline policies together after the write.
+    pub policy_chars: usize,
+    /// True when the policy was full and one deny of every session of the role issued before
+    /// `cutoff_ms` took the place of the per-session statements.
+    pub role_wide: bool,
+    /// Tokens issued before this instant are denied.
+    pub cutoff_ms: i64,
+}
+
 /// Temporary credentials from STS AssumeRole: handed to the person once, never stored.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TempCredentials {
@@ -132,15 +148,17 @@ pub trait Cloud: Send + Sync {
     ) -> Result<TempCredentials, CloudError>;
 
     /// Stops a grant's credentials early: an inline deny on the role for that role session only,
-    /// for tokens issued before `issued_before_ms`; stale statements are pruned. Returns the
-    /// policy document written.
+    /// for tokens issued before `issued_before_ms` (or, when the role's inline policies are full,
+    /// for every session of the role issued before now); statements whose tokens have all
+    /// expired are pruned. The policy is read back after the write: Err unless it holds the
+    /// new deny. The caller serialises the revocations of one role (`access::grants`).
     async fn deny_session(
         &self,
         env: &str,
         role_arn: &str,
         session_name: &str,
         issued_before_ms: i64,
-    ) -> Result<String, CloudError>;
+    ) -> Result<DenyWritten, CloudError>;
 
     /// UpdateService to `task_definition_arn`, acting as the environment's operator role.
     async fn rollback(

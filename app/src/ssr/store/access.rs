@@ -30,6 +30,8 @@ pub struct AccessRequestRecord {
     pub review_status: ReviewStatus,
     pub reviewed_by: String,
     pub review_note: String,
+    /// How the revocation stopped the credentials when not by the session's own deny.
+    pub revocation: String,
     pub updated_ms: i64,
 }
 
@@ -71,7 +73,7 @@ pub type DecidedEffects = Box<dyn FnOnce(Decided) -> Effects + Send>;
 
 const COLUMNS: &str = "id, environment, profile, requester, reason, ticket, incident_id, duration_minutes, emergency, \
      extends_id, status, created_ms, pending_until_ms, approved_ms, window_end_ms, ended_ms, ended_by, review_status, \
-     reviewed_by, review_note, updated_ms";
+     reviewed_by, review_note, revocation, updated_ms";
 
 fn from_row(r: &sqlx::any::AnyRow) -> Result<AccessRequestRecord, sqlx::Error> {
     Ok(AccessRequestRecord {
@@ -95,6 +97,7 @@ fn from_row(r: &sqlx::any::AnyRow) -> Result<AccessRequestRecord, sqlx::Error> {
         review_status: decode(r, "review_status", |s: String| ReviewStatus::parse(&s))?,
         reviewed_by: r.try_get("reviewed_by")?,
         review_note: r.try_get("review_note")?,
+        revocation: r.try_get("revocation")?,
         updated_ms: r.try_get("updated_ms")?,
     })
 }

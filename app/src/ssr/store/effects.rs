@@ -67,6 +67,8 @@ impl Change for IncidentChange {
 pub enum AccessChange {
     EndedMs(i64),
     EndedBy(String),
+    /// How a revocation stopped the credentials (the role-wide fallback), shown on the page.
+    Revocation(String),
 }
 
 impl Change for AccessChange {
@@ -74,13 +76,14 @@ impl Change for AccessChange {
         match self {
             AccessChange::EndedMs(_) => "ended_ms",
             AccessChange::EndedBy(_) => "ended_by",
+            AccessChange::Revocation(_) => "revocation",
         }
     }
 
     fn into_value(self) -> Value {
         match self {
             AccessChange::EndedMs(t) => Value::Int(Some(t)),
-            AccessChange::EndedBy(v) => Value::Text(v),
+            AccessChange::EndedBy(v) | AccessChange::Revocation(v) => Value::Text(v),
         }
     }
 }

@@ -15,7 +15,7 @@ pub mod rds;
 pub mod tagging;
 
 use crate::model::{Alarm, AlarmState, Chart, DataNote, Inventory, Resource, ResourceKind, TimeRange};
-use crate::ssr::cloud::{BackupsData, Cloud, CloudError, ServiceNow, SeverityRules, TempCredentials};
+use crate::ssr::cloud::{BackupsData, Cloud, CloudError, DenyWritten, ServiceNow, SeverityRules, TempCredentials};
 use crate::ssr::config::EnvironmentConfig;
 use crate::ssr::prometheus::Metrics;
 use async_trait::async_trait;
@@ -444,7 +444,7 @@ impl Cloud for SdkCloud {
         role_arn: &str,
         session_name: &str,
         issued_before_ms: i64,
-    ) -> Result<String, CloudError> {
+    ) -> Result<DenyWritten, CloudError> {
         let (_, iam) = self.granter(env).await?;
         let now = crate::ssr::clock::now();
         grants::deny_session(iam, role_arn, session_name, issued_before_ms, now)

@@ -20,7 +20,7 @@ pub use backups::demo_backups;
 pub use charts::demo_charts;
 pub use profiles::demo_profiles;
 
-use super::{BackupsData, Cloud, CloudError, ServiceNow, SeverityRules, TempCredentials};
+use super::{BackupsData, Cloud, CloudError, DenyWritten, ServiceNow, SeverityRules, TempCredentials};
 use crate::model::{Alarm, AlarmState, Chart, DataNote, Gauge, Inventory, Resource, Tier, TimeRange};
 use async_trait::async_trait;
 use homebrew::HomebrewSize;
@@ -249,10 +249,15 @@ impl Cloud for DemoCloud {
         &self,
         _env: &str,
         _role: &str,
-        session_name: &str,
-        _before: i64,
-    ) -> Result<String, CloudError> {
-        Ok(format!("demo: no IAM policy was written (session {session_name})"))
+        _session_name: &str,
+        before: i64,
+    ) -> Result<DenyWritten, CloudError> {
+        // Demo credentials work nowhere: no IAM policy is written.
+        Ok(DenyWritten {
+            policy_chars: 0,
+            role_wide: false,
+            cutoff_ms: before,
+        })
     }
 
     async fn task_definition_arn(&self, _env: &str, _task_definition: &str) -> Result<String, CloudError> {
