@@ -158,6 +158,7 @@ mod tests {
             reviewed_by: String::new(),
             review_note: String::new(),
             updated_ms: 0,
+            revocation: String::new(),
         }
     }
 
