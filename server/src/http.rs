@@ -59,6 +59,7 @@ pub fn router(state: ServerState) -> Router {
             .route("/auth/callback", get(oidc_callback));
     }
     let guard_state = state.clone();
+    let hosts = std::sync::Arc::new(crate::host::AllowedHosts::new(config, state.leptos_options.site_addr));
     router
         .leptos_routes_with_context(
             &state,
@@ -81,6 +82,7 @@ pub fn router(state: ServerState) -> Router {
         ))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), csrf))
+        .layer(middleware::from_fn_with_state(hosts, crate::host::check))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(PropagateRequestIdLayer::x_request_id())

@@ -1,6 +1,7 @@
 //! The `ops-console` server: axum wiring around the Leptos app, the public endpoints, sessions,
 //! the development login, the security layers and the background jobs.
 
+pub mod host;
 pub mod http;
 
 use app::ssr::config::{Config, ConfigError};
