@@ -296,7 +296,7 @@ async fn dev_login(
         roles: vec![role],
         groups: s.app.config.dev_groups(role),
         method: "dev".into(),
-        auth_time: now.timestamp(),
+        auth_time: Some(now.timestamp()),
         amr: vec!["dev".into()],
         login_at: now.timestamp(),
     };
@@ -493,9 +493,15 @@ async fn oidc_callback(
         "amr": claims.amr,
         "next": pending.next,
     });
+    // Only a verified email is kept for the person (shown to approvers, compared by the two-person rule).
+    let verified_email = if claims.email_verified {
+        claims.email.as_str()
+    } else {
+        ""
+    };
     if let Err(e) = s
         .app
-        .record_login(&claims.subject, &claims.email, &claims.name, &roles, detail, &rid)
+        .record_login(&claims.subject, verified_email, &claims.name, &roles, detail, &rid)
         .await
     {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("the login was refused: {e}\n")).into_response();
@@ -507,7 +513,7 @@ async fn oidc_callback(
         roles,
         groups: claims.groups,
         method: "oidc".into(),
-        auth_time: claims.auth_time.unwrap_or(now),
+        auth_time: claims.auth_time,
         amr: claims.amr,
         login_at: now,
     };
