@@ -61,6 +61,7 @@ pub fn router(state: ServerState) -> Router {
             .route("/auth/callback", get(oidc_callback_once));
     }
     let guard_state = state.clone();
+    let hosts = std::sync::Arc::new(crate::host::AllowedHosts::new(config, state.leptos_options.site_addr));
     router
         .leptos_routes_with_context(
             &state,
@@ -84,6 +85,7 @@ pub fn router(state: ServerState) -> Router {
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), csrf))
         .layer(middleware::from_fn_with_state(state.clone(), limits::body_and_deadline))
+        .layer(middleware::from_fn_with_state(hosts, crate::host::check))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -302,7 +304,7 @@ async fn dev_login(
         roles: vec![role],
         groups: s.app.config.dev_groups(role),
         method: "dev".into(),
-        auth_time: now.timestamp(),
+        auth_time: Some(now.timestamp()),
         amr: vec!["dev".into()],
         login_at: now.timestamp(),
     };
@@ -507,9 +509,15 @@ async fn oidc_callback(
         "amr": claims.amr,
         "next": pending.next,
     });
+    // Only a verified email is kept for the person (shown to approvers, compared by the two-person rule).
+    let verified_email = if claims.email_verified {
+        claims.email.as_str()
+    } else {
+        ""
+    };
     if let Err(e) = s
         .app
-        .record_login(&claims.subject, &claims.email, &claims.name, &roles, detail, &rid)
+        .record_login(&claims.subject, verified_email, &claims.name, &roles, detail, &rid)
         .await
     {
         return (StatusCode::SERVICE_UNAVAILABLE, format!("the login was refused: {e}\n")).into_response();
@@ -521,7 +529,7 @@ async fn oidc_callback(
         roles,
         groups: claims.groups,
         method: "oidc".into(),
-        auth_time: claims.auth_time.unwrap_or(now),
+        auth_time: claims.auth_time,
         amr: claims.amr,
         login_at: now,
     };

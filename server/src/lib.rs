@@ -2,6 +2,7 @@
 //! the development login, the security layers and the background jobs.
 
 pub mod audit_ops;
+pub mod host;
 pub mod http;
 pub mod limits;
 

@@ -238,6 +238,13 @@ pub struct AccessOverview {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessDetail {
     pub request: AccessRequestView,
+    /// The requester's name and verified email from their last login (the email is empty when
+    /// the identity provider gave none or said it is unverified), so approvers see a person,
+    /// not an identity-provider subject.
+    #[serde(default)]
+    pub requester_name: String,
+    #[serde(default)]
+    pub requester_email: String,
     pub profile: Option<ProfileInfo>,
     pub approvals: Vec<ApprovalView>,
     pub approvals_needed: u32,

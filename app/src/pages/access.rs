@@ -266,10 +266,21 @@ fn Detail(
     let id = r.id;
     let token = StoredValue::new(token);
     let role = d.profile.as_ref().map(|p| p.role_arn.clone()).unwrap_or_default();
+    // The person, not the identity provider's subject: name, verified email, then the subject.
+    let who = if d.requester_name.is_empty() {
+        r.requester.clone()
+    } else {
+        d.requester_name.clone()
+    };
+    let requester = match (d.requester_email.is_empty(), who == r.requester) {
+        (true, true) => format!("{} (no verified email)", r.requester),
+        (true, false) => format!("{who} (no verified email; login {})", r.requester),
+        (false, _) => format!("{who} <{}> (login {})", d.requester_email, r.requester),
+    };
     view! {
         <p class="muted"><a href="/access">"Access"</a> {format!(" / request #{}", r.id)}</p>
         <div class="page-head">
-            <h1 data-testid="access-title">{format!("{} asks for {} on {}", r.requester, r.profile, r.environment)}</h1>
+            <h1 data-testid="access-title">{format!("{who} asks for {} on {}", r.profile, r.environment)}</h1>
             <StatusBadge status=r.status/>
             {r.demo.then(|| view! { <DemoBadge/> })}
             {r.emergency.then(|| view! { <span class="badge sev sev1">"break-glass"</span> })}
@@ -279,7 +290,7 @@ fn Detail(
             <div class="error-box" role="alert" data-testid="link-invalid">"This approval link is no longer valid (the request left pending, or the link expired). Nothing can be decided through it."</div>
         })}
         <dl class="facts" data-testid="access-facts">
-            <dt>"Requester"</dt><dd>{r.requester.clone()}</dd>
+            <dt>"Requester"</dt><dd data-testid="access-requester">{requester}</dd>
             <dt>"Environment"</dt><dd>{r.environment.clone()}</dd>
             <dt>"Profile / role"</dt><dd>{format!("{} ({role})", r.profile)}</dd>
             <dt>"Duration"</dt><dd>{format!("{} min from approval", r.duration_minutes)}</dd>

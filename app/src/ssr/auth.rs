@@ -4,6 +4,7 @@ use super::config::AuthMode;
 use super::kernel::secrets::{hash, id_of, same_secret};
 use super::sessions::{SessionUser, USER_KEY};
 use super::state::AppState;
+use super::store::Store;
 use crate::error::AppError;
 use crate::model::{Role, Viewer, roles_allow};
 use tower_sessions::Session;
@@ -80,14 +81,16 @@ impl Caller {
     }
 }
 
-/// The caller of a request, from its session. A session past its absolute lifetime is ended.
+/// The caller of a request, from its session. A session past its absolute lifetime is ended: an
+/// approver's sooner (`auth.approver_absolute_hours`), since roles and groups are read at login.
 pub async fn caller_from_session(state: &AppState, session: &Session) -> Result<Caller, AppError> {
     let user: Option<SessionUser> = session
         .get(USER_KEY)
         .await
         .map_err(|e| AppError::Unavailable(format!("session store: {e}")))?;
     if let Some(u) = user {
-        let max_age = i64::from(state.config.auth.absolute_hours) * 3600;
+        let approver = u.roles.contains(&Role::Approver);
+        let max_age = i64::from(state.config.auth.session_hours(approver)) * 3600;
         let now = crate::ssr::clock::now_secs();
         if now - u.login_at <= max_age {
             let fresh_mfa = super::oidc::fresh_mfa(&state.config.auth, &u.amr, u.auth_time, now);
@@ -158,4 +161,49 @@ async fn caller_for(state: &AppState, token: &str) -> Result<Caller, AppError> {
         fresh_mfa: false,
         token: true,
     })
+}
+
+/// The person behind a subject: an API token (`token:<id>`) stands for whoever created it.
+async fn person_of(store: &dyn Store, subject: &str) -> Result<String, AppError> {
+    if let Some(id) = subject.strip_prefix("token:")
+        && let Some(t) = store.token_get(id).await?
+    {
+        return Ok(t.created_by);
+    }
+    Ok(subject.to_string())
+}
+
+/// The verified email of a subject's last login (empty when the provider gave none or said it
+/// is unverified), lower-cased.
+async fn verified_email(store: &dyn Store, subject: &str) -> Result<Option<String>, AppError> {
+    Ok(store
+        .user(subject)
+        .await?
+        .map(|u| u.email.trim().to_lowercase())
+        .filter(|e| !e.is_empty()))
+}
+
+/// Whether two subjects are one person: the same subject, an API token and the person who created
+/// it, or two accounts at the identity provider with one verified email (case-insensitive). The
+/// one place the two-person rule asks "is this somebody else?" (access decisions and reviews,
+/// rollback confirmation).
+pub async fn same_person(store: &dyn Store, a: &str, b: &str) -> Result<bool, AppError> {
+    let (a, b) = (person_of(store, a).await?, person_of(store, b).await?);
+    if a == b {
+        return Ok(true);
+    }
+    let (ea, eb) = (verified_email(store, &a).await?, verified_email(store, &b).await?);
+    Ok(matches!((ea, eb), (Some(x), Some(y)) if x == y))
+}
+
+/// Err(Forbidden, "two-person rule: …") when `actor` is the same person as `owner` (see
+/// `same_person`); `what` says what the actor may not do, e.g. "approves or denies their own
+/// access request".
+pub async fn refuse_same_person(store: &dyn Store, actor: &str, owner: &str, what: &str) -> Result<(), AppError> {
+    if same_person(store, actor, owner).await? {
+        return Err(AppError::Forbidden(format!(
+            "two-person rule: nobody {what} (the same person: the same login, a token they created, or an account with the same verified email)"
+        )));
+    }
+    Ok(())
 }

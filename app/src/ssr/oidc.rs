@@ -35,13 +35,22 @@ pub struct PendingLogin {
     pub pkce_verifier: String,
     pub next: String,
     pub started_at: i64,
+    /// A step-up: the provider must sign the person in again after `started_at`.
+    #[serde(default)]
+    pub step_up: bool,
 }
+
+/// Clock skew allowed between the provider and the console when a step-up's `auth_time` is
+/// compared with the moment the step-up began.
+pub const STEP_UP_SKEW_SECS: i64 = 30;
 
 /// What a verified login says about the person.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginClaims {
     pub subject: String,
     pub email: String,
+    /// The provider did not say the email is unverified (`email_verified` is true or absent).
+    pub email_verified: bool,
     pub name: String,
     pub groups: Vec<String>,
     pub amr: Vec<String>,
@@ -141,6 +150,7 @@ impl Oidc {
             pkce_verifier: verifier.secret().clone(),
             next: next.to_string(),
             started_at: now,
+            step_up,
         };
         (url.to_string(), pending)
     }
@@ -170,6 +180,7 @@ impl Oidc {
             .unwrap_or_default();
         let mut groups = strings(&payload[self.groups_claim.as_str()]);
         let mut email = claims.email().map(|e| e.to_string()).unwrap_or_default();
+        let mut email_verified = claims.email_verified() != Some(false);
         let mut name = claims
             .name()
             .and_then(|n| n.get(None))
@@ -196,6 +207,7 @@ impl Oidc {
                 }
                 if email.is_empty() {
                     email = info["email"].as_str().unwrap_or_default().to_string();
+                    email_verified = info["email_verified"].as_bool() != Some(false);
                 }
                 if name.is_empty() {
                     name = info["name"].as_str().unwrap_or_default().to_string();
@@ -203,16 +215,21 @@ impl Oidc {
             }
         }
         let subject = claims.subject().to_string();
+        let auth_time = claims.auth_time().map(|t| t.timestamp());
+        if pending.step_up {
+            step_up_is_new(auth_time, pending.started_at)?;
+        }
         Ok(LoginClaims {
             name: if name.is_empty() { subject.clone() } else { name },
             subject,
+            email_verified: email_verified && !email.is_empty(),
             email,
             groups,
             amr: claims
                 .auth_method_refs()
                 .map(|v| v.iter().map(|a| a.to_string()).collect())
                 .unwrap_or_default(),
-            auth_time: claims.auth_time().map(|t| t.timestamp()),
+            auth_time,
         })
     }
 }
@@ -251,10 +268,29 @@ pub fn roles_for(config: &Config, groups: &[String]) -> Vec<crate::model::Role> 
     out
 }
 
-/// Whether a login satisfies a step-up: an `amr` value that counts as MFA, no older than
-/// `auth.step_up_minutes`.
-pub fn fresh_mfa(auth: &AuthConfig, amr: &[String], auth_time: i64, now: i64) -> bool {
-    amr.iter().any(|a| auth.mfa_amr_values.contains(a)) && now - auth_time <= i64::from(auth.step_up_minutes) * 60
+/// A step-up asks the provider for a new sign-in (`prompt=login`, `max_age=0`); a provider that
+/// answers with its existing session instead must not pass for one. The ID token must say when
+/// the person signed in (`auth_time`), and that must be after the step-up began.
+pub fn step_up_is_new(auth_time: Option<i64>, started_at: i64) -> Result<(), String> {
+    match auth_time {
+        None => Err("the step-up needs a new sign-in, and the identity provider did not say when the person signed in (no auth_time)".into()),
+        Some(t) if t < started_at - STEP_UP_SKEW_SECS => Err(format!(
+            "the step-up needs a new sign-in, and the identity provider answered with a sign-in from {}s before the step-up began (auth_time)",
+            started_at - t
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// Whether a login satisfies a step-up: an `amr` value that counts as MFA, at a time the provider
+/// stated (`auth_time`; without it, no MFA counts), no older than `auth.step_up_minutes`.
+pub fn fresh_mfa(auth: &AuthConfig, amr: &[String], auth_time: Option<i64>, now: i64) -> bool {
+    let Some(at) = auth_time else {
+        return false;
+    };
+    amr.iter().any(|a| auth.mfa_amr_values.contains(a))
+        && now - at <= i64::from(auth.step_up_minutes) * 60
+        && at <= now + STEP_UP_SKEW_SECS
 }
 
 #[cfg(test)]
@@ -272,13 +308,35 @@ mod tests {
         assert_eq!(roles_for(&c, &["oncall".into(), "x".into()]), vec![Role::Responder]);
         assert_eq!(roles_for(&c, &["nothing".into()]), Vec::<Role>::new());
         let amr = vec!["pwd".to_string(), "mfa".to_string()];
-        assert!(fresh_mfa(&c.auth, &amr, 1000, 1000 + 9 * 60));
+        assert!(fresh_mfa(&c.auth, &amr, Some(1000), 1000 + 9 * 60));
         assert!(
-            !fresh_mfa(&c.auth, &amr, 1000, 1000 + 11 * 60),
+            !fresh_mfa(&c.auth, &amr, Some(1000), 1000 + 11 * 60),
             "older than step_up_minutes"
         );
-        assert!(!fresh_mfa(&c.auth, &["pwd".to_string()], 1000, 1000), "no MFA method");
+        assert!(
+            !fresh_mfa(&c.auth, &["pwd".to_string()], Some(1000), 1000),
+            "no MFA method"
+        );
+        assert!(
+            !fresh_mfa(&c.auth, &amr, None, 1000),
+            "MFA at an unknown time is not fresh"
+        );
+        assert!(!fresh_mfa(&c.auth, &amr, Some(5000), 1000), "a sign-in in the future");
         assert_eq!(redirect_url(&c), "http://127.0.0.1:3000/auth/callback");
         Ok(())
+    }
+
+    #[test]
+    fn a_step_up_must_be_a_sign_in_after_it_began() {
+        assert!(step_up_is_new(None, 1000).is_err(), "no auth_time");
+        assert!(
+            step_up_is_new(Some(1000 - 300), 1000).is_err(),
+            "the provider's old session"
+        );
+        assert!(
+            step_up_is_new(Some(1000 - STEP_UP_SKEW_SECS), 1000).is_ok(),
+            "within the skew"
+        );
+        assert!(step_up_is_new(Some(1005), 1000).is_ok());
     }
 }

@@ -22,8 +22,10 @@ pub struct SessionUser {
     pub groups: Vec<String>,
     /// "dev" or "oidc".
     pub method: String,
-    /// Unix seconds of the login at the identity provider.
-    pub auth_time: i64,
+    /// Unix seconds of the login at the identity provider, as it stated them (`auth_time`);
+    /// None when it did not, and then no MFA of this login counts as fresh.
+    #[serde(default)]
+    pub auth_time: Option<i64>,
     pub amr: Vec<String>,
     /// Unix seconds when this console session began (absolute lifetime).
     pub login_at: i64,

@@ -360,7 +360,7 @@ async fn break_glass_needs_a_sev1_or_sev2_and_a_review_by_someone_else() {
     let mut statuses = [a.0, b.0];
     statuses.sort();
     assert_eq!(statuses, [200, 409], "{} / {}", a.1, b.1);
-    let reviews = app
+    let reviews: Vec<String> = app
         .state
         .store
         .audit_all(None)
@@ -368,8 +368,13 @@ async fn break_glass_needs_a_sev1_or_sev2_and_a_review_by_someone_else() {
         .expect("audit")
         .into_iter()
         .filter(|e| e.entry.action == "access.review")
-        .count();
-    assert_eq!(reviews, 1, "one review, audited once");
+        .map(|e| e.entry.outcome)
+        .collect();
+    assert_eq!(
+        reviews,
+        ["ok", "refused"],
+        "one review; the second is refused and audited"
+    );
     let (_, list) = app.call_as(&alice, "incidents/list", &[]).await;
     assert_eq!(list["emergency_reviews"].as_array().map(Vec::len), Some(0));
 }
@@ -625,4 +630,302 @@ async fn postgres_role_locks_go_to_one_replica_at_a_time() {
         .expect("postgres");
     app::ssr::store::Store::migrate(&store).await.expect("migrate");
     role_locks_go_to_one_replica_at_a_time(&store).await;
+}
+
+/// A console signing people in at oidc-provider-mock, with `[roles]` as given.
+async fn oidc_app(issuer: &str, roles: &str) -> common::TestApp {
+    let secret = std::env::temp_dir().join(format!(
+        "ops-console-test-oidc-client-secret-{:08x}",
+        rand::random::<u32>()
+    ));
+    std::fs::write(&secret, "test-client-secret\n").expect("secret file");
+    spawn_app_with(&format!(
+        "public_url = \"{{APP}}\"\n[auth]\nmode = \"oidc\"\nclient_id = \"ops-console-test\"\nissuer_url = \"{issuer}\"\n\
+         client_secret_file = \"{}\"\nredirect_url = \"{{APP}}/auth/callback\"\n[roles]\n{roles}",
+        secret.display()
+    ))
+    .await
+}
+
+/// Puts users at the provider with a per-test prefix: (sub, name, email, email_verified, groups).
+async fn people(issuer: &str, users: &[(&str, &str, &str, bool, &[&str])]) {
+    for (sub, name, email, verified, groups) in users {
+        oidc_user(
+            issuer,
+            sub,
+            json!({"name": name, "email": email, "email_verified": verified, "groups": groups, "amr": ["pwd", "mfa"]}),
+        )
+        .await;
+    }
+}
+
+fn ask_readonly(ticket: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("environment", "taskflow-production".into()),
+        ("profile", "prod-readonly".into()),
+        ("reason", "read-only look".into()),
+        ("minutes", "30".into()),
+        ("ticket", ticket.into()),
+    ]
+}
+
+fn form<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// One person with two accounts at the identity provider (`alice` and `Alice`, one verified
+/// email in two spellings) does not approve her own request with the second; approvers see the
+/// requester's name and verified email, not the provider's subject; an email the provider says
+/// is unverified is neither shown nor compared.
+#[tokio::test]
+async fn two_accounts_with_one_verified_email_are_one_person() {
+    let issuer = oidc_provider();
+    let t = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
+    let (alice, alice2, bob, eve) = (
+        format!("p{t}-alice"),
+        format!("p{t}-Alice"),
+        format!("p{t}-bob"),
+        format!("p{t}-eve"),
+    );
+    let (mail, mail2, bob_mail) = (
+        format!("alice.{t}@example.com"),
+        format!("Alice.{t}@Example.COM"),
+        format!("bob.{t}@example.com"),
+    );
+    people(
+        &issuer,
+        &[
+            (&alice, "Alice Example", &mail, true, &["oncall"]),
+            (&alice2, "Alice (lead account)", &mail2, true, &["tech-leads"]),
+            (&bob, "Bob Lead", &bob_mail, true, &["tech-leads"]),
+            // Eve claims Bob's email, which the provider has not verified.
+            (&eve, "Eve", &bob_mail, false, &["oncall"]),
+        ],
+    )
+    .await;
+    let app = oidc_app(&issuer, "responder = [\"oncall\"]\napprover = [\"tech-leads\"]\n").await;
+    let (a, _) = oidc_session(&app, &alice, "/access").await;
+    let (a2, _) = oidc_session(&app, &alice2, "/access").await;
+    let (b, _) = oidc_session(&app, &bob, "/access").await;
+    let (e, _) = oidc_session(&app, &eve, "/access").await;
+
+    let (s, id) = app.call_as(&a, "access/request", &form(&ask_readonly("INC-1"))).await;
+    assert_eq!(s, 200, "{id}");
+    let id = id.as_i64().expect("id").to_string();
+    let (s, page) = app.call_as(&a2, "access/get", &[("id", id.as_str())]).await;
+    assert_eq!(s, 200, "{page}");
+    assert_eq!(page["can_decide"], false, "{page}");
+    assert!(
+        page["decide_refused"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("two-person rule"),
+        "{page}"
+    );
+    let (_, overview) = app.call_as(&a2, "access/overview", &[]).await;
+    assert_eq!(overview["to_decide"].as_array().map(Vec::len), Some(0), "{overview}");
+    let (s, body) = app
+        .call_as(&a2, "access/decide", &[("id", id.as_str()), ("decision", "approve")])
+        .await;
+    assert_eq!(s, 403, "her second account approves her own request: {body}");
+    assert!(body.to_string().contains("two-person rule"), "{body}");
+
+    // Bob sees who asks: a name and a verified email, the subject only alongside.
+    let (_, page) = app.call_as(&b, "access/get", &[("id", id.as_str())]).await;
+    assert_eq!(page["requester_name"], "Alice Example", "{page}");
+    assert_eq!(page["requester_email"], mail.as_str(), "{page}");
+    assert_eq!(page["can_decide"], true, "{page}");
+    let (s, body) = app
+        .call_as(&b, "access/decide", &[("id", id.as_str()), ("decision", "approve")])
+        .await;
+    assert_eq!(s, 200, "{body}");
+
+    // Eve's unverified copy of Bob's email is not shown, and does not make her Bob.
+    let (s, id) = app.call_as(&e, "access/request", &form(&ask_readonly("INC-2"))).await;
+    assert_eq!(s, 200, "{id}");
+    let id = id.as_i64().expect("id").to_string();
+    let (_, page) = app.call_as(&b, "access/get", &[("id", id.as_str())]).await;
+    assert_eq!(page["requester_email"], "", "{page}");
+    assert_eq!(page["can_decide"], true, "{page}");
+}
+
+/// Groups are read at login (and at every step-up): someone who left the profile's requester
+/// groups after asking does not activate the approved grant.
+#[tokio::test]
+async fn activation_checks_the_requesters_groups_again() {
+    let issuer = oidc_provider();
+    let t = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
+    let (alice, bob) = (format!("g{t}-alice"), format!("g{t}-bob"));
+    let (alice_mail, bob_mail) = (format!("{alice}@example.com"), format!("{bob}@example.com"));
+    people(
+        &issuer,
+        &[
+            (&alice, "Alice", &alice_mail, true, &["oncall", "eng"]),
+            (&bob, "Bob", &bob_mail, true, &["tech-leads"]),
+        ],
+    )
+    .await;
+    // `eng` keeps alice a responder; the demo profiles are requested by `oncall` only.
+    let app = oidc_app(
+        &issuer,
+        "responder = [\"oncall\", \"eng\"]\napprover = [\"tech-leads\"]\n",
+    )
+    .await;
+    let (a, _) = oidc_session(&app, &alice, "/access").await;
+    let (b, _) = oidc_session(&app, &bob, "/access").await;
+    let (s, id) = app.call_as(&a, "access/request", &form(&ask_readonly("INC-3"))).await;
+    assert_eq!(s, 200, "{id}");
+    let id = id.as_i64().expect("id").to_string();
+    let (s, body) = app
+        .call_as(&b, "access/decide", &[("id", id.as_str()), ("decision", "approve")])
+        .await;
+    assert_eq!(s, 200, "{body}");
+    // alice leaves on-call at the provider, and signs in again (the step-up activation asks for).
+    people(&issuer, &[(&alice, "Alice", &alice_mail, true, &["eng"])]).await;
+    let (a, _) = oidc_session(&app, &alice, "/access").await;
+    let (s, body) = app.call_as(&a, "access/activate", &[("id", id.as_str())]).await;
+    assert_eq!(s, 403, "no longer in the requester groups: {body}");
+    assert!(body.to_string().contains("oncall"), "{body}");
+    let r = app
+        .state
+        .store
+        .access_get(id.parse().expect("id"))
+        .await
+        .expect("get")
+        .expect("request");
+    assert_eq!(r.status.label(), "approved", "nothing was issued");
+}
+
+/// Roles are fixed at login: an approver's session ends after `auth.approver_absolute_hours`
+/// (default 4), a responder's after `auth.absolute_hours` (12).
+#[tokio::test]
+async fn an_approver_session_ends_sooner_than_a_responders() {
+    let app = spawn_app_with("").await;
+    let alice = app.session_as("alice", "responder").await;
+    let bob = app.session_as("bob", "approver").await;
+    // Both sessions began five hours ago.
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let db = format!("sqlite://{}", app.db_path().display());
+    let mut raw = sqlx::AnyConnection::connect(&db).await.expect("raw");
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, data FROM sessions")
+        .fetch_all(&mut raw)
+        .await
+        .expect("sessions");
+    let mut aged = 0;
+    for (sid, data) in rows {
+        // Edited as text: the record's id is an i128, which a serde_json::Value would not keep.
+        let record: Value = serde_json::from_str(&data).expect("record");
+        if let Some(at) = record["data"]["ops_console.user"]["login_at"].as_i64() {
+            let aged_data = data.replace(
+                &format!("\"login_at\":{at}"),
+                &format!("\"login_at\":{}", at - 5 * 3600),
+            );
+            assert_ne!(aged_data, data);
+            sqlx::query("UPDATE sessions SET data = $1 WHERE id = $2")
+                .bind(aged_data)
+                .bind(sid)
+                .execute(&mut raw)
+                .await
+                .expect("age");
+            aged += 1;
+        }
+    }
+    assert_eq!(aged, 2);
+    let (_, me) = app.call_as(&alice, "session/whoami", &[]).await;
+    assert_eq!(me["subject"], "alice", "a responder's session lasts 12 h: {me}");
+    let (_, me) = app.call_as(&bob, "session/whoami", &[]).await;
+    assert_eq!(me["anonymous"], true, "the approver's session has ended: {me}");
+    let (s, _) = app
+        .call_as(&bob, "access/decide", &[("id", "1"), ("decision", "approve")])
+        .await;
+    assert_eq!(s, 403);
+}
+
+/// An emergency grant is reviewed by an approver of the profile's approver groups (the approver
+/// role alone is not enough), once: a second review is refused with 409 and audited.
+#[tokio::test]
+async fn an_emergency_review_needs_the_profiles_approvers_and_happens_once() {
+    let issuer = oidc_provider();
+    let t = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
+    let subs: Vec<String> = ["alice", "erin", "bob", "carol"]
+        .iter()
+        .map(|n| format!("r{t}-{n}"))
+        .collect();
+    let mails: Vec<String> = subs.iter().map(|s| format!("{s}@example.com")).collect();
+    people(
+        &issuer,
+        &[
+            (&subs[0], "Alice", &mails[0], true, &["oncall"]),
+            (&subs[1], "Erin", &mails[1], true, &["eng-leads"]),
+            (&subs[2], "Bob", &mails[2], true, &["tech-leads"]),
+            (&subs[3], "Carol", &mails[3], true, &["tech-leads"]),
+        ],
+    )
+    .await;
+    let app = oidc_app(
+        &issuer,
+        "responder = [\"oncall\"]\napprover = [\"tech-leads\", \"eng-leads\"]\n",
+    )
+    .await;
+    let mut who = Vec::new();
+    for s in &subs {
+        who.push(oidc_session(&app, s, "/access").await.0);
+    }
+    let (s, inc) = app
+        .call_as(
+            &who[0],
+            "incidents/declare",
+            &[
+                ("environment", "taskflow-production"),
+                ("title", "orders failing"),
+                ("severity", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{inc}");
+    let inc = inc.to_string();
+    let (s, id) = app
+        .call_as(
+            &who[0],
+            "access/emergency",
+            &[
+                ("environment", "taskflow-production"),
+                ("profile", "prod-break-glass"),
+                ("incident", inc.as_str()),
+                ("reason", "orders table locked"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{id}");
+    let id = id.to_string();
+    let note = [("id", id.as_str()), ("note", "justified")];
+    let (s, body) = app.call_as(&who[1], "access/review", &note).await;
+    assert_eq!(s, 403, "an approver outside the profile's approver groups: {body}");
+    let (_, page) = app.call_as(&who[1], "access/get", &[("id", id.as_str())]).await;
+    assert_eq!(page["can_review"], false, "{page}");
+    let (s, body) = app.call_as(&who[2], "access/review", &note).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = app.call_as(&who[3], "access/review", &note).await;
+    assert_eq!(s, 409, "reviewed once: {body}");
+    let (s, _) = app.call_as(&who[2], "access/review", &note).await;
+    assert_eq!(s, 409, "not twice by the same approver either");
+    let reviews: Vec<(String, String)> = app
+        .state
+        .store
+        .audit_all(None)
+        .await
+        .expect("audit")
+        .into_iter()
+        .filter(|e| e.entry.action == "access.review")
+        .map(|e| (e.entry.actor, e.entry.outcome))
+        .collect();
+    assert_eq!(
+        reviews,
+        vec![
+            (subs[2].clone(), "ok".to_string()),
+            (subs[3].clone(), "refused".to_string()),
+            (subs[2].clone(), "refused".to_string()),
+        ]
+    );
 }

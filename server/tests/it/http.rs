@@ -306,9 +306,10 @@ async fn cross_site_writes_are_refused_before_routing_and_audited() {
     );
 }
 
+// Dev mode refuses a public_url off loopback; https on localhost still makes cookies Secure.
 #[tokio::test]
 async fn https_public_url_makes_cookies_secure_and_sends_hsts() {
-    let app = common::spawn_app_with("public_url = \"https://ops.example.com\"").await;
+    let app = common::spawn_app_with("public_url = \"https://localhost\"").await;
     let r = app
         .client
         .get(format!("{}/healthz", app.url))
@@ -319,7 +320,7 @@ async fn https_public_url_makes_cookies_secure_and_sends_hsts() {
     let r = app
         .client
         .post(format!("{}/auth/dev-login", app.url))
-        .header("origin", "https://ops.example.com")
+        .header("origin", "https://localhost")
         .form(&[("user", "dave")])
         .send()
         .await
@@ -634,4 +635,70 @@ async fn an_answer_later_than_the_deadline_is_a_504() {
         "cut at the deadline, before the SDK's own timeouts: {:?}",
         started.elapsed()
     );
+}
+
+/// DNS rebinding: a page of another site whose name now points at the console's machine reaches
+/// it with that name in `Host`. The console answers only to its own names (421, with where it
+/// is), so nobody signs in as a dev approver that way; in dev mode a request through a proxy is
+/// refused too. Health checks address the machine by IP and are exempt.
+#[tokio::test]
+async fn a_request_for_another_host_name_is_refused() {
+    let app = spawn_app().await;
+    let port = app.url.rsplit(':').next().expect("port").to_string();
+    let foreign = format!("rebind.attacker.test:{port}");
+    let r = app
+        .client
+        .post(format!("{}/auth/dev-login", app.url))
+        .header("host", &foreign)
+        .header("origin", format!("http://{foreign}"))
+        .form(&[("user", "bob"), ("role", "approver"), ("next", "/")])
+        .send()
+        .await
+        .expect("dev login");
+    assert_eq!(r.status(), 421);
+    let text = r.text().await.expect("body");
+    assert!(
+        text.contains("rebind.attacker.test") && text.contains("open it at"),
+        "{text}"
+    );
+    let r = app
+        .client
+        .get(format!("{}/api/v1/session/whoami", app.url))
+        .header("host", &foreign)
+        .send()
+        .await
+        .expect("whoami");
+    assert_eq!(r.status(), 421, "reads too");
+    let (_, me) = app.call("session/whoami", &[]).await;
+    assert_eq!(me["anonymous"], true, "nobody was signed in: {me}");
+
+    // Through a proxy on the same machine (Host rewritten to loopback): refused in dev mode.
+    let r = app
+        .client
+        .post(format!("{}/auth/dev-login", app.url))
+        .header("x-forwarded-for", "203.0.113.9")
+        .header("origin", &app.url)
+        .form(&[("user", "bob"), ("role", "approver"), ("next", "/")])
+        .send()
+        .await
+        .expect("proxied login");
+    assert_eq!(r.status(), 421);
+
+    // Its own names pass: 127.0.0.1:port (every other test) and localhost.
+    let r = app
+        .client
+        .get(format!("{}/", app.url))
+        .header("host", format!("localhost:{port}"))
+        .send()
+        .await
+        .expect("localhost");
+    assert_eq!(r.status(), 200);
+    let r = app
+        .client
+        .get(format!("{}/healthz", app.url))
+        .header("host", "10.1.2.3:8080")
+        .send()
+        .await
+        .expect("probe");
+    assert_eq!(r.status(), 200, "probes address the machine by IP");
 }

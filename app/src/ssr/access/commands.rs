@@ -2,13 +2,13 @@
 //! it afterwards. Every transition is one guarded update in the same transaction as its audit entry.
 
 use super::notify::{request_link, slack_message};
-use super::policy::{check_link, may_decide, may_request, profile};
+use super::policy::{check_link, may_decide, may_request, may_review_grant, profile};
 use super::present::effective_status;
 use super::queries::load;
 use crate::error::AppError;
 use crate::model::{AccessStatus, ReviewStatus};
 use crate::ssr::audit::NewAuditEntry;
-use crate::ssr::auth::Caller;
+use crate::ssr::auth::{Caller, refuse_same_person};
 use crate::ssr::kernel::clock::now;
 use crate::ssr::kernel::effects::entry;
 use crate::ssr::kernel::input::{Comment, Minutes, Reason, ReviewNote, Ticket};
@@ -52,6 +52,22 @@ async fn open_incident(state: &AppState, id: i64, env: &str) -> Result<IncidentR
         )));
     }
     Ok(i)
+}
+
+/// How approvers see a person: "Name <verified email> (login subject)", from their last login.
+async fn person_label(state: &AppState, subject: &str) -> Result<String, AppError> {
+    let u = state.store.user(subject).await?;
+    let name = u
+        .as_ref()
+        .map(|u| u.name.as_str())
+        .filter(|n| !n.is_empty() && *n != subject);
+    let email = u.as_ref().map(|u| u.email.as_str()).filter(|e| !e.is_empty());
+    Ok(match (name, email) {
+        (Some(n), Some(e)) => format!("{n} <{e}> ({subject})"),
+        (None, Some(e)) => format!("<{e}> ({subject})"),
+        (Some(n), None) => format!("{n} ({subject}, no verified email)"),
+        (None, None) => format!("{subject} (no verified email)"),
+    })
 }
 
 /// A responder asks for a profile: a pending request, posted to Slack with a signed link.
@@ -142,6 +158,7 @@ pub async fn request(state: &AppState, caller: &Caller, q: NewRequest) -> Result
     };
     let (state2, rec2, who) = (state.clone(), rec.clone(), caller.subject.clone());
     let approvals = p.approvals;
+    let person = person_label(state, &caller.subject).await?;
     let id = state
         .store
         .access_create(
@@ -152,8 +169,7 @@ pub async fn request(state: &AppState, caller: &Caller, q: NewRequest) -> Result
                 let token = crate::ssr::links::sign(&state2.link_key(), id, pending_until);
                 let link = format!("{}?t={token}", request_link(&state2, id));
                 let headline = format!(
-                    "Access request #{id}: {} asks for {} on {}{}",
-                    r.requester,
+                    "Access request #{id}: {person} asks for {} on {}{}",
                     r.profile,
                     r.environment,
                     if extends_id.is_some() { " (extension)" } else { "" }
@@ -204,6 +220,13 @@ pub async fn decide(
     let p = profile(state, &r.environment, &r.profile)
         .ok_or_else(|| AppError::Unavailable(format!("profile {} is no longer configured", r.profile)))?;
     may_decide(caller, &r, &p)?;
+    refuse_same_person(
+        &*state.store,
+        &caller.subject,
+        &r.requester,
+        "approves or denies their own access request",
+    )
+    .await?;
     if p.require_mfa {
         caller.require_fresh_mfa(state.config.auth.mode, &format!("/access/requests/{id}"))?;
     }
@@ -417,23 +440,44 @@ pub async fn emergency(
     Ok(id)
 }
 
-/// The post-incident review of an emergency grant, by an approver other than the grantee.
+/// A second review of one emergency grant: refused with 409, and the attempt is audited
+/// (`access.review`, outcome `refused`).
+async fn second_review(state: &AppState, caller: &Caller, id: i64, first_by: &str) -> AppError {
+    let entry = crate::ssr::kernel::effects::audit_outcome(
+        &caller.subject,
+        "access.review",
+        &format!("access:{id}"),
+        "refused",
+        serde_json::json!({"reason": "already reviewed", "reviewed_by": first_by}),
+    );
+    if let Err(e) = state.audit(entry).await {
+        return e;
+    }
+    AppError::Conflict(format!(
+        "access request {id} was already reviewed by {first_by}: an emergency grant is reviewed once"
+    ))
+}
+
+/// The post-incident review of an emergency grant, once, by an approver of the profile's approver
+/// groups other than the grantee.
 pub async fn review(state: &AppState, caller: &Caller, id: i64, note: ReviewNote) -> Result<(), AppError> {
     super::policy::may_review(caller)?;
     let r = load(state, id).await?;
     if !r.emergency || r.review_status == ReviewStatus::NotNeeded {
         return Err(AppError::Invalid(format!("access request {id} has no review waiting")));
     }
+    let p = profile(state, &r.environment, &r.profile)
+        .ok_or_else(|| AppError::Unavailable(format!("profile {} is no longer configured", r.profile)))?;
+    may_review_grant(caller, &r, &p)?;
+    refuse_same_person(
+        &*state.store,
+        &caller.subject,
+        &r.requester,
+        "reviews their own emergency access",
+    )
+    .await?;
     if r.review_status == ReviewStatus::Done {
-        return Err(AppError::Conflict(format!(
-            "access request {id} was reviewed meanwhile by {}",
-            r.reviewed_by
-        )));
-    }
-    if r.requester == caller.subject {
-        return Err(AppError::Forbidden(
-            "the grantee does not review their own emergency access".into(),
-        ));
+        return Err(second_review(state, caller, id, &r.reviewed_by).await);
     }
     let note = note.into_string();
     let t = now();
@@ -471,8 +515,7 @@ pub async fn review(state: &AppState, caller: &Caller, id: i64, note: ReviewNote
     if done {
         Ok(())
     } else {
-        Err(AppError::Conflict(format!(
-            "access request {id} was reviewed meanwhile"
-        )))
+        let first_by = load(state, id).await?.reviewed_by;
+        Err(second_review(state, caller, id, &first_by).await)
     }
 }

@@ -50,6 +50,7 @@ pub async fn activate(state: &AppState, caller: &Caller, id: i64) -> Result<Issu
     }
     let p = profile(state, &r.environment, &r.profile)
         .ok_or_else(|| AppError::Unavailable(format!("profile {} is no longer configured", r.profile)))?;
+    super::policy::may_activate(caller, &p)?;
     if p.require_mfa {
         caller.require_fresh_mfa(state.config.auth.mode, &format!("/access/requests/{id}"))?;
     }

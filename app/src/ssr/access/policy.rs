@@ -45,7 +45,35 @@ pub fn may_request(caller: &Caller, p: &AccessProfile) -> Result<(), AppError> {
     Ok(())
 }
 
-/// May `caller` decide on `r`? Approver role, the profile's approver groups, never the requester.
+/// May `caller` activate a grant of profile `p` (their own, checked by the caller)? What requesting
+/// needs, again: groups are read at login (and again at every step-up), so someone who left the
+/// profile's requester groups since asking does not get credentials.
+pub fn may_activate(caller: &Caller, p: &AccessProfile) -> Result<(), AppError> {
+    may_request(caller, p)
+}
+
+/// May `caller` review the emergency grant `r` of profile `p`? A person with the approver role in
+/// the profile's approver groups, never the grantee (the same person by any account: checked
+/// with the store by `auth::refuse_same_person`).
+pub fn may_review_grant(caller: &Caller, r: &AccessRequestRecord, p: &AccessProfile) -> Result<(), AppError> {
+    may_review(caller)?;
+    if r.requester == caller.subject {
+        return Err(AppError::Forbidden(
+            "two-person rule: the grantee does not review their own emergency access".into(),
+        ));
+    }
+    if !caller.in_any(&p.approver_groups) {
+        return Err(AppError::Forbidden(format!(
+            "emergency access to {} is reviewed by members of {}",
+            p.name,
+            p.approver_groups.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// May `caller` decide on `r`? Approver role, the profile's approver groups, never the requester
+/// (this compares subjects; `auth::refuse_same_person` also compares verified emails).
 pub fn may_decide(caller: &Caller, r: &AccessRequestRecord, p: &AccessProfile) -> Result<(), AppError> {
     person_only(caller)?;
     if r.requester == caller.subject {

@@ -1,12 +1,12 @@
 //! Reading access requests: my requests, what I may decide or review, one request in full.
 
-use super::policy::{check_link, may_decide, profile};
+use super::policy::{check_link, may_decide, may_review_grant, profile};
 use super::present::{effective_status, profile_info, view};
 use crate::error::AppError;
 use crate::model::{
     AccessDetail, AccessOverview, AccessRequestView, AccessStatus, ApprovalView, ReviewStatus, Role, roles_allow,
 };
-use crate::ssr::auth::Caller;
+use crate::ssr::auth::{Caller, same_person};
 use crate::ssr::kernel::clock::now;
 use crate::ssr::state::AppState;
 use crate::ssr::store::{AccessRequestRecord, GrantRecord};
@@ -91,6 +91,7 @@ pub async fn overview(state: &AppState, caller: &Caller) -> Result<AccessOvervie
         if pending
             && let Some(p) = profile(state, &r.environment, &r.profile)
             && may_decide(caller, r, &p).is_ok()
+            && !same_person(&*state.store, &caller.subject, &r.requester).await?
         {
             let decided = state
                 .store
@@ -159,17 +160,26 @@ pub async fn detail(state: &AppState, caller: &Caller, id: i64, token: &str) -> 
         Some(i) => state.store.incident_get(i).await?.map(|i| i.title),
         None => None,
     };
+    let two_person = crate::ssr::auth::refuse_same_person(
+        &*state.store,
+        &caller.subject,
+        &r.requester,
+        "approves or denies their own access request",
+    )
+    .await
+    .err();
     let decide_refused = match &p {
         None => Some("the profile is no longer configured".to_string()),
         Some(_) if request.status != AccessStatus::Pending => {
             Some(format!("the request is {}", request.status.label()))
         }
-        Some(p) => match may_decide(caller, &r, p) {
-            Err(e) => Some(e.to_string()),
-            Ok(()) if approvals.iter().any(|a| a.approver == caller.subject) => Some("you already decided".into()),
-            Ok(()) => None,
+        Some(p) => match may_decide(caller, &r, p).err().or(two_person.clone()) {
+            Some(e) => Some(e.to_string()),
+            None if approvals.iter().any(|a| a.approver == caller.subject) => Some("you already decided".into()),
+            None => None,
         },
     };
+    let requester = state.store.user(&r.requester).await?;
     let link_valid = if token.trim().is_empty() {
         None
     } else {
@@ -187,8 +197,10 @@ pub async fn detail(state: &AppState, caller: &Caller, id: i64, token: &str) -> 
             || roles_allow(&caller.roles, Role::Admin)),
         can_review: r.emergency
             && r.review_status == ReviewStatus::Pending
-            && r.requester != caller.subject
-            && caller.roles.contains(&Role::Approver),
+            && two_person.is_none()
+            && p.as_ref().is_some_and(|p| may_review_grant(caller, &r, p).is_ok()),
+        requester_name: requester.as_ref().map(|u| u.name.clone()).unwrap_or_default(),
+        requester_email: requester.map(|u| u.email).unwrap_or_default(),
         approvals_needed: p.as_ref().map(|p| p.approvals).unwrap_or(1),
         profile: p.map(|p| profile_info(state, caller, &r.environment, &p)),
         request,

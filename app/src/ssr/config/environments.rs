@@ -45,6 +45,16 @@ pub struct EnvironmentConfig {
     pub access_profiles: Vec<AccessProfile>,
 }
 
+impl EnvironmentConfig {
+    /// Whether the console can change real AWS here: access profiles, an operator role or a grant
+    /// role, with no `endpoint_url` or one off loopback (a local emulator such as moto does not count).
+    pub fn acts_on_aws(&self) -> bool {
+        let emulated = self.endpoint_url.as_deref().is_some_and(super::loopback_url);
+        !emulated
+            && (!self.access_profiles.is_empty() || self.operator_role_arn.is_some() || self.grant_role_arn.is_some())
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessProfile {

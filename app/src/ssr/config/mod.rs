@@ -183,9 +183,16 @@ impl Config {
         }
         match self.auth.mode {
             AuthMode::Dev => {
+                // A dev login picks any role, approver and admin included: only for one person on
+                // their own machine, never where others can reach it or where it acts on AWS.
                 if !addr.ip().is_loopback() {
                     return err(format!(
                         "auth.mode = \"dev\" is refused on a non-loopback address ({addr}); use 127.0.0.1 or configure [auth] mode = \"oidc\""
+                    ));
+                }
+                if let Some(u) = self.public_url.as_deref().filter(|u| !loopback_url(u)) {
+                    return err(format!(
+                        "auth.mode = \"dev\" is refused with a public_url that is not loopback (\"{u}\"): behind a proxy anyone could sign in as an approver or admin; configure [auth] mode = \"oidc\""
                     ));
                 }
             }
@@ -209,6 +216,7 @@ impl Config {
         for (key, v) in [
             ("auth.idle_minutes", self.auth.idle_minutes),
             ("auth.absolute_hours", self.auth.absolute_hours),
+            ("auth.approver_absolute_hours", self.auth.approver_absolute_hours),
             ("auth.step_up_minutes", self.auth.step_up_minutes),
             ("access.pending_expiry_minutes", self.access.pending_expiry_minutes),
             ("access.emergency_minutes", self.access.emergency_minutes),
@@ -302,6 +310,14 @@ impl Config {
                 }
             }
         }
+        if self.auth.mode == AuthMode::Dev
+            && let Some(e) = self.environments.iter().find(|e| e.acts_on_aws())
+        {
+            return err(format!(
+                "auth.mode = \"dev\" is refused: environment \"{}\" has access profiles, an operator role or a grant role on real AWS (no loopback endpoint_url), and a dev login picks any role; configure [auth] mode = \"oidc\"",
+                e.name
+            ));
+        }
         Ok(())
     }
 
@@ -362,6 +378,16 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Whether `u` is an http(s) URL on this machine: a loopback address or `localhost`.
+pub fn loopback_url(u: &str) -> bool {
+    match url::Url::parse(u).ok().as_ref().and_then(url::Url::host) {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
 /// A database URL with any password replaced, for messages.
 pub fn redact_url(u: &str) -> String {
     match url::Url::parse(u) {
@@ -420,6 +446,48 @@ mod tests {
         assert!(e.0.contains("loopback"), "{}", e.0);
         let e = parse("", &[("LEPTOS_SITE_ADDR", "0.0.0.0:8080")]).unwrap_err();
         assert!(e.0.contains("loopback"), "{}", e.0);
+    }
+
+    #[test]
+    fn dev_auth_is_refused_behind_a_public_url_or_with_real_aws() -> Result<(), Box<dyn std::error::Error>> {
+        let e = parse("public_url = \"https://ops.example.com\"", &[]).unwrap_err();
+        assert!(e.0.contains("public_url"), "{}", e.0);
+        parse("public_url = \"http://localhost:3000\"", &[])?;
+        parse("public_url = \"http://127.0.0.1:3000\"", &[])?;
+        let env =
+            |extra: &str| format!("[[environments]]\nname = \"p\"\ntier = \"prod\"\nregion = \"us-east-1\"\n{extra}");
+        let profile = "[[environments.access_profiles]]\nname = \"x\"\nrole_arn = \"arn:aws:iam::1:role/x\"\napprover_groups = [\"leads\"]\n";
+        for real in [
+            env(profile),
+            env("operator_role_arn = \"arn:aws:iam::1:role/op\"\n"),
+            env("grant_role_arn = \"arn:aws:iam::1:role/g\"\n"),
+            env(&format!("endpoint_url = \"https://ecs.example.com\"\n{profile}")),
+        ] {
+            let e = parse(&real, &[]).unwrap_err();
+            assert!(e.0.contains("environment \"p\"") && e.0.contains("oidc"), "{}", e.0);
+            let oidc =
+                format!("[auth]\nmode = \"oidc\"\nissuer_url = \"https://idp.example.com\"\nclient_id = \"c\"\n{real}");
+            parse(&oidc, &[])?;
+        }
+        // Reading real AWS is fine; so is acting on a local emulator (moto) in tests.
+        parse(&env(""), &[])?;
+        parse(
+            &env(&format!("endpoint_url = \"http://127.0.0.1:5055\"\n{profile}")),
+            &[],
+        )?;
+        Ok(())
+    }
+
+    #[test]
+    fn approver_sessions_are_shorter() -> Result<(), Box<dyn std::error::Error>> {
+        assert_eq!(parse("", &[])?.auth.approver_absolute_hours, 4);
+        let c = parse("[auth]\nabsolute_hours = 2\n", &[])?;
+        assert_eq!(c.auth.session_hours(true), 2, "never longer than absolute_hours");
+        assert_eq!(c.auth.session_hours(false), 2);
+        let c = parse("", &[])?;
+        assert_eq!((c.auth.session_hours(true), c.auth.session_hours(false)), (4, 12));
+        assert!(parse("[auth]\napprover_absolute_hours = 0\n", &[]).is_err());
+        Ok(())
     }
 
     #[test]

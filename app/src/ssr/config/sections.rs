@@ -39,6 +39,11 @@ pub struct AuthConfig {
     pub idle_minutes: u32,
     #[serde(default = "default_absolute")]
     pub absolute_hours: u32,
+    /// Absolute lifetime of a session that holds the approver role (at most `absolute_hours`):
+    /// roles and groups are read at login, so an approver removed from a group stops approving
+    /// at the latest this long after their last login.
+    #[serde(default = "default_approver_absolute")]
+    pub approver_absolute_hours: u32,
 }
 
 impl Default for AuthConfig {
@@ -56,6 +61,18 @@ impl Default for AuthConfig {
             step_up_minutes: default_step_up(),
             idle_minutes: default_idle(),
             absolute_hours: default_absolute(),
+            approver_absolute_hours: default_approver_absolute(),
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The absolute lifetime in hours of a session, shorter when it holds the approver role.
+    pub fn session_hours(&self, approver: bool) -> u32 {
+        if approver {
+            self.approver_absolute_hours.min(self.absolute_hours)
+        } else {
+            self.absolute_hours
         }
     }
 }
@@ -77,6 +94,9 @@ fn default_idle() -> u32 {
 }
 fn default_absolute() -> u32 {
     12
+}
+fn default_approver_absolute() -> u32 {
+    4
 }
 
 /// IdP groups that map to each console role.

@@ -158,9 +158,10 @@ async fn second_key_grant(state: &AppState, requester: &str, env: &str) -> Resul
     Ok(None)
 }
 
-/// Are two subjects one person (the two-person rule)?
-async fn same_person(_state: &AppState, a: &str, b: &str) -> Result<bool, AppError> {
-    Ok(a == b)
+/// Are two subjects one person (the two-person rule): the same subject, an API token and its
+/// creator, or two accounts with one verified email.
+async fn same_person(state: &AppState, a: &str, b: &str) -> Result<bool, AppError> {
+    crate::ssr::auth::same_person(&*state.store, a, b).await
 }
 
 /// Step two: another person (responder or approver) confirms, then the console calls
