@@ -376,7 +376,23 @@ fn role_mutex(role_arn: &str) -> Arc<tokio::sync::Mutex<()>> {
 /// so two revocations never read the same policy and overwrite each other: a mutex per role in
 /// this process, and across replicas the lease `revoke:<role ARN>` in the shared database (a
 /// row, so SQLite and Postgres alike). No lock within `ROLE_LOCK_WAIT`: 503, nothing written.
+///
+/// It runs as a task of its own: a caller that goes away (a client disconnecting, a request
+/// timeout) does not cut it short between the write and the lease's release.
 async fn deny_locked(
+    state: &AppState,
+    meta: &EnvMeta,
+    role_arn: &str,
+    session: &str,
+    issued_before_ms: i64,
+) -> Result<DenyWritten, AppError> {
+    let (state, meta, role_arn, session) = (state.clone(), meta.clone(), role_arn.to_string(), session.to_string());
+    tokio::spawn(async move { deny_holding_lock(&state, &meta, &role_arn, &session, issued_before_ms).await })
+        .await
+        .map_err(|e| AppError::Internal(format!("the revocation task stopped: {e}")))?
+}
+
+async fn deny_holding_lock(
     state: &AppState,
     meta: &EnvMeta,
     role_arn: &str,
