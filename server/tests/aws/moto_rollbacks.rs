@@ -594,3 +594,63 @@ operator_role_arn = "arn:aws:iam::123456789012:role/ops-console-operate"
         .await;
     assert_eq!(target["rollbacks"].as_array().map(Vec::len), Some(1), "{target}");
 }
+
+/// One person with two accounts at the identity provider (one verified email, any case) is one
+/// person to the rollback's two-person rule too.
+#[tokio::test]
+async fn a_second_account_with_the_same_verified_email_cannot_confirm_a_rollback() {
+    let url = common::moto_url();
+    let ecs = aws_sdk_ecs::Client::new(&common::moto_sdk(&url).await);
+    let two = common::ecs_service_on_revision_2(&ecs, "em").await;
+    let issuer = common::oidc_provider();
+    let t = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
+    let (alice, alice2, bob) = (format!("r{t}-alice"), format!("r{t}-Alice"), format!("r{t}-bob"));
+    for (sub, email, groups) in [
+        (&alice, format!("alice.{t}@example.com"), ["oncall"]),
+        (&alice2, format!("Alice.{t}@Example.COM"), ["tech-leads"]),
+        (&bob, format!("bob.{t}@example.com"), ["tech-leads"]),
+    ] {
+        common::oidc_user(
+            &issuer,
+            sub,
+            serde_json::json!({"name": sub, "email": email, "email_verified": true, "groups": groups, "amr": ["pwd", "mfa"]}),
+        )
+        .await;
+    }
+    let secret = std::env::temp_dir().join(format!("ops-console-test-oidc-secret-{t}"));
+    std::fs::write(&secret, "test-client-secret\n").expect("secret file");
+    let app = spawn_app_with(&format!(
+        "demo = false\npublic_url = \"{{APP}}\"\n[auth]\nmode = \"oidc\"\nclient_id = \"ops-console-test\"\n\
+         issuer_url = \"{issuer}\"\nclient_secret_file = \"{}\"\nredirect_url = \"{{APP}}/auth/callback\"\n\
+         [roles]\nresponder = [\"oncall\"]\napprover = [\"tech-leads\"]\n\
+         [[environments]]\nname = \"shop-staging\"\ntier = \"staging\"\nregion = \"us-east-1\"\n\
+         endpoint_url = \"{url}\"\noperator_role_arn = \"arn:aws:iam::123456789012:role/ops-console-operate\"\n",
+        secret.display()
+    ))
+    .await;
+    let (a, _) = common::oidc_session(&app, &alice, "/").await;
+    let (a2, _) = common::oidc_session(&app, &alice2, "/").await;
+    let (b, _) = common::oidc_session(&app, &bob, "/").await;
+    let (s, rid) = app
+        .call_as(
+            &a,
+            "rollbacks/request",
+            &[
+                ("environment", "shop-staging"),
+                ("cluster", &two.cluster),
+                ("service", &two.service),
+                ("to", &format!("{}:1", two.family)),
+                ("reason", "5xx"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{rid}");
+    let rid = rid.as_i64().expect("rollback id").to_string();
+    let (s, body) = app.call_as(&a2, "rollbacks/confirm", &[("id", &rid)]).await;
+    assert_eq!(s, 403, "her second account confirms her own rollback: {body}");
+    assert!(body.to_string().contains("two-person rule"), "{body}");
+    assert_eq!(task_definition_now(&ecs, &two.cluster, &two.service).await, two.arns[1]);
+    let (s, view) = app.call_as(&b, "rollbacks/confirm", &[("id", &rid)]).await;
+    assert_eq!(s, 200, "{view}");
+    assert_eq!(task_definition_now(&ecs, &two.cluster, &two.service).await, two.arns[0]);
+}
