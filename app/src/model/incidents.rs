@@ -153,7 +153,7 @@ impl RollbackStatus {
     pub fn next(self) -> &'static [RollbackStatus] {
         use RollbackStatus::*;
         match self {
-            Pending => &[Rolling, Failed],
+            Pending => &[Rolling, Failed, TimedOut],
             Rolling => &[Stable, TimedOut, Failed],
             Stable | TimedOut | Failed => &[],
         }

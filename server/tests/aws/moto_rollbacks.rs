@@ -654,3 +654,134 @@ async fn a_second_account_with_the_same_verified_email_cannot_confirm_a_rollback
     assert_eq!(s, 200, "{view}");
     assert_eq!(task_definition_now(&ecs, &two.cluster, &two.service).await, two.arns[0]);
 }
+
+/// A pending rollback confirmed after the service moved on (a new deploy) ends instead of putting
+/// the old revision back over the new one, and does not block the next request.
+#[tokio::test]
+async fn a_rollback_confirmed_after_a_new_deploy_ends_instead_of_undoing_it() {
+    let url = common::moto_url();
+    let ecs = aws_sdk_ecs::Client::new(&common::moto_sdk(&url).await);
+    let two = common::ecs_service_on_revision_2(&ecs, "st").await;
+    let app = spawn_app_with(&format!(
+        r#"demo = false
+[[environments]]
+name = "shop-staging"
+tier = "staging"
+region = "us-east-1"
+endpoint_url = "{url}"
+operator_role_arn = "arn:aws:iam::123456789012:role/ops-console-operate"
+"#
+    ))
+    .await;
+    let alice = app.session_as("alice", "responder").await;
+    let bob = app.session_as("bob", "approver").await;
+    let ask = |to: String| {
+        let (app, alice, two) = (&app, &alice, &two);
+        async move {
+            app.call_as(
+                alice,
+                "rollbacks/request",
+                &[
+                    ("environment", "shop-staging"),
+                    ("cluster", &two.cluster),
+                    ("service", &two.service),
+                    ("to", &to),
+                    ("reason", "5xx"),
+                ],
+            )
+            .await
+        }
+    };
+    let (s, rid) = ask(format!("{}:1", two.family)).await;
+    assert_eq!(s, 200, "{rid}");
+    let rid = rid.as_i64().expect("rollback id").to_string();
+    // Meanwhile revision 3 (say, a security fix) is deployed.
+    let third = ecs
+        .register_task_definition()
+        .family(&two.family)
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("api")
+                .image("taskflow/api:1.5.1")
+                .memory(512)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("revision 3");
+    let third = third
+        .task_definition()
+        .and_then(|t| t.task_definition_arn())
+        .expect("arn")
+        .to_string();
+    ecs.update_service()
+        .cluster(&two.cluster)
+        .service(&two.service)
+        .task_definition(&third)
+        .send()
+        .await
+        .expect("deploy 3");
+    let (s, body) = app.call_as(&bob, "rollbacks/confirm", &[("id", &rid)]).await;
+    assert_eq!(s, 409, "{body}");
+    assert!(body.to_string().contains("now runs"), "{body}");
+    assert_eq!(
+        task_definition_now(&ecs, &two.cluster, &two.service).await,
+        third,
+        "revision 3 stays"
+    );
+    // Ended, so the next request is taken.
+    let (s, body) = ask(format!("{}:2", two.family)).await;
+    assert_eq!(s, 200, "{body}");
+}
+
+/// A rollback nobody confirms ends after `access.pending_expiry_minutes` (the rollback job).
+#[tokio::test]
+async fn a_rollback_nobody_confirms_times_out() {
+    use app::ssr::store::RollbackStore;
+    let app = spawn_app_with(
+        r#"demo = false
+[[environments]]
+name = "shop-staging"
+tier = "staging"
+region = "us-east-1"
+endpoint_url = "http://127.0.0.1:9"
+operator_role_arn = "arn:aws:iam::123456789012:role/ops-console-operate"
+"#,
+    )
+    .await;
+    let now = chrono::Utc::now().timestamp_millis();
+    let rec = |service: &str, requested_ms: i64| app::ssr::store::RollbackRecord {
+        id: 0,
+        environment: "shop-staging".into(),
+        cluster: "c".into(),
+        service: service.into(),
+        from_task_definition: "arn:aws:ecs:us-east-1:1:task-definition/api:2".into(),
+        to_task_definition: "arn:aws:ecs:us-east-1:1:task-definition/api:1".into(),
+        incident_id: None,
+        reason: "5xx".into(),
+        requested_by: "alice".into(),
+        requested_ms,
+        confirmed_by: None,
+        confirmed_ms: None,
+        status: app::model::RollbackStatus::Pending,
+        progress: "waiting for a second person to confirm".into(),
+        finished_ms: None,
+    };
+    let store = &app.state.store;
+    let old = store
+        .rollback_create(&rec("old", now - 61 * 60_000), Box::new(|_| Default::default()))
+        .await
+        .expect("create")
+        .expect("id");
+    let fresh = store
+        .rollback_create(&rec("fresh", now - 60_000), Box::new(|_| Default::default()))
+        .await
+        .expect("create")
+        .expect("id");
+    app::ssr::rollbacks::watch_all(&app.state).await;
+    let old = store.rollback_get(old).await.expect("get").expect("old");
+    assert_eq!(old.status, app::model::RollbackStatus::TimedOut, "{old:?}");
+    assert!(old.progress.contains("nobody confirmed"), "{old:?}");
+    let fresh = store.rollback_get(fresh).await.expect("get").expect("fresh");
+    assert_eq!(fresh.status, app::model::RollbackStatus::Pending);
+}

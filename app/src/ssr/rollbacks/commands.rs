@@ -203,10 +203,30 @@ async fn confirm_inner(state: &AppState, caller: &Caller, id: i64) -> Result<Rol
         None => None,
     };
     if !incident_still_open(meta.tier, incident.as_ref()) {
-        return Err(AppError::Conflict(format!(
-            "rollback {id}: its incident is no longer open, and a rollback in the prod environment {} needs one",
+        let why = format!(
+            "its incident is no longer open, and a rollback in the prod environment {} needs one",
             meta.name
-        )));
+        );
+        end_pending(state, &r, RollbackStatus::Failed, &why).await?;
+        return Err(AppError::Conflict(format!("rollback {id} ended: {why}")));
+    }
+    // What the service runs now must still be what the rollback was asked from (a pending
+    // rollback confirmed later must not put back an old revision over a newer deploy).
+    let cloud = state.cloud(&meta);
+    if let Some(why) = cloud.rollback_off(&meta.name) {
+        return Err(AppError::Invalid(format!("rollback is off: {why}")));
+    }
+    let svc = cloud.service_now(&r.environment, &r.cluster, &r.service).await?;
+    if svc.task_definition != r.from_task_definition
+        || check_target(&svc.task_definition, &r.to_task_definition).is_err()
+    {
+        let why = format!(
+            "the service now runs {}, not {} as when it was asked; ask again",
+            short(&svc.task_definition),
+            short(&r.from_task_definition)
+        );
+        end_pending(state, &r, RollbackStatus::Failed, &why).await?;
+        return Err(AppError::Conflict(format!("rollback {id} ended: {why}")));
     }
     let t = now();
     let line = format!(
@@ -279,4 +299,44 @@ async fn confirm_inner(state: &AppState, caller: &Caller, id: i64) -> Result<Rol
         .await?
         .ok_or_else(|| AppError::NotFound(format!("rollback {id}")))?;
     Ok(rollback_view(&r))
+}
+
+/// Ends a pending rollback that can no longer go ahead (its incident closed, the service moved
+/// on, nobody confirmed in time), so that it does not block the next one.
+pub(super) async fn end_pending(
+    state: &AppState,
+    r: &RollbackRecord,
+    status: RollbackStatus,
+    why: &str,
+) -> Result<(), AppError> {
+    let t = now();
+    let effects = Effects {
+        entries: r
+            .incident_id
+            .map(|i| {
+                entry(
+                    i,
+                    t,
+                    "rollback",
+                    "ops-console",
+                    format!("Rollback #{} ended: {why}", r.id),
+                )
+            })
+            .into_iter()
+            .collect(),
+        outbox: vec![],
+        audit: vec![crate::ssr::kernel::effects::audit_outcome(
+            "ops-console",
+            if status == RollbackStatus::TimedOut {
+                "rollback.timed_out"
+            } else {
+                "rollback.failed"
+            },
+            &format!("rollback:{}", r.id),
+            "failed",
+            serde_json::json!({"error": why, "was": "pending"}),
+        )],
+    };
+    state.store.rollback_finish(r.id, status, why, t, effects).await?;
+    Ok(())
 }

@@ -1,4 +1,5 @@
-//! The rollback job step: watch each rolling rollback until it is stable or times out.
+//! The rollback job step: watch each rolling rollback until it is stable or times out, and end
+//! the pending ones nobody confirmed in time.
 
 use crate::model::RollbackStatus;
 use crate::ssr::audit::NewAuditEntry;
@@ -104,6 +105,22 @@ pub async fn watch_all(state: &AppState) {
         Ok(all) => {
             for r in all.iter().filter(|r| r.status == RollbackStatus::Rolling) {
                 watch_rollback(state, r).await;
+            }
+            // A request nobody confirmed within the time an access request waits for its
+            // decision ends, so that it neither blocks the next rollback nor is confirmed stale.
+            let wait_ms = i64::from(state.config.access.pending_expiry_minutes) * 60_000;
+            let t = now();
+            for r in all
+                .iter()
+                .filter(|r| r.status == RollbackStatus::Pending && t - r.requested_ms > wait_ms)
+            {
+                let why = format!(
+                    "nobody confirmed it within {} minutes",
+                    state.config.access.pending_expiry_minutes
+                );
+                if let Err(e) = super::commands::end_pending(state, r, RollbackStatus::TimedOut, &why).await {
+                    tracing::warn!(error = %e, id = r.id, "rollback watch: cannot end a stale request");
+                }
             }
         }
         Err(e) => tracing::warn!(error = %e, "rollback watch: cannot list rollbacks"),
