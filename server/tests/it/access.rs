@@ -929,3 +929,65 @@ async fn an_emergency_review_needs_the_profiles_approvers_and_happens_once() {
         ]
     );
 }
+
+/// With two approvals needed, one approver's second account (same verified email) is not the
+/// second approver.
+#[tokio::test]
+async fn two_approvals_need_two_people_not_two_accounts() {
+    let issuer = oidc_provider();
+    let t = format!("{:06x}", rand::random::<u32>() & 0xff_ffff);
+    let (alice, bob, bob2, carol) = (
+        format!("q{t}-alice"),
+        format!("q{t}-bob"),
+        format!("q{t}-Bob"),
+        format!("q{t}-carol"),
+    );
+    let (am, bm, bm2, cm) = (
+        format!("alice.{t}@example.com"),
+        format!("bob.{t}@example.com"),
+        format!("BOB.{t}@example.com"),
+        format!("carol.{t}@example.com"),
+    );
+    people(
+        &issuer,
+        &[
+            (&alice, "Alice", &am, true, &["oncall"]),
+            (&bob, "Bob", &bm, true, &["tech-leads"]),
+            (&bob2, "Bob (second account)", &bm2, true, &["tech-leads"]),
+            (&carol, "Carol", &cm, true, &["tech-leads"]),
+        ],
+    )
+    .await;
+    let app = oidc_app(&issuer, "responder = [\"oncall\"]\napprover = [\"tech-leads\"]\n").await;
+    let (a, _) = oidc_session(&app, &alice, "/access").await;
+    let (b, _) = oidc_session(&app, &bob, "/access").await;
+    let (b2, _) = oidc_session(&app, &bob2, "/access").await;
+    let (c, _) = oidc_session(&app, &carol, "/access").await;
+    let (s, id) = app
+        .call_as(
+            &a,
+            "access/request",
+            &[
+                ("environment", "taskflow-production"),
+                ("profile", "prod-db-access"),
+                ("reason", "fix a stuck migration"),
+                ("minutes", "30"),
+                ("ticket", "INC-2"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{id}");
+    let id = id.as_i64().expect("id").to_string();
+    let approve = [("id", id.as_str()), ("decision", "approve")];
+    let (s, body) = app.call_as(&b, "access/decide", &approve).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = app.call_as(&b2, "access/decide", &approve).await;
+    assert_eq!(s, 403, "bob's second account is not a second approver: {body}");
+    assert!(body.to_string().contains("another account"), "{body}");
+    let (_, page) = app.call_as(&a, "access/get", &[("id", id.as_str())]).await;
+    assert_eq!(page["request"]["status"], "pending", "{page}");
+    let (s, body) = app.call_as(&c, "access/decide", &approve).await;
+    assert_eq!(s, 200, "{body}");
+    let (_, page) = app.call_as(&a, "access/get", &[("id", id.as_str())]).await;
+    assert_eq!(page["request"]["status"], "approved", "{page}");
+}

@@ -227,6 +227,17 @@ pub async fn decide(
         "approves or denies their own access request",
     )
     .await?;
+    // With several approvals needed, each is another person: not a second account of someone who
+    // already decided.
+    for a in state.store.access_approvals(id).await? {
+        if a.approver != caller.subject
+            && crate::ssr::auth::same_person(&*state.store, &caller.subject, &a.approver).await?
+        {
+            return Err(AppError::Forbidden(
+                "two-person rule: you already decided on this request under another account".into(),
+            ));
+        }
+    }
     if p.require_mfa {
         caller.require_fresh_mfa(state.config.auth.mode, &format!("/access/requests/{id}"))?;
     }
