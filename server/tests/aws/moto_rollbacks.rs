@@ -737,7 +737,6 @@ operator_role_arn = "arn:aws:iam::123456789012:role/ops-console-operate"
 /// A rollback nobody confirms ends after `access.pending_expiry_minutes` (the rollback job).
 #[tokio::test]
 async fn a_rollback_nobody_confirms_times_out() {
-    use app::ssr::store::RollbackStore;
     let app = spawn_app_with(
         r#"demo = false
 [[environments]]
