@@ -108,6 +108,17 @@ console_stop() {
   CONSOLE_PIDS=()
 }
 
+# The peers of the Rust tests (PostgreSQL, moto, the OIDC provider), their URLs exported in the
+# variables the tests read.
+peers_start_for_tests() {
+  pg_start
+  export OPS_CONSOLE_TEST_POSTGRES_URL="$PG_URL"
+  moto_start
+  export OPS_CONSOLE_TEST_MOTO_URL="$MOTO_URL" OPS_CONSOLE_TEST_MOTO_SEED="$MOTO_SEED"
+  oidc_start
+  export OPS_CONSOLE_TEST_OIDC_URL="$OIDC_URL"
+}
+
 peers_stop() {
   console_stop
   moto_stop

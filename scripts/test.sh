@@ -7,12 +7,7 @@ cd "$(dirname "$0")/.."
 source scripts/peers.sh
 trap peers_stop EXIT
 
-pg_start
-export OPS_CONSOLE_TEST_POSTGRES_URL="$PG_URL"
-moto_start
-export OPS_CONSOLE_TEST_MOTO_URL="$MOTO_URL" OPS_CONSOLE_TEST_MOTO_SEED="$MOTO_SEED"
-oidc_start
-export OPS_CONSOLE_TEST_OIDC_URL="$OIDC_URL"
+peers_start_for_tests
 
 echo "== Rust tests (SQLite and Postgres: $PG_URL; AWS: moto at $MOTO_URL)"
 # A hung test must not hold CI for its whole budget.

@@ -7,10 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/peers.sh
 trap peers_stop EXIT
-pg_start
-export OPS_CONSOLE_TEST_POSTGRES_URL="$PG_URL"
-moto_start
-export OPS_CONSOLE_TEST_MOTO_URL="$MOTO_URL" OPS_CONSOLE_TEST_MOTO_SEED="$MOTO_SEED"
-oidc_start
-export OPS_CONSOLE_TEST_OIDC_URL="$OIDC_URL"
+peers_start_for_tests
 "$@"
