@@ -30,6 +30,26 @@ async fn task_definition_now(ecs: &aws_sdk_ecs::Client, cluster: &str, service: 
     d.services()[0].task_definition().unwrap_or_default().to_string()
 }
 
+/// What `who` sees of the rollbacks of `two`'s service in `env` (`rollbacks/target`).
+async fn rollback_target(
+    app: &TestApp,
+    who: &reqwest::Client,
+    env: &str,
+    two: &common::TwoRevisions,
+) -> serde_json::Value {
+    app.call_as(
+        who,
+        "rollbacks/target",
+        &[
+            ("environment", env),
+            ("cluster", &two.cluster),
+            ("service", &two.service),
+        ],
+    )
+    .await
+    .1
+}
+
 async fn declare(app: &TestApp, who: &reqwest::Client, env: &str, severity: &str) -> String {
     let (s, id) = app
         .call_as(
@@ -111,17 +131,7 @@ async fn api_tokens_can_neither_request_nor_confirm_a_rollback() {
         two.arns[1],
         "nothing changed in ECS"
     );
-    let (_, target) = app
-        .call_as(
-            &alice,
-            "rollbacks/target",
-            &[
-                ("environment", "shop-production"),
-                ("cluster", &two.cluster),
-                ("service", &two.service),
-            ],
-        )
-        .await;
+    let target = rollback_target(&app, &alice, "shop-production", &two).await;
     assert_eq!(target["rollbacks"][0]["status"], "pending", "{target}");
     let refused = app
         .state
@@ -189,17 +199,7 @@ allows_rollback = true
         )
         .await;
     assert_eq!(s, 200, "{rid}");
-    let (_, target) = app
-        .call_as(
-            &alice,
-            "rollbacks/target",
-            &[
-                ("environment", "shop-production"),
-                ("cluster", &two.cluster),
-                ("service", &two.service),
-            ],
-        )
-        .await;
+    let target = rollback_target(&app, &alice, "shop-production", &two).await;
     assert_eq!(target["rollbacks"][0]["status"], "pending", "{target}");
     assert!(target["rollbacks"][0]["confirmed_by"].is_null(), "{target}");
     assert_eq!(
@@ -355,17 +355,7 @@ operator_role_arn = \"arn:aws:iam::123456789012:role/ops-console-operate\"
     };
 
     // No incident at all; the page says so before anyone tries.
-    let (_, target) = app
-        .call_as(
-            &alice,
-            "rollbacks/target",
-            &[
-                ("environment", "shop-production"),
-                ("cluster", &two.cluster),
-                ("service", &two.service),
-            ],
-        )
-        .await;
+    let target = rollback_target(&app, &alice, "shop-production", &two).await;
     assert_eq!(target["needs_incident"], true, "{target}");
     assert!(
         target["disabled_reason"]
@@ -393,17 +383,7 @@ operator_role_arn = \"arn:aws:iam::123456789012:role/ops-console-operate\"
 
     // Asked during an open incident, then the incident is resolved before bob confirms: refused.
     let open = declare(&app, &alice, "shop-production", "2").await;
-    let (_, target) = app
-        .call_as(
-            &alice,
-            "rollbacks/target",
-            &[
-                ("environment", "shop-production"),
-                ("cluster", &two.cluster),
-                ("service", &two.service),
-            ],
-        )
-        .await;
+    let target = rollback_target(&app, &alice, "shop-production", &two).await;
     assert!(target["disabled_reason"].is_null(), "{target}");
     assert_eq!(target["open_incidents"][0]["id"].to_string(), open, "{target}");
     let (s, rid) = request(open.clone()).await;
@@ -514,17 +494,7 @@ selector = {{ tag_key = "Environment", tag_value = "{value}" }}
     let (s, body) = request(ask("shop-b", &one)).await;
     assert_eq!(s, 422, "{body}");
     assert!(body.to_string().contains("not in the inventory of shop-b"), "{body}");
-    let (_, target) = app
-        .call_as(
-            &alice,
-            "rollbacks/target",
-            &[
-                ("environment", "shop-b"),
-                ("cluster", &two.cluster),
-                ("service", &two.service),
-            ],
-        )
-        .await;
+    let target = rollback_target(&app, &alice, "shop-b", &two).await;
     assert!(
         target["disabled_reason"]
             .as_str()
@@ -581,17 +551,7 @@ operator_role_arn = "arn:aws:iam::123456789012:role/ops-console-operate"
     let mut statuses = [a.0, c.0];
     statuses.sort();
     assert_eq!(statuses, [200, 409], "{a:?} {c:?}");
-    let (_, target) = app
-        .call_as(
-            &alice,
-            "rollbacks/target",
-            &[
-                ("environment", "shop-staging"),
-                ("cluster", &two.cluster),
-                ("service", &two.service),
-            ],
-        )
-        .await;
+    let target = rollback_target(&app, &alice, "shop-staging", &two).await;
     assert_eq!(target["rollbacks"].as_array().map(Vec::len), Some(1), "{target}");
 }
 
