@@ -184,11 +184,11 @@ def taskflow(endpoint, region, prefix, desired, with_extras):
         created["alarms"] = [f"{prefix}-5xx", f"{prefix}-cpu-high"]
         created["requests_per_minute"] = 120
         backup = client(endpoint, "backup", region)
-        backup.create_backup_vault(BackupVaultName=f"{prefix}-vault")
+        backup.create_backup_vault(BackupVaultName=f"{prefix}-vault", BackupVaultTags={t["Key"]: t["Value"] for t in TAGS})
         backup.create_backup_plan(BackupPlan={
             "BackupPlanName": f"{prefix}-rds",
             "Rules": [{"RuleName": "daily", "TargetBackupVaultName": f"{prefix}-vault", "ScheduleExpression": "cron(0 2 * * ? *)", "Lifecycle": {"DeleteAfterDays": 30}}],
-        })
+        }, BackupPlanTags={t["Key"]: t["Value"] for t in TAGS})
         created["backup_plans"] = [f"{prefix}-rds"]
         # Something untagged in the same account and region: a selector must leave it out.
         ecs.create_cluster(clusterName="scratch-untagged")

@@ -11,3 +11,4 @@ mod moto;
 mod moto_access;
 mod moto_incidents;
 mod moto_rollbacks;
+mod moto_scope;

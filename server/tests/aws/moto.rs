@@ -230,19 +230,7 @@ async fn set_alarm(moto: &str, name: &str, state: aws_sdk_cloudwatch::types::Sta
 }
 
 fn status(config_path: &std::path::Path) -> (Option<i32>, Value) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ops-console"))
-        .args(["status", "--env", "taskflow-production", "--json", "--config"])
-        .arg(config_path)
-        .env("OPS_CONSOLE_AUDIT_KEY", common::TEST_AUDIT_KEY)
-        .output()
-        .expect("run status");
-    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    assert_eq!(
-        stdout.lines().count(),
-        1,
-        "exactly one JSON document on stdout: {stdout}"
-    );
-    (out.status.code(), serde_json::from_str(&stdout).expect("status JSON"))
+    common::status_cli(config_path, "taskflow-production")
 }
 
 /// Metrics put into moto show on the metrics page with the alarm thresholds; an alarm set to ALARM

@@ -375,3 +375,20 @@ pub async fn ecs_service_on_revision_2(ecs: &aws_sdk_ecs::Client, prefix: &str) 
         arns,
     }
 }
+
+/// `ops-console status --env ENV --json` on a config file: its exit code and its one JSON line.
+pub fn status_cli(config_path: &std::path::Path, env: &str) -> (Option<i32>, serde_json::Value) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ops-console"))
+        .args(["status", "--env", env, "--json", "--config"])
+        .arg(config_path)
+        .env("OPS_CONSOLE_AUDIT_KEY", TEST_AUDIT_KEY)
+        .output()
+        .expect("run status");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "exactly one JSON document on stdout: {stdout}"
+    );
+    (out.status.code(), serde_json::from_str(&stdout).expect("status JSON"))
+}

@@ -15,7 +15,23 @@ pub const MAX_QUERIES: usize = 500;
 /// Charts per kind of resource, so that a large account does not make a page of a thousand charts.
 const PER_KIND: usize = 4;
 
-pub async fn alarms(client: &Client, severity: &SeverityRules) -> Result<Vec<Alarm>, String> {
+/// An alarm as read, with what decides whose it is (its ARN, for the tag, and every dimension).
+#[derive(Debug, Clone)]
+pub struct ReadAlarm {
+    pub alarm: Alarm,
+    pub arn: String,
+    pub dims: Vec<(String, String)>,
+}
+
+/// The alarms of `read` that belong to the scope (all of them without one).
+pub fn scoped(read: &[ReadAlarm], scope: Option<&super::scope::Scope>) -> Vec<Alarm> {
+    read.iter()
+        .filter(|a| scope.is_none_or(|s| s.has_alarm(&a.arn, &a.dims)))
+        .map(|a| a.alarm.clone())
+        .collect()
+}
+
+pub async fn alarms(client: &Client, severity: &SeverityRules) -> Result<Vec<ReadAlarm>, String> {
     let pages: Vec<_> = client
         .describe_alarms()
         .into_paginator()
@@ -27,12 +43,12 @@ pub async fn alarms(client: &Client, severity: &SeverityRules) -> Result<Vec<Ala
     for page in pages {
         for a in page.metric_alarms() {
             let name = a.alarm_name().unwrap_or_default().to_string();
-            let dims: Vec<String> = a
+            let dims: Vec<(String, String)> = a
                 .dimensions()
                 .iter()
-                .filter_map(|d| d.value().map(str::to_string))
+                .filter_map(|d| Some((d.name()?.to_string(), d.value()?.to_string())))
                 .collect();
-            out.push(Alarm {
+            let alarm = Alarm {
                 severity: severity.severity(&name),
                 state: match a.state_value() {
                     Some(StateValue::Alarm) => AlarmState::Alarm,
@@ -49,20 +65,25 @@ pub async fn alarms(client: &Client, severity: &SeverityRules) -> Result<Vec<Ala
                     a.period().unwrap_or(0)
                 ),
                 since_ms: a.state_updated_timestamp().map(super::secs_to_ms).unwrap_or(0),
-                resource: dims.first().cloned(),
+                resource: dims.first().map(|(_, v)| v.clone()),
                 metric: match (a.namespace(), a.metric_name()) {
                     (Some(ns), Some(m)) => Some(format!("{ns}/{m}")),
                     _ => None,
                 },
                 threshold: a.threshold(),
                 name,
+            };
+            out.push(ReadAlarm {
+                alarm,
+                arn: a.alarm_arn().unwrap_or_default().to_string(),
+                dims,
             });
         }
     }
     out.sort_by(|a, b| {
-        (b.state == AlarmState::Alarm)
-            .cmp(&(a.state == AlarmState::Alarm))
-            .then(a.severity.cmp(&b.severity))
+        (b.alarm.state == AlarmState::Alarm)
+            .cmp(&(a.alarm.state == AlarmState::Alarm))
+            .then(a.alarm.severity.cmp(&b.alarm.severity))
     });
     Ok(out)
 }

@@ -12,6 +12,7 @@ pub mod elb;
 pub mod grants;
 pub mod operate;
 pub mod rds;
+pub mod scope;
 pub mod tagging;
 
 use crate::model::{Alarm, AlarmState, Chart, DataNote, Inventory, Resource, ResourceKind, TimeRange};
@@ -182,9 +183,9 @@ struct EnvReader {
     granter: tokio::sync::OnceCell<(aws_sdk_sts::Client, aws_sdk_iam::Client)>,
     resources: Cache<Vec<Resource>>,
     arns: Cache<Vec<String>>,
-    alarms: Cache<Vec<Alarm>>,
+    alarms: Cache<Vec<cloudwatch::ReadAlarm>>,
     charts: Cache<(Vec<Chart>, Vec<DataNote>)>,
-    backups: Cache<BackupsData>,
+    backups: Cache<backup::ReadBackups>,
     taskdefs: ecs::TaskDefCache,
 }
 
@@ -259,6 +260,32 @@ impl SdkCloud {
             .get_or_init(|| async { Clients::new(&sdk_config(&reader.config).await, &self.counter) })
             .await;
         Ok((reader, clients))
+    }
+}
+
+impl SdkCloud {
+    /// The environment's scope (scope.rs) from its cached inventory and tagged ARNs; None without a
+    /// selector or when the tagged resources could not be read (then everything is shown, and the
+    /// inventory says so).
+    async fn scope(&self, env: &str, now_ms: i64) -> Result<Option<scope::Scope>, CloudError> {
+        let (reader, clients) = self.reader(env).await?;
+        let Some(selector) = reader.config.selector.as_ref() else {
+            return Ok(None);
+        };
+        let arns = part(
+            &reader.arns,
+            "tagged",
+            TTL_TAGGED,
+            &self.metrics,
+            tagging::read(&clients.tagging, Some(selector)),
+        )
+        .await;
+        let arns = match arns {
+            Fetched::Fresh(v) | Fetched::Stale { value: v, .. } => v,
+            Fetched::Failed(_) => return Ok(None),
+        };
+        let inv = self.inventory(env, now_ms).await?;
+        Ok(Some(scope::Scope::new(&inv.resources, &arns)))
     }
 }
 
@@ -337,7 +364,19 @@ impl Cloud for SdkCloud {
         let tagging_failed = matches!(arns, Fetched::Failed(_));
         let arns = take("tagged resources", arns, &mut notes);
         let alarms = take("alarms", alarms, &mut notes);
-        let resources = compose(ecs, elb, rds, &arns, selector.is_some() && !tagging_failed);
+        let narrow = selector.is_some() && !tagging_failed;
+        if selector.is_some() && tagging_failed {
+            notes.push(DataNote {
+                part: "scope".into(),
+                message: "the tagged resources could not be read, so everything in the account and region is shown, \
+                          not only this environment's"
+                    .into(),
+                stale_age_s: None,
+            });
+        }
+        let resources = compose(ecs, elb, rds, &arns, narrow);
+        let scope = narrow.then(|| scope::Scope::new(&resources, &arns));
+        let alarms = cloudwatch::scoped(&alarms, scope.as_ref());
         Ok(Inventory {
             resources,
             alarms,
@@ -378,18 +417,26 @@ impl Cloud for SdkCloud {
     async fn backups(&self, env: &str, rpo_hours: Option<u32>, now_ms: i64) -> Result<BackupsData, CloudError> {
         let (reader, clients) = self.reader(env).await?;
         let read = backup::read(&clients.backup, rpo_hours, now_ms);
-        let fetched = part(&reader.backups, "backups", TTL_BACKUPS, &self.metrics, read).await;
+        let (fetched, scope) = tokio::join!(
+            part(&reader.backups, "backups", TTL_BACKUPS, &self.metrics, read),
+            self.scope(env, now_ms)
+        );
         let mut notes = Vec::new();
-        let mut data = take("backups", fetched, &mut notes);
+        let read = take("backups", fetched, &mut notes);
+        let mut data = read.scoped(scope?.as_ref());
         data.notes.append(&mut notes);
         Ok(data)
     }
 
     async fn alarms_now(&self, env: &str) -> Result<Vec<Alarm>, CloudError> {
         let (_, clients) = self.reader(env).await?;
-        cloudwatch::alarms(&clients.cloudwatch, &self.severity)
-            .await
-            .map_err(|m| aws_error("cloudwatch", "DescribeAlarms", m))
+        let now = crate::ssr::clock::now();
+        let (read, scope) = tokio::join!(
+            cloudwatch::alarms(&clients.cloudwatch, &self.severity),
+            self.scope(env, now)
+        );
+        let read = read.map_err(|m| aws_error("cloudwatch", "DescribeAlarms", m))?;
+        Ok(cloudwatch::scoped(&read, scope?.as_ref()))
     }
 
     async fn alarm_history(&self, env: &str, alarm: &str, since_ms: i64) -> Result<Vec<(i64, AlarmState)>, CloudError> {

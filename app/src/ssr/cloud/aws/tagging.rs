@@ -27,10 +27,10 @@ pub async fn read(client: &Client, selector: Option<&Selector>) -> Result<Vec<St
         .collect())
 }
 
-/// Services whose resources the console reads through their own APIs.
+/// Services whose resources the console reads through their own APIs (alarms are not resources).
 pub fn read_elsewhere(arn: &str) -> bool {
     let service = arn.split(':').nth(2).unwrap_or_default();
-    matches!(service, "ecs" | "elasticloadbalancing" | "rds")
+    matches!(service, "ecs" | "elasticloadbalancing" | "rds" | "cloudwatch")
 }
 
 /// A resource row for a tagged ARN the console has no detail view for.

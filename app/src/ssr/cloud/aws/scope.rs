@@ -1,0 +1,189 @@
+//! What belongs to an environment that shares its account and region with others. The one rule
+//! (README, "Scoping an environment"): with a selector, a resource belongs to the environment when it
+//! carries the selector's tag; an alarm when it carries the tag or every resource dimension it
+//! watches is a resource of the environment; a backup vault when it carries the tag; a backup plan
+//! when it carries the tag or stores into one of the environment's vaults; a backup job or
+//! recovery point when it protects a resource of the environment. Without a selector
+//! (or when the tagged resources could not be read), everything in the account and region.
+
+use crate::model::{Resource, ResourceKind};
+use std::collections::HashSet;
+
+/// The CloudWatch dimensions a resource's metrics are keyed by (AWS/ApplicationELB, AWS/ECS,
+/// AWS/RDS, AWS/Lambda…), as the console knows them from its id and name.
+pub fn dims_of(r: &Resource) -> Vec<(&'static str, String)> {
+    let suffix = |marker: &str| r.id.split(marker).nth(1).map(str::to_string);
+    match r.kind {
+        ResourceKind::LoadBalancer => suffix(":loadbalancer/")
+            .map(|d| vec![("LoadBalancer", d)])
+            .unwrap_or_default(),
+        ResourceKind::TargetGroup => suffix(":targetgroup/")
+            .map(|d| vec![("TargetGroup", format!("targetgroup/{d}"))])
+            .unwrap_or_default(),
+        ResourceKind::EcsCluster => vec![("ClusterName", r.name.clone())],
+        ResourceKind::EcsService => match &r.service {
+            Some(s) => vec![("ClusterName", s.cluster.clone()), ("ServiceName", r.name.clone())],
+            None => vec![("ServiceName", r.name.clone())],
+        },
+        ResourceKind::RdsInstance | ResourceKind::DocDbInstance => vec![("DBInstanceIdentifier", r.name.clone())],
+        ResourceKind::DocDbCluster => vec![("DBClusterIdentifier", r.name.clone())],
+        ResourceKind::Lambda => vec![("FunctionName", r.name.clone())],
+        // REST APIs are keyed by name, HTTP and WebSocket APIs by id.
+        ResourceKind::ApiGateway => match suffix("/apis/") {
+            Some(id) => vec![("ApiId", id)],
+            None => vec![("ApiName", r.name.clone())],
+        },
+        ResourceKind::DynamoDb => vec![("TableName", r.name.clone())],
+        ResourceKind::S3Bucket => vec![("BucketName", r.name.clone())],
+        ResourceKind::ElastiCache => vec![
+            ("ReplicationGroupId", r.name.clone()),
+            ("CacheClusterId", r.name.clone()),
+        ],
+        ResourceKind::CloudFront => vec![("DistributionId", r.name.clone())],
+        ResourceKind::Waf => vec![("WebACL", r.name.clone())],
+        ResourceKind::EventBridgeRule => vec![("RuleName", r.name.clone())],
+        _ => vec![],
+    }
+}
+
+/// Dimension names that identify a resource; the others (Rule, Region, Stage, Percentile…)
+/// qualify a metric and do not decide whose it is.
+const RESOURCE_DIMENSIONS: &[&str] = &[
+    "LoadBalancer",
+    "TargetGroup",
+    "ClusterName",
+    "ServiceName",
+    "DBInstanceIdentifier",
+    "DBClusterIdentifier",
+    "FunctionName",
+    "ApiName",
+    "ApiId",
+    "TableName",
+    "BucketName",
+    "ReplicationGroupId",
+    "CacheClusterId",
+    "DistributionId",
+    "WebACL",
+    "RuleName",
+    "QueueName",
+];
+
+/// The environment's scope, built from its (already narrowed) inventory and its tagged ARNs.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    tagged: HashSet<String>,
+    owned: HashSet<String>,
+    dims: HashSet<(String, String)>,
+}
+
+impl Scope {
+    pub fn new(resources: &[Resource], tagged: &[String]) -> Scope {
+        Scope {
+            tagged: tagged.iter().cloned().collect(),
+            owned: resources.iter().map(|r| r.id.clone()).collect(),
+            dims: resources
+                .iter()
+                .flat_map(dims_of)
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+        }
+    }
+
+    /// An alarm belongs when it carries the tag, or it watches resource dimensions and every one
+    /// of them is a resource of the environment.
+    pub fn has_alarm(&self, arn: &str, dims: &[(String, String)]) -> bool {
+        if self.tagged.contains(arn) {
+            return true;
+        }
+        let mut watched = dims
+            .iter()
+            .filter(|(k, _)| RESOURCE_DIMENSIONS.contains(&k.as_str()))
+            .peekable();
+        watched.peek().is_some() && watched.all(|d| self.dims.contains(d))
+    }
+
+    /// A vault or plan: by its tag.
+    pub fn has_tagged(&self, arn: &str) -> bool {
+        self.tagged.contains(arn)
+    }
+
+    /// A backup job or recovery point: by the resource it protects.
+    pub fn protects(&self, resource_arn: &str) -> bool {
+        self.owned.contains(resource_arn) || self.tagged.contains(resource_arn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Health;
+
+    fn res(kind: ResourceKind, name: &str, id: &str) -> Resource {
+        Resource {
+            kind,
+            name: name.into(),
+            id: id.into(),
+            status: String::new(),
+            health: Health::Unknown,
+            zones: vec![],
+            tasks: None,
+            details: vec![],
+            links: vec![],
+            service: None,
+        }
+    }
+
+    fn d(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn an_alarm_is_the_environments_when_tagged_or_watching_only_its_resources() {
+        let scope = Scope::new(
+            &[
+                res(
+                    ResourceKind::LoadBalancer,
+                    "prod-alb",
+                    "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/prod-alb/abc",
+                ),
+                res(
+                    ResourceKind::Lambda,
+                    "prod-worker",
+                    "arn:aws:lambda:eu-west-1:1:function:prod-worker",
+                ),
+            ],
+            &["arn:aws:cloudwatch:eu-west-1:1:alarm:prod-composite".to_string()],
+        );
+        assert!(scope.has_alarm("arn:a", &d(&[("LoadBalancer", "app/prod-alb/abc")])));
+        assert!(scope.has_alarm("arn:a", &d(&[("FunctionName", "prod-worker"), ("Resource", "x")])));
+        assert!(!scope.has_alarm("arn:a", &d(&[("LoadBalancer", "app/staging-alb/def")])));
+        assert!(
+            !scope.has_alarm(
+                "arn:a",
+                &d(&[("FunctionName", "prod-worker"), ("TableName", "staging-sessions")])
+            ),
+            "one dimension of another environment is enough to leave it out"
+        );
+        assert!(
+            !scope.has_alarm("arn:a", &[]),
+            "an untagged alarm on nothing known is not ours"
+        );
+        assert!(scope.has_alarm("arn:aws:cloudwatch:eu-west-1:1:alarm:prod-composite", &[]));
+    }
+
+    #[test]
+    fn rest_apis_are_keyed_by_name_and_http_apis_by_id() {
+        let rest = res(
+            ResourceKind::ApiGateway,
+            "orders",
+            "arn:aws:apigateway:eu-west-1::/restapis/a1b2",
+        );
+        assert_eq!(dims_of(&rest), vec![("ApiName", "orders".to_string())]);
+        let http = res(
+            ResourceKind::ApiGateway,
+            "orders-http",
+            "arn:aws:apigateway:eu-west-1::/apis/z9",
+        );
+        assert_eq!(dims_of(&http), vec![("ApiId", "z9".to_string())]);
+    }
+}
