@@ -189,6 +189,41 @@ pub struct ServiceInfo {
     pub events: Vec<ServiceEvent>,
     pub tasks: Vec<TaskInfo>,
     pub target_groups: Vec<String>,
+    /// Who deploys it: ECS itself, CodeDeploy (blue/green) or an external controller.
+    #[serde(default)]
+    pub controller: DeploymentController,
+    /// The last tasks that stopped, newest first, with why (`stoppedReason`).
+    #[serde(default)]
+    pub stopped: Vec<TaskInfo>,
+}
+
+/// The deployment controller of an ECS service. Only an `Ecs` service can be rolled back with
+/// UpdateService; ECS refuses it for the other two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum DeploymentController {
+    #[default]
+    Ecs,
+    CodeDeploy,
+    External,
+}
+
+impl DeploymentController {
+    pub fn label(&self) -> &'static str {
+        match self {
+            DeploymentController::Ecs => "ECS",
+            DeploymentController::CodeDeploy => "CODE_DEPLOY",
+            DeploymentController::External => "EXTERNAL",
+        }
+    }
+
+    /// The API's word; a service without one is deployed by ECS.
+    pub fn parse(s: Option<&str>) -> DeploymentController {
+        match s {
+            Some("CODE_DEPLOY") => DeploymentController::CodeDeploy,
+            Some("EXTERNAL") => DeploymentController::External,
+            _ => DeploymentController::Ecs,
+        }
+    }
 }
 
 impl ServiceInfo {
@@ -237,6 +272,9 @@ pub struct TaskInfo {
     pub health: Option<String>,
     pub task_definition: String,
     pub started_ms: Option<i64>,
+    /// Why a stopped task stopped.
+    #[serde(default)]
+    pub stopped_reason: Option<String>,
 }
 
 /// Something the reader of a page must know about the data: a part that could not be read, or

@@ -228,6 +228,32 @@ fn lambda_error_rate(i: &Inputs<'_>) -> Check {
         return not_available(id, name, why);
     }
     let charts = i.charts.unwrap_or_default();
+    // The worst function, where each function's rate is known (live: every function).
+    let worst = charts
+        .iter()
+        .flat_map(|c| c.series.iter())
+        .filter(|s| s.key.as_deref() == Some("lambda_fn_error_rate"))
+        .filter_map(|s| {
+            let pts: Vec<f64> = s
+                .points
+                .iter()
+                .filter(|(t, _)| *t >= i.now_ms - 3_600_000)
+                .map(|(_, v)| *v)
+                .collect();
+            (!pts.is_empty()).then(|| (s.label.clone(), pts.iter().sum::<f64>() / pts.len() as f64))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    if let Some((f, r)) = worst.filter(|(_, r)| *r > LAMBDA_ERROR_RATE_PCT) {
+        let all = last_hour(charts, "lambda_error_rate", i.now_ms, true)
+            .map(|a| format!("; all functions {a:.2} %"))
+            .unwrap_or_default();
+        return check(
+            id,
+            name,
+            Level::Degraded,
+            format!("{f}: {r:.2} % over the last hour (> {LAMBDA_ERROR_RATE_PCT} %){all}"),
+        );
+    }
     let rate = match last_hour(charts, "lambda_error_rate", i.now_ms, true) {
         Some(r) => Some(r),
         None => match (
@@ -265,7 +291,29 @@ fn api_5xx(i: &Inputs<'_>) -> Check {
         };
         return check(id, name, level, format!("{rate:.2} % of requests over the last hour"));
     }
-    match last_hour(charts, "api_5xx", i.now_ms, false) {
+    let requests = last_hour(charts, "api_requests", i.now_ms, false);
+    match (last_hour(charts, "api_5xx", i.now_ms, false), requests) {
+        (Some(n), Some(r)) if r > 0.0 => {
+            let rate = n / r * 100.0;
+            let level = if rate > API_5XX_RATE_PCT {
+                Level::Degraded
+            } else {
+                Level::Healthy
+            };
+            check(
+                id,
+                name,
+                level,
+                format!("{n} 5xx of {r} requests in the last hour ({rate:.2} %)"),
+            )
+        }
+        (n, _) => api_5xx_count(id, name, n),
+    }
+}
+
+/// Where no request count is known, any 5xx in the hour is worth a look.
+fn api_5xx_count(id: &str, name: &str, n: Option<f64>) -> Check {
+    match n {
         None => check(id, name, Level::Healthy, "no API Gateway APIs".into()),
         Some(n) if n > 0.0 => check(id, name, Level::Degraded, format!("{n} 5xx responses in the last hour")),
         Some(_) => check(id, name, Level::Healthy, "no 5xx responses in the last hour".into()),

@@ -10,5 +10,6 @@ mod common;
 mod moto;
 mod moto_access;
 mod moto_incidents;
+mod moto_kinds;
 mod moto_rollbacks;
 mod moto_scope;

@@ -303,6 +303,18 @@ async fn metrics_alarms_and_the_status_check_against_moto() {
         strs(&seed["primary"]["backup_plans"])
     );
     assert!(backups["jobs"].is_null(), "moto has no backup jobs: not available");
+    let points: Vec<&str> = backups["recovery_points"]
+        .as_array()
+        .expect("recovery points")
+        .iter()
+        .filter_map(|p| p["resource"].as_str())
+        .collect();
+    assert_eq!(
+        points.len(),
+        1,
+        "the primary's automated backups, not the replica's: {points:?}"
+    );
+    assert!(points[0].ends_with(":db:taskflow-production"), "{points:?}");
 
     // Every alarm OK (the seeded ones start without data): healthy, exit 0.
     for name in seed["primary"]["alarms"]
@@ -322,7 +334,10 @@ async fn metrics_alarms_and_the_status_check_against_moto() {
         .iter()
         .find(|c| c["id"] == "backups")
         .expect("backups");
-    assert_eq!(backups_check["available"], false, "{backups_check}");
+    // moto has no backup jobs or protected resources, but the database's automated backups
+    // (LatestRestorableTime) count against the RPO.
+    assert_eq!(backups_check["available"], true, "{backups_check}");
+    assert_eq!(backups_check["level"], "healthy", "{backups_check}");
 
     // The 5xx alarm fires: SEV1 by the default rules, so unhealthy, exit 2.
     set_alarm(

@@ -2,7 +2,7 @@
 //! profile's role with a session named after the request and the person, and revocation writes
 //! the session-scoped deny policy. (Grants as a rollback's second key: moto_rollbacks.)
 
-use crate::common::{self, spawn_app_with};
+use crate::common::{self, Hold, Rule, proxied_moto, spawn_app_with};
 
 #[tokio::test]
 async fn a_grant_is_a_real_role_session_and_revocation_denies_it() {
@@ -183,74 +183,6 @@ ticket_pattern = "^(INC|CHG)-[0-9]+$"
 }
 
 // ---- Revocation that holds (issue 12, items 4-6) ----
-
-/// What the proxy in front of moto does with one call.
-enum Hold {
-    Pass,
-    /// Holds the call this long, then passes it on: the injected delay that opens a race wide.
-    For(std::time::Duration),
-    /// Holds the call until the test says so (or the time given passes), then passes it on.
-    Until(std::sync::Arc<tokio::sync::Notify>, std::time::Duration),
-    /// Answers IAM's "done" without passing it on: a write that is acknowledged and lost.
-    Lose,
-}
-
-type Rule = std::sync::Arc<dyn Fn(&str) -> Hold + Send + Sync>;
-
-/// moto behind a proxy that treats each call as `rule` says from its body (`Action=…`).
-async fn proxied_moto(moto: String, rule: Rule) -> String {
-    use axum::http::header;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let client = reqwest::Client::new();
-    let router = axum::Router::new().fallback(move |req: axum::extract::Request| {
-        let (client, moto, rule) = (client.clone(), moto.clone(), rule.clone());
-        async move {
-            let (parts, body) = req.into_parts();
-            let body = axum::body::to_bytes(body, usize::MAX).await.expect("body");
-            match rule(&String::from_utf8_lossy(&body)) {
-                Hold::Pass => {}
-                Hold::For(d) => tokio::time::sleep(d).await,
-                Hold::Until(go, at_most) => {
-                    let _ = tokio::time::timeout(at_most, go.notified()).await;
-                }
-                Hold::Lose => {
-                    let action = String::from_utf8_lossy(&body)
-                        .split('&')
-                        .find_map(|kv| kv.strip_prefix("Action=").map(str::to_string))
-                        .unwrap_or_default();
-                    return axum::http::Response::builder()
-                        .status(200)
-                        .header(header::CONTENT_TYPE, "text/xml")
-                        .body(axum::body::Body::from(format!(
-                            r#"<{action}Response xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><ResponseMetadata><RequestId>lost</RequestId></ResponseMetadata></{action}Response>"#
-                        )))
-                        .expect("response");
-                }
-            }
-            let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            let mut fwd = client.request(parts.method, format!("{moto}{path}")).body(body);
-            for (k, v) in &parts.headers {
-                if k != header::HOST && k != header::CONTENT_LENGTH {
-                    fwd = fwd.header(k, v);
-                }
-            }
-            let r = fwd.send().await.expect("moto answers");
-            let mut out = axum::http::Response::builder().status(r.status());
-            for (k, v) in r.headers() {
-                if k != header::TRANSFER_ENCODING && k != header::CONTENT_LENGTH {
-                    out = out.header(k, v);
-                }
-            }
-            out.body(axum::body::Body::from(r.bytes().await.expect("moto body")))
-                .expect("response")
-        }
-    });
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    url
-}
 
 /// A role of its own in moto that anyone may assume: (name, ARN).
 async fn fresh_role(iam: &aws_sdk_iam::Client, prefix: &str) -> (String, String) {

@@ -85,6 +85,8 @@ pub struct ServiceNow {
     pub desired: u32,
     /// Newest first.
     pub events: Vec<ServiceEvent>,
+    /// Who deploys it; only an ECS-controlled service can be rolled back with UpdateService.
+    pub controller: crate::model::DeploymentController,
 }
 
 impl ServiceNow {

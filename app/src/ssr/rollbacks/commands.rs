@@ -1,7 +1,10 @@
 //! The guarded rollback: a responder asks (`request_rollback`), someone else confirms
 //! (`confirm_rollback`), then the console calls UpdateService as the operator role.
 
-use super::policy::{check_incident, check_target, grant_counts, incident_still_open, may_confirm, may_request};
+use super::policy::{
+    check_controller, check_incident, check_target, controller_refusal, grant_counts, incident_still_open, may_confirm,
+    may_request,
+};
 use super::present::rollback_view;
 use super::queries::find_service;
 use crate::error::AppError;
@@ -71,6 +74,7 @@ pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequ
         )));
     }
     let svc = cloud.service_now(&meta.name, &cluster, &service).await?;
+    check_controller(&cluster, &service, svc.controller)?;
     let to_arn = cloud
         .task_definition_arn(&meta.name, &to)
         .await
@@ -217,6 +221,10 @@ async fn confirm_inner(state: &AppState, caller: &Caller, id: i64) -> Result<Rol
         return Err(AppError::Invalid(format!("rollback is off: {why}")));
     }
     let svc = cloud.service_now(&r.environment, &r.cluster, &r.service).await?;
+    if let Some(why) = controller_refusal(&r.cluster, &r.service, svc.controller) {
+        end_pending(state, &r, RollbackStatus::Failed, &why).await?;
+        return Err(AppError::Conflict(format!("rollback {id} ended: {why}")));
+    }
     if svc.task_definition != r.from_task_definition
         || check_target(&svc.task_definition, &r.to_task_definition).is_err()
     {

@@ -3,7 +3,7 @@
 //! person agreed, by confirming it or by approving a grant whose profile allows rollback.
 
 use crate::error::AppError;
-use crate::model::{Decision, Role, Tier, roles_allow};
+use crate::model::{Decision, DeploymentController, Role, Tier, roles_allow};
 use crate::ssr::access::person_only;
 use crate::ssr::auth::Caller;
 use crate::ssr::config::AccessProfile;
@@ -43,6 +43,30 @@ impl TaskDefRevision {
             family: family.to_string(),
             revision,
         })
+    }
+}
+
+/// The console rolls back with UpdateService, which ECS refuses for a service deployed by
+/// CodeDeploy (blue/green) or an external controller: those are refused here, with what to do.
+pub fn controller_refusal(cluster: &str, service: &str, controller: DeploymentController) -> Option<String> {
+    match controller {
+        DeploymentController::Ecs => None,
+        DeploymentController::CodeDeploy => Some(format!(
+            "{cluster}/{service} is deployed blue/green by CodeDeploy, and ECS refuses UpdateService for it: \
+             roll it back in CodeDeploy (stop the live deployment with rollback, or deploy the previous \
+             revision through its deployment group)"
+        )),
+        DeploymentController::External => Some(format!(
+            "{cluster}/{service} has an external deployment controller: roll it back with the tool that deploys it"
+        )),
+    }
+}
+
+/// `controller_refusal` as the answer of a rollback request or confirmation (409).
+pub fn check_controller(cluster: &str, service: &str, controller: DeploymentController) -> Result<(), AppError> {
+    match controller_refusal(cluster, service, controller) {
+        None => Ok(()),
+        Some(why) => Err(AppError::Conflict(why)),
     }
 }
 

@@ -1,6 +1,6 @@
 //! What a service can roll back to, and its rollbacks.
 
-use super::policy::TaskDefRevision;
+use super::policy::{TaskDefRevision, controller_refusal};
 use super::present::rollback_view;
 use crate::error::AppError;
 use crate::model::{IncidentChoice, Role, RollbackTarget, Tier};
@@ -60,7 +60,8 @@ pub async fn rollback_target(
     let (current, previous, mut off) = match now_svc {
         Ok(s) => {
             let prev = previous_revision(&s.task_definition, &s.deployments);
-            (short(&s.task_definition), prev, None)
+            let off = controller_refusal(cluster, service, s.controller);
+            (short(&s.task_definition), prev, off)
         }
         Err(e) => {
             // Fall back to the cached inventory for the page; rollback is off without a live read.

@@ -1,10 +1,11 @@
 //! CloudWatch: every alarm of the environment (DescribeAlarms, paginated) and the charts of a
-//! page in one GetMetricData call (up to 500 queries a call), plus one more for the percentile
-//! statistics, which some endpoints cannot compute (moto answers 500): those charts then say
-//! "not available from this endpoint" and the others are unaffected.
+//! page (planned in charts.rs) in as few GetMetricData calls as the 500-query limit allows, plus
+//! one more for the percentile statistics, which some endpoints cannot compute (moto answers
+//! 500): those charts then say "not available from this endpoint" and the others are unaffected.
 
+pub use super::charts::{ChartSpec, QuerySpec, Role, plan};
 use super::err_text;
-use crate::model::{Alarm, AlarmState, Chart, DataNote, Resource, ResourceKind, Series};
+use crate::model::{Alarm, AlarmState, Chart, DataNote, Gauge, Series};
 use crate::ssr::cloud::SeverityRules;
 use aws_sdk_cloudwatch::Client;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StateValue};
@@ -12,8 +13,6 @@ use std::collections::HashMap;
 
 /// GetMetricData takes at most 500 queries per call.
 pub const MAX_QUERIES: usize = 500;
-/// Charts per kind of resource, so that a large account does not make a page of a thousand charts.
-const PER_KIND: usize = 4;
 
 /// An alarm as read, with what decides whose it is (its ARN, for the tag, and every dimension).
 #[derive(Debug, Clone)]
@@ -88,181 +87,6 @@ pub async fn alarms(client: &Client, severity: &SeverityRules) -> Result<Vec<Rea
     Ok(out)
 }
 
-/// One series to fetch.
-#[derive(Debug, Clone)]
-pub struct QuerySpec {
-    pub chart: usize,
-    pub label: String,
-    pub key: Option<&'static str>,
-    pub namespace: &'static str,
-    pub metric: &'static str,
-    pub dims: Vec<(&'static str, String)>,
-    pub stat: &'static str,
-    /// Multiply values by this (seconds → ms; sums → per second).
-    pub scale: f64,
-}
-
-impl QuerySpec {
-    fn percentile(&self) -> bool {
-        self.stat.starts_with('p')
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct ChartSpec {
-    pub title: String,
-    pub unit: &'static str,
-    /// "Namespace/Metric" whose alarm threshold is drawn, and the scale it needs.
-    pub threshold_metric: Option<(String, f64)>,
-}
-
-/// The charts the demo systems' dashboards show (docs/DEMO.md), for the resources of an
-/// environment: requests/s, p50/p95/p99 latency and 5xx per load balancer; CPU and memory per ECS
-/// service; connections per database; invocations, errors, throttles and duration per Lambda
-/// function; 5xx and latency per API.
-pub fn plan(resources: &[Resource], period: i32) -> (Vec<ChartSpec>, Vec<QuerySpec>) {
-    let mut charts = Vec::new();
-    let mut queries = Vec::new();
-    let mut add = |title: String, unit: &'static str, threshold: Option<(String, f64)>, qs: Vec<QuerySpec>| {
-        let idx = charts.len();
-        charts.push(ChartSpec {
-            title,
-            unit,
-            threshold_metric: threshold,
-        });
-        queries.extend(qs.into_iter().map(|mut q| {
-            q.chart = idx;
-            q
-        }));
-    };
-    let q = |label: &str, key, namespace, metric, dims: Vec<(&'static str, String)>, stat, scale| QuerySpec {
-        chart: 0,
-        label: label.to_string(),
-        key,
-        namespace,
-        metric,
-        dims,
-        stat,
-        scale,
-    };
-    let of = |kind: ResourceKind| resources.iter().filter(move |r| r.kind == kind).take(PER_KIND);
-    for lb in of(ResourceKind::LoadBalancer) {
-        // The metric dimension is the ARN's suffix: app/name/id.
-        let Some(dim) = lb.id.split(":loadbalancer/").nth(1).map(str::to_string) else {
-            continue;
-        };
-        let d = || vec![("LoadBalancer", dim.clone())];
-        let per_s = 1.0 / f64::from(period);
-        add(
-            format!("Requests/s — {}", lb.name),
-            "req/s",
-            None,
-            vec![q(
-                "requests/s",
-                None,
-                "AWS/ApplicationELB",
-                "RequestCount",
-                d(),
-                "Sum",
-                per_s,
-            )],
-        );
-        add(
-            format!("Latency — {}", lb.name),
-            "ms",
-            Some(("AWS/ApplicationELB/TargetResponseTime".into(), 1000.0)),
-            ["p50", "p95", "p99"]
-                .into_iter()
-                .map(|p| q(p, None, "AWS/ApplicationELB", "TargetResponseTime", d(), p, 1000.0))
-                .collect(),
-        );
-        add(
-            format!("5xx — {}", lb.name),
-            "count",
-            Some(("AWS/ApplicationELB/HTTPCode_Target_5XX_Count".into(), 1.0)),
-            vec![q(
-                "target 5xx",
-                None,
-                "AWS/ApplicationELB",
-                "HTTPCode_Target_5XX_Count",
-                d(),
-                "Sum",
-                1.0,
-            )],
-        );
-    }
-    for svc in of(ResourceKind::EcsService) {
-        let Some(info) = &svc.service else { continue };
-        let d = || vec![("ClusterName", info.cluster.clone()), ("ServiceName", svc.name.clone())];
-        add(
-            format!("CPU and memory — {}", svc.name),
-            "%",
-            Some(("AWS/ECS/CPUUtilization".into(), 1.0)),
-            vec![
-                q("CPU", None, "AWS/ECS", "CPUUtilization", d(), "Average", 1.0),
-                q("memory", None, "AWS/ECS", "MemoryUtilization", d(), "Average", 1.0),
-            ],
-        );
-    }
-    for db in of(ResourceKind::RdsInstance) {
-        let d = || vec![("DBInstanceIdentifier", db.name.clone())];
-        add(
-            format!("DB connections — {}", db.name),
-            "count",
-            Some(("AWS/RDS/DatabaseConnections".into(), 1.0)),
-            vec![q(
-                "connections",
-                None,
-                "AWS/RDS",
-                "DatabaseConnections",
-                d(),
-                "Average",
-                1.0,
-            )],
-        );
-    }
-    for f in of(ResourceKind::Lambda) {
-        let d = || vec![("FunctionName", f.name.clone())];
-        add(
-            format!("Invocations — {}", f.name),
-            "count",
-            Some(("AWS/Lambda/Errors".into(), 1.0)),
-            vec![
-                q(
-                    "invocations",
-                    Some("lambda_invocations"),
-                    "AWS/Lambda",
-                    "Invocations",
-                    d(),
-                    "Sum",
-                    1.0,
-                ),
-                q("errors", Some("lambda_errors"), "AWS/Lambda", "Errors", d(), "Sum", 1.0),
-                q("throttles", None, "AWS/Lambda", "Throttles", d(), "Sum", 1.0),
-            ],
-        );
-        add(
-            format!("Duration — {}", f.name),
-            "ms",
-            Some(("AWS/Lambda/Duration".into(), 1.0)),
-            vec![q("average", None, "AWS/Lambda", "Duration", d(), "Average", 1.0)],
-        );
-    }
-    for api in of(ResourceKind::ApiGateway) {
-        let d = || vec![("ApiName", api.name.clone())];
-        add(
-            format!("API 5xx and latency — {}", api.name),
-            "count / ms",
-            Some(("AWS/ApiGateway/5XXError".into(), 1.0)),
-            vec![
-                q("5xx", Some("api_5xx"), "AWS/ApiGateway", "5XXError", d(), "Sum", 1.0),
-                q("latency", None, "AWS/ApiGateway", "Latency", d(), "Average", 1.0),
-            ],
-        );
-    }
-    (charts, queries)
-}
-
 fn to_query(i: usize, q: &QuerySpec, period: i32) -> MetricDataQuery {
     let metric = Metric::builder()
         .namespace(q.namespace)
@@ -277,7 +101,13 @@ fn to_query(i: usize, q: &QuerySpec, period: i32) -> MetricDataQuery {
     MetricDataQuery::builder()
         .id(format!("q{i}"))
         .label(&q.label)
-        .metric_stat(MetricStat::builder().metric(metric).period(period).stat(q.stat).build())
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric)
+                .period(q.period.unwrap_or(period))
+                .stat(q.stat)
+                .build(),
+        )
         .return_data(true)
         .build()
 }
@@ -293,12 +123,20 @@ pub async fn fetch(
 ) -> (HashMap<usize, Vec<(i64, f64)>>, Vec<DataNote>) {
     let mut values = HashMap::new();
     let mut notes = Vec::new();
-    for percentile in [false, true] {
+    // Plain statistics, then percentiles; daily metrics (S3) with a window of a few days.
+    let mut groups: Vec<(bool, Option<i32>)> = queries.iter().map(|q| (q.percentile(), q.period)).collect();
+    groups.sort();
+    groups.dedup();
+    for (percentile, own_period) in groups {
         let group: Vec<(usize, &QuerySpec)> = queries
             .iter()
             .enumerate()
-            .filter(|(_, q)| q.percentile() == percentile)
+            .filter(|(_, q)| q.percentile() == percentile && q.period == own_period)
             .collect();
+        let start_ms = match own_period {
+            Some(p) => start_ms.min(end_ms - 3 * i64::from(p) * 1000),
+            None => start_ms,
+        };
         for chunk in group.chunks(MAX_QUERIES) {
             let result = client
                 .get_metric_data()
@@ -356,6 +194,99 @@ pub async fn fetch(
     (values, notes)
 }
 
+/// Points of several series summed per timestamp.
+fn sum_by_time<'a>(series: impl Iterator<Item = &'a Vec<(i64, f64)>>) -> Vec<(i64, f64)> {
+    let mut by_t: std::collections::BTreeMap<i64, f64> = std::collections::BTreeMap::new();
+    for points in series {
+        for (t, v) in points {
+            *by_t.entry(*t).or_default() += v;
+        }
+    }
+    by_t.into_iter().collect()
+}
+
+/// The series of one chart: queries with the same label are summed per timestamp (one line for
+/// "errors of every function"); a ratio chart is one line, 100 × numerators ÷ denominators at each
+/// timestamp where the denominator is not zero (what the metric math `100*(a+b)/r` computes).
+fn series_of(spec: &ChartSpec, mine: &[(usize, &QuerySpec)], values: &HashMap<usize, Vec<(i64, f64)>>) -> Vec<Series> {
+    if let Some((label, key)) = spec.ratio {
+        let mut out: Vec<Series> = ratio(mine, values, |_| true)
+            .map(|points| Series {
+                label: label.to_string(),
+                key: key.map(str::to_string),
+                points,
+            })
+            .into_iter()
+            .collect();
+        if let Some(each_key) = spec.ratio_each {
+            let mut labels: Vec<&str> = mine.iter().map(|(_, q)| q.label.as_str()).collect();
+            labels.sort();
+            labels.dedup();
+            let mut each: Vec<Series> = labels
+                .into_iter()
+                .filter_map(|l| {
+                    ratio(mine, values, |q| q.label == l).map(|points| Series {
+                        label: l.to_string(),
+                        key: Some(each_key.to_string()),
+                        points,
+                    })
+                })
+                .collect();
+            let peak = |s: &Series| s.points.iter().map(|(_, v)| *v).fold(0.0, f64::max);
+            each.sort_by(|a, b| peak(b).total_cmp(&peak(a)));
+            each.truncate(super::charts::TOP_SERIES);
+            out.extend(each);
+        }
+        return out;
+    }
+    let mut labels: Vec<(&str, Option<&'static str>)> = Vec::new();
+    for (_, q) in mine {
+        if !labels.iter().any(|(l, _)| *l == q.label) {
+            labels.push((&q.label, q.key));
+        }
+    }
+    labels
+        .into_iter()
+        .filter_map(|(label, key)| {
+            let parts: Vec<&Vec<(i64, f64)>> = mine
+                .iter()
+                .filter(|(_, q)| q.label == label)
+                .filter_map(|(i, _)| values.get(i))
+                .collect();
+            (!parts.is_empty()).then(|| Series {
+                label: label.to_string(),
+                key: key.map(str::to_string),
+                points: sum_by_time(parts.into_iter()),
+            })
+        })
+        .collect()
+}
+
+/// 100 × the numerators ÷ the denominators of the queries `pick` keeps, per timestamp where the
+/// denominator is not zero; None when either side has no data.
+fn ratio(
+    mine: &[(usize, &QuerySpec)],
+    values: &HashMap<usize, Vec<(i64, f64)>>,
+    pick: impl Fn(&QuerySpec) -> bool,
+) -> Option<Vec<(i64, f64)>> {
+    let side = |role: Role| {
+        let parts: Vec<&Vec<(i64, f64)>> = mine
+            .iter()
+            .filter(|(_, q)| q.role == role && pick(q))
+            .filter_map(|(i, _)| values.get(i))
+            .collect();
+        (!parts.is_empty()).then(|| sum_by_time(parts.into_iter()))
+    };
+    let (num, den) = (side(Role::Numerator)?, side(Role::Denominator)?);
+    let num: HashMap<i64, f64> = num.into_iter().collect();
+    Some(
+        den.into_iter()
+            .filter(|(_, d)| *d > 0.0)
+            .map(|(t, d)| (t, 100.0 * num.get(&t).copied().unwrap_or(0.0) / d))
+            .collect(),
+    )
+}
+
 /// Charts from the plan and the fetched values; thresholds from the alarms on the same metric.
 pub fn assemble(
     charts: &[ChartSpec],
@@ -370,16 +301,7 @@ pub fn assemble(
         .enumerate()
         .map(|(ci, spec)| {
             let mine: Vec<(usize, &QuerySpec)> = queries.iter().enumerate().filter(|(_, q)| q.chart == ci).collect();
-            let series: Vec<Series> = mine
-                .iter()
-                .filter_map(|(i, q)| {
-                    values.get(i).map(|points| Series {
-                        label: q.label.clone(),
-                        key: q.key.map(str::to_string),
-                        points: points.clone(),
-                    })
-                })
-                .collect();
+            let series = series_of(spec, &mine, values);
             let unavailable = failed_all || (failed_percentiles && mine.iter().all(|(_, q)| q.percentile()));
             let note = if unavailable {
                 Some("not available from this endpoint".to_string())
@@ -406,9 +328,31 @@ pub fn assemble(
         .collect()
 }
 
+/// The environment page's "current figures": the latest datapoint of each chart's headline
+/// series (charts.rs says which), as the demo shows them.
+pub fn gauges(specs: &[ChartSpec], charts: &[Chart]) -> Vec<Gauge> {
+    specs
+        .iter()
+        .zip(charts)
+        .filter_map(|(spec, chart)| {
+            let label = spec.gauge?;
+            let series = chart.series.iter().find(|s| s.label == label)?;
+            let (_, v) = series.points.last()?;
+            let subject = chart.title.split(" — ").nth(1).unwrap_or(&chart.title);
+            Some(Gauge {
+                label: format!("{label} — {subject}"),
+                value: (v * 100.0).round() / 100.0,
+                unit: chart.unit.clone(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use super::super::charts::PER_KIND;
     use super::*;
+    use crate::model::{Resource, ResourceKind};
     use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput;
     use aws_sdk_cloudwatch::types::MetricDataResult;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -456,7 +400,12 @@ mod tests {
                         MetricDataResult::builder()
                             .id(q.id().unwrap_or_default())
                             .timestamps(aws_smithy_types::DateTime::from_secs(1_800_000_000))
-                            .values(if q.label() == Some("errors") { 2.0 } else { 60.0 })
+                            .values(
+                                match q.metric_stat().and_then(|m| m.metric()).and_then(|m| m.metric_name()) {
+                                    Some("Errors" | "HTTPCode_Target_5XX_Count" | "HTTPCode_ELB_5XX_Count") => 2.0,
+                                    _ => 60.0,
+                                },
+                            )
                             .build()
                     })
                     .collect();
@@ -518,19 +467,66 @@ mod tests {
             .find(|c| c.title == "Invocations — fn-0")
             .ok_or("invocations")?;
         assert_eq!(
-            inv.series
-                .iter()
-                .find(|s| s.key.as_deref() == Some("lambda_errors"))
-                .map(|s| s.points[0].1),
+            inv.series.iter().find(|s| s.label == "errors").map(|s| s.points[0].1),
             Some(2.0)
         );
+        // Every function: the error rate of all of them (100 × 6 errors ÷ 180 invocations) and of
+        // each, keyed for the error-rate check.
+        let all = out
+            .iter()
+            .find(|c| c.title == "Lambda error rate — all 3 functions")
+            .ok_or("all functions")?;
+        let of = |key: &str| {
+            all.series
+                .iter()
+                .filter(|s| s.key.as_deref() == Some(key))
+                .map(|s| s.points[0].1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of("lambda_error_rate").len(), 1);
+        assert!((of("lambda_error_rate")[0] - 600.0 / 180.0).abs() < 1e-9, "{all:?}");
+        assert_eq!(of("lambda_fn_error_rate").len(), 3, "one line per function");
+        // The load balancer's error rate: 100 × (target + ELB 5xx) ÷ requests = 100 × 4 ÷ 60.
+        let rate = out
+            .iter()
+            .find(|c| c.title.starts_with("Error rate"))
+            .ok_or("error rate")?;
+        assert_eq!(rate.series.len(), 1);
+        assert!((rate.series[0].points[0].1 - 400.0 / 60.0).abs() < 1e-9, "{rate:?}");
         Ok(())
     }
 
+    #[tokio::test]
+    async fn every_function_is_read_in_calls_of_at_most_500_queries() {
+        let (_, queries) = plan(&lambdas(300), 60);
+        let plain = mock!(Client::get_metric_data)
+            .match_requests(|r| r.metric_data_queries().len() <= MAX_QUERIES)
+            .then_output(|| GetMetricDataOutput::builder().build());
+        let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, [&plain]);
+        let (_, notes) = fetch(&client, &queries, 60, 1_799_996_400_000, 1_800_000_000_000).await;
+        assert!(notes.is_empty(), "{notes:?}");
+        let plain_queries = queries.iter().filter(|q| !q.percentile()).count();
+        assert!(plain_queries > MAX_QUERIES);
+        assert_eq!(
+            plain.num_calls(),
+            plain_queries.div_ceil(MAX_QUERIES) + 1,
+            "plain statistics in full batches of 500, then one call of percentiles"
+        );
+    }
+
     #[test]
-    fn a_large_account_is_charted_a_few_resources_per_kind() {
+    fn a_large_account_is_charted_a_few_resources_per_kind_and_every_function_is_summed() {
         let (charts, queries) = plan(&lambdas(200), 60);
-        assert_eq!(charts.len(), PER_KIND * 2, "invocations and duration per function");
-        assert_eq!(queries.len(), PER_KIND * 4);
+        assert_eq!(
+            charts.len(),
+            PER_KIND * 2 + 1,
+            "invocations and duration per charted function, and one chart of all"
+        );
+        assert_eq!(queries.len(), PER_KIND * 6 + 200 * 2);
+        let every = queries
+            .iter()
+            .filter(|q| q.role == Role::Numerator && q.metric == "Errors")
+            .count();
+        assert_eq!(every, 200, "the error-rate check reads every function");
     }
 }

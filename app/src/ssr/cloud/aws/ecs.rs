@@ -3,7 +3,10 @@
 //! paginator followed and a bounded number of calls in flight.
 
 use super::{CONCURRENCY, err_text, secs_to_ms};
-use crate::model::{DeploymentInfo, Health, Resource, ResourceKind, ServiceEvent, ServiceInfo, TaskCounts, TaskInfo};
+use crate::model::{
+    DeploymentController, DeploymentInfo, Health, Resource, ResourceKind, ServiceEvent, ServiceInfo, TaskCounts,
+    TaskInfo,
+};
 use crate::ssr::cloud::short_taskdef;
 use aws_sdk_ecs::Client;
 use aws_sdk_ecs::types::{Service, Task};
@@ -135,10 +138,13 @@ pub async fn read(client: &Client, taskdefs: &TaskDefCache) -> Result<Vec<Resour
             },
             zones: vec![],
             tasks: None,
-            details: vec![
-                ("services".into(), c.active_services_count().to_string()),
-                ("running tasks".into(), c.running_tasks_count().to_string()),
-            ],
+            details: [
+                ("services".to_string(), c.active_services_count().to_string()),
+                ("running tasks".to_string(), c.running_tasks_count().to_string()),
+            ]
+            .into_iter()
+            .chain(strategy(c.default_capacity_provider_strategy()).map(|t| (format!("default {CAPACITY}"), t)))
+            .collect(),
             links: vec![],
             service: None,
         });
@@ -150,6 +156,9 @@ pub async fn read(client: &Client, taskdefs: &TaskDefCache) -> Result<Vec<Resour
     }
     Ok(out)
 }
+
+/// Stopped tasks kept per service (newest first): enough to see why tasks keep dying.
+pub const STOPPED_PER_SERVICE: usize = 5;
 
 async fn read_cluster(client: &Client, cluster: &str) -> Result<(Vec<Service>, Vec<Task>), String> {
     let service_arns: Vec<String> = client
@@ -186,6 +195,18 @@ async fn read_cluster(client: &Client, cluster: &str) -> Result<(Vec<Service>, V
         .try_collect()
         .await
         .map_err(|e| err_text("ECS ListTasks", &e))?;
+    // The last stopped tasks (ECS keeps them about an hour): one page, newest first.
+    let stopped_arns = client
+        .list_tasks()
+        .cluster(cluster)
+        .desired_status(aws_sdk_ecs::types::DesiredStatus::Stopped)
+        .max_results(100)
+        .send()
+        .await
+        .map_err(|e| err_text("ECS ListTasks (stopped)", &e))?
+        .task_arns()
+        .to_vec();
+    let task_arns: Vec<String> = task_arns.into_iter().chain(stopped_arns).collect();
     let tasks = in_batches(task_arns, DESCRIBE_TASKS_BATCH, |chunk| {
         let (client, cluster) = (client.clone(), cluster.to_string());
         async move {
@@ -227,23 +248,14 @@ fn service_resource(cluster_arn: &str, s: &Service, tasks: &[Task], taskdefs: &T
         pending: s.pending_count().max(0) as u32,
     };
     let group = format!("service:{name}");
-    let task_infos: Vec<TaskInfo> = tasks
+    let (stopped, live): (Vec<&Task>, Vec<&Task>) = tasks
         .iter()
         .filter(|t| t.group() == Some(group.as_str()) || t.started_by() == s.service_arn())
-        .map(|t| TaskInfo {
-            id: t
-                .task_arn()
-                .and_then(|a| a.rsplit('/').next())
-                .unwrap_or_default()
-                .to_string(),
-            az: t.availability_zone().map(str::to_string),
-            last_status: t.last_status().unwrap_or_default().to_string(),
-            desired_status: t.desired_status().unwrap_or_default().to_string(),
-            health: t.health_status().map(|h| h.as_str().to_string()),
-            task_definition: short_taskdef(t.task_definition_arn().unwrap_or_default()),
-            started_ms: t.started_at().map(secs_to_ms),
-        })
-        .collect();
+        .partition(|t| t.desired_status() == Some("STOPPED") && t.last_status() == Some("STOPPED"));
+    let mut stopped: Vec<TaskInfo> = stopped.into_iter().map(task_info).collect();
+    stopped.sort_by_key(|t| std::cmp::Reverse(t.started_ms));
+    stopped.truncate(STOPPED_PER_SERVICE);
+    let task_infos: Vec<TaskInfo> = live.into_iter().map(task_info).collect();
     let td_arn = s.task_definition().unwrap_or_default();
     let facts = taskdefs.get(td_arn).unwrap_or_default();
     let info = ServiceInfo {
@@ -261,6 +273,8 @@ fn service_resource(cluster_arn: &str, s: &Service, tasks: &[Task], taskdefs: &T
             .iter()
             .filter_map(|l| l.target_group_arn().map(str::to_string))
             .collect(),
+        controller: DeploymentController::parse(s.deployment_controller().map(|c| c.r#type().as_str())),
+        stopped,
     };
     let mut zones: Vec<String> = info.tasks.iter().filter_map(|t| t.az.clone()).collect();
     zones.sort();
@@ -279,6 +293,22 @@ fn service_resource(cluster_arn: &str, s: &Service, tasks: &[Task], taskdefs: &T
     if let (Some(c), Some(m)) = (&info.cpu, &info.memory) {
         details.push(("cpu / memory".into(), format!("{c} / {m} MB")));
     }
+    if info.controller != DeploymentController::Ecs {
+        details.push(("deployment controller".into(), info.controller.label().into()));
+    }
+    if let Some(text) = strategy(s.capacity_provider_strategy()) {
+        details.push((CAPACITY.into(), text));
+    }
+    if let Some(t) = info.stopped.first() {
+        details.push((
+            "last stopped task".into(),
+            format!(
+                "{}: {}",
+                t.id.chars().take(8).collect::<String>(),
+                t.stopped_reason.as_deref().unwrap_or("no reason given")
+            ),
+        ));
+    }
     Resource {
         kind: ResourceKind::EcsService,
         name,
@@ -290,6 +320,42 @@ fn service_resource(cluster_arn: &str, s: &Service, tasks: &[Task], taskdefs: &T
         details,
         links: vec![],
         service: Some(Box::new(info)),
+    }
+}
+
+/// The detail that shows a capacity-provider strategy (Spot or not).
+pub const CAPACITY: &str = "capacity providers";
+
+/// "FARGATE_SPOT (weight 3), FARGATE (base 1, weight 1)"; None for no strategy.
+fn strategy(items: &[aws_sdk_ecs::types::CapacityProviderStrategyItem]) -> Option<String> {
+    let parts: Vec<String> = items
+        .iter()
+        .map(|c| {
+            let base = if c.base() > 0 {
+                format!("base {}, ", c.base())
+            } else {
+                String::new()
+            };
+            format!("{} ({base}weight {})", c.capacity_provider(), c.weight())
+        })
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+fn task_info(t: &Task) -> TaskInfo {
+    TaskInfo {
+        id: t
+            .task_arn()
+            .and_then(|a| a.rsplit('/').next())
+            .unwrap_or_default()
+            .to_string(),
+        az: t.availability_zone().map(str::to_string),
+        last_status: t.last_status().unwrap_or_default().to_string(),
+        desired_status: t.desired_status().unwrap_or_default().to_string(),
+        health: t.health_status().map(|h| h.as_str().to_string()),
+        task_definition: short_taskdef(t.task_definition_arn().unwrap_or_default()),
+        started_ms: t.stopped_at().or(t.started_at()).map(secs_to_ms),
+        stopped_reason: t.stopped_reason().map(str::to_string),
     }
 }
 

@@ -3,15 +3,23 @@
 //! and single flight, bounded concurrency, timeouts short enough for a page to answer within 5 s,
 //! and every call attempt counted in /metrics.
 
+pub mod apigateway;
 pub mod backup;
 pub mod cache;
+pub mod charts;
+pub mod cloudformation;
 pub mod cloudwatch;
+pub mod codedeploy;
 pub mod counting;
 pub mod ecs;
+pub mod elasticache;
 pub mod elb;
+pub mod eventbridge;
 pub mod grants;
+pub mod lambda;
 pub mod operate;
 pub mod rds;
+pub mod scaling;
 pub mod scope;
 pub mod tagging;
 
@@ -44,6 +52,9 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(3500);
 /// No part of a page waits longer than this for AWS.
 pub const PART_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// The inventory waits for the current figures only until this long after it began.
+pub const GAUGE_BUDGET: Duration = Duration::from_millis(4500);
+
 /// How long each kind of data is served from the cache.
 pub const TTL_ECS: Duration = Duration::from_secs(15);
 pub const TTL_ELB: Duration = Duration::from_secs(30);
@@ -51,6 +62,13 @@ pub const TTL_RDS: Duration = Duration::from_secs(60);
 pub const TTL_TAGGED: Duration = Duration::from_secs(300);
 pub const TTL_ALARMS: Duration = Duration::from_secs(30);
 pub const TTL_BACKUPS: Duration = Duration::from_secs(120);
+pub const TTL_STACKS: Duration = Duration::from_secs(60);
+pub const TTL_LAMBDA: Duration = Duration::from_secs(60);
+pub const TTL_APIS: Duration = Duration::from_secs(300);
+pub const TTL_RULES: Duration = Duration::from_secs(120);
+pub const TTL_ELASTICACHE: Duration = Duration::from_secs(60);
+pub const TTL_SCALING: Duration = Duration::from_secs(120);
+pub const TTL_CODEDEPLOY: Duration = Duration::from_secs(30);
 /// After a failed refresh, how long stale data is served before AWS is asked again.
 pub const RETRY_AFTER: Duration = Duration::from_secs(10);
 
@@ -95,6 +113,44 @@ where
         other => source_chain(other),
     };
     format!("{what}: {detail}")
+}
+
+/// A resource row read through a service's own API.
+pub(crate) fn row(
+    kind: ResourceKind,
+    name: &str,
+    id: &str,
+    status: &str,
+    health: crate::model::Health,
+    details: Vec<(String, String)>,
+) -> Resource {
+    Resource {
+        kind,
+        name: name.to_string(),
+        id: id.to_string(),
+        status: status.to_string(),
+        health,
+        zones: vec![],
+        tasks: None,
+        details,
+        links: vec![],
+        service: None,
+    }
+}
+
+/// An RFC 3339 time, to the minute, for a detail cell.
+pub(crate) fn when(t: &aws_smithy_types::DateTime) -> String {
+    chrono::DateTime::from_timestamp_millis(secs_to_ms(t))
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_default()
+}
+
+/// Whether tags read from the resource itself carry the selector's tag.
+pub(crate) fn carries<'a>(
+    selector: Option<&crate::ssr::config::Selector>,
+    mut tags: impl Iterator<Item = (&'a str, &'a str)>,
+) -> bool {
+    selector.is_none_or(|s| tags.any(|(k, v)| k == s.tag_key && v == s.tag_value))
 }
 
 pub(crate) fn secs_to_ms(t: &aws_smithy_types::DateTime) -> i64 {
@@ -150,6 +206,14 @@ pub struct Clients {
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub backup: aws_sdk_backup::Client,
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub apigateway: aws_sdk_apigateway::Client,
+    pub apigatewayv2: aws_sdk_apigatewayv2::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
+    pub elasticache: aws_sdk_elasticache::Client,
+    pub scaling: aws_sdk_applicationautoscaling::Client,
+    pub codedeploy: aws_sdk_codedeploy::Client,
 }
 
 impl Clients {
@@ -170,6 +234,14 @@ impl Clients {
             tagging: client!(aws_sdk_resourcegroupstagging),
             cloudwatch: client!(aws_sdk_cloudwatch),
             backup: client!(aws_sdk_backup),
+            cloudformation: client!(aws_sdk_cloudformation),
+            lambda: client!(aws_sdk_lambda),
+            apigateway: client!(aws_sdk_apigateway),
+            apigatewayv2: client!(aws_sdk_apigatewayv2),
+            eventbridge: client!(aws_sdk_eventbridge),
+            elasticache: client!(aws_sdk_elasticache),
+            scaling: client!(aws_sdk_applicationautoscaling),
+            codedeploy: client!(aws_sdk_codedeploy),
         }
     }
 }
@@ -184,8 +256,10 @@ struct EnvReader {
     resources: Cache<Vec<Resource>>,
     arns: Cache<Vec<String>>,
     alarms: Cache<Vec<cloudwatch::ReadAlarm>>,
-    charts: Cache<(Vec<Chart>, Vec<DataNote>)>,
+    charts: Cache<(Vec<Chart>, Vec<DataNote>, Vec<crate::model::Gauge>)>,
     backups: Cache<backup::ReadBackups>,
+    scaling: Cache<Vec<(String, String)>>,
+    codedeploy: Cache<Vec<(String, String, String)>>,
     taskdefs: ecs::TaskDefCache,
 }
 
@@ -211,6 +285,8 @@ impl SdkCloud {
                     alarms: Cache::new(RETRY_AFTER),
                     charts: Cache::new(RETRY_AFTER),
                     backups: Cache::new(RETRY_AFTER),
+                    scaling: Cache::new(RETRY_AFTER),
+                    codedeploy: Cache::new(RETRY_AFTER),
                     taskdefs: ecs::TaskDefCache::default(),
                 };
                 (e.name.clone(), Arc::new(reader))
@@ -264,6 +340,77 @@ impl SdkCloud {
 }
 
 impl SdkCloud {
+    /// The charts of a range (cached for one period), their notes, and the current figures.
+    async fn charts(
+        &self,
+        env: &str,
+        inv: &Inventory,
+        range: TimeRange,
+        now_ms: i64,
+    ) -> Result<(Vec<Chart>, Vec<DataNote>, Vec<crate::model::Gauge>), CloudError> {
+        let (reader, clients) = self.reader(env).await?;
+        let period = range.period();
+        let (specs, queries) = cloudwatch::plan(&inv.resources, period);
+        let alarms = inv.alarms.clone();
+        let ttl = Duration::from_secs(u64::try_from(period).unwrap_or(60));
+        let fetch = async move {
+            let end = now_ms - now_ms.rem_euclid(i64::from(period) * 1000);
+            let start = end - range.seconds() * 1000;
+            let (values, notes) = cloudwatch::fetch(&clients.cloudwatch, &queries, period, start, end).await;
+            let failed_percentiles = notes.iter().any(|n| n.part == "metrics (percentiles)");
+            let failed_all = notes.iter().any(|n| n.part == "metrics");
+            let charts = cloudwatch::assemble(&specs, &queries, &values, failed_percentiles, failed_all, &alarms);
+            let gauges = cloudwatch::gauges(&specs, &charts);
+            Ok((charts, notes, gauges))
+        };
+        let fetched = part(&reader.charts, range.label(), ttl, &self.metrics, fetch).await;
+        let mut notes = Vec::new();
+        let (charts, mut inner, gauges) = take("metrics", fetched, &mut notes);
+        notes.append(&mut inner);
+        Ok((charts, notes, gauges))
+    }
+
+    /// Services deployed by CodeDeploy get their deployment group and last deployment (read only
+    /// when there is such a service).
+    async fn with_codedeploy(
+        &self,
+        reader: &EnvReader,
+        clients: &Clients,
+        resources: &mut [Resource],
+        notes: &mut Vec<DataNote>,
+    ) {
+        let wanted: Vec<(String, String)> = resources
+            .iter()
+            .filter_map(|r| {
+                let s = r.service.as_ref()?;
+                (s.controller == crate::model::DeploymentController::CodeDeploy)
+                    .then(|| (s.cluster.clone(), r.name.clone()))
+            })
+            .collect();
+        if wanted.is_empty() {
+            return;
+        }
+        let read = codedeploy::read(&clients.codedeploy, &wanted);
+        let fetched = part(&reader.codedeploy, "codedeploy", TTL_CODEDEPLOY, &self.metrics, read).await;
+        let groups = take("CodeDeploy", fetched, notes);
+        for r in resources.iter_mut() {
+            let Some(cluster) = r
+                .service
+                .as_ref()
+                .filter(|s| s.controller == crate::model::DeploymentController::CodeDeploy)
+                .map(|s| s.cluster.clone())
+            else {
+                continue;
+            };
+            let text = groups
+                .iter()
+                .find(|(c, s, _)| *c == cluster && *s == r.name)
+                .map(|(_, _, t)| t.clone())
+                .unwrap_or_else(|| "no deployment group found for this service".into());
+            r.details.push(("CodeDeploy".into(), text));
+        }
+    }
+
     /// The environment's scope (scope.rs) from its cached inventory and tagged ARNs; None without a
     /// selector or when the tagged resources could not be read (then everything is shown, and the
     /// inventory says so).
@@ -332,23 +479,34 @@ impl Cloud for SdkCloud {
         let (reader, clients) = self.reader(env).await?;
         let m = &self.metrics;
         let selector = reader.config.selector.as_ref();
-        let (ecs, elb, rds, arns, alarms) = tokio::join!(
-            part(
-                &reader.resources,
-                "ecs",
-                TTL_ECS,
-                m,
-                ecs::read(&clients.ecs, &reader.taskdefs)
-            ),
-            part(&reader.resources, "elb", TTL_ELB, m, elb::read(&clients.elb)),
-            part(&reader.resources, "rds", TTL_RDS, m, rds::read(&clients.rds)),
+        let region = reader.config.region.as_str();
+        let mut notes = Vec::new();
+        let started = std::time::Instant::now();
+        let tagged = || {
             part(
                 &reader.arns,
                 "tagged",
                 TTL_TAGGED,
                 m,
-                tagging::read(&clients.tagging, selector)
-            ),
+                tagging::read(&clients.tagging, selector),
+            )
+        };
+        // Kinds whose list calls carry no tags are narrowed to the tagged ARNs before any
+        // per-resource call: they wait for the same (single-flight, cached) tagged read.
+        let owned = || async {
+            match tagged().await {
+                Fetched::Fresh(v) | Fetched::Stale { value: v, .. } if selector.is_some() => {
+                    Some(v.iter().cloned().collect::<HashSet<String>>())
+                }
+                _ => None,
+            }
+        };
+        let cache = &reader.resources;
+        let (arns, ecs, elb, rds, alarms, stacks, lambdas, apis, rules, caches, scaling) = tokio::join!(
+            tagged(),
+            part(cache, "ecs", TTL_ECS, m, ecs::read(&clients.ecs, &reader.taskdefs)),
+            part(cache, "elb", TTL_ELB, m, elb::read(&clients.elb)),
+            part(cache, "rds", TTL_RDS, m, rds::read(&clients.rds)),
             part(
                 &reader.alarms,
                 "alarms",
@@ -356,15 +514,51 @@ impl Cloud for SdkCloud {
                 m,
                 cloudwatch::alarms(&clients.cloudwatch, &self.severity)
             ),
+            // Stacks and APIs carry their tags: narrowed by their own.
+            part(
+                cache,
+                "cloudformation",
+                TTL_STACKS,
+                m,
+                cloudformation::read(&clients.cloudformation, selector)
+            ),
+            part(cache, "lambda", TTL_LAMBDA, m, async {
+                lambda::read(&clients.lambda, owned().await.as_ref()).await
+            }),
+            part(
+                cache,
+                "apis",
+                TTL_APIS,
+                m,
+                apigateway::read(&clients.apigateway, &clients.apigatewayv2, region, selector)
+            ),
+            part(cache, "events", TTL_RULES, m, async {
+                eventbridge::read(&clients.eventbridge, selector, owned().await.as_ref()).await
+            }),
+            part(cache, "elasticache", TTL_ELASTICACHE, m, async {
+                elasticache::read(&clients.elasticache, owned().await.as_ref()).await
+            }),
+            part(
+                &reader.scaling,
+                "scaling",
+                TTL_SCALING,
+                m,
+                scaling::read(&clients.scaling)
+            ),
         );
-        let mut notes = Vec::new();
+        let tagging_failed = matches!(arns, Fetched::Failed(_));
+        let arns = take("tagged resources", arns, &mut notes);
+        let narrow = selector.is_some() && !tagging_failed;
         let ecs = take("ECS", ecs, &mut notes);
         let elb = take("load balancers", elb, &mut notes);
         let rds = take("databases", rds, &mut notes);
-        let tagging_failed = matches!(arns, Fetched::Failed(_));
-        let arns = take("tagged resources", arns, &mut notes);
         let alarms = take("alarms", alarms, &mut notes);
-        let narrow = selector.is_some() && !tagging_failed;
+        let mut extra = take("CloudFormation stacks", stacks, &mut notes);
+        extra.extend(take("Lambda functions", lambdas, &mut notes));
+        extra.extend(take("API Gateway", apis, &mut notes));
+        extra.extend(take("EventBridge rules", rules, &mut notes));
+        extra.extend(take("ElastiCache", caches, &mut notes));
+        let scaling = take("ECS auto scaling", scaling, &mut notes);
         if selector.is_some() && tagging_failed {
             notes.push(DataNote {
                 part: "scope".into(),
@@ -374,16 +568,33 @@ impl Cloud for SdkCloud {
                 stale_age_s: None,
             });
         }
-        let resources = compose(ecs, elb, rds, &arns, narrow);
+        let mut resources = compose(ecs, elb, rds, extra, &arns, narrow);
+        for r in resources.iter_mut() {
+            let Some(info) = &r.service else { continue };
+            let key = format!("service/{}/{}", info.cluster, r.name);
+            if let Some((_, text)) = scaling.iter().find(|(id, _)| *id == key) {
+                r.details.push(("autoscaling".into(), text.clone()));
+            }
+        }
+        self.with_codedeploy(reader, clients, &mut resources, &mut notes).await;
         let scope = narrow.then(|| scope::Scope::new(&resources, &arns));
         let alarms = cloudwatch::scoped(&alarms, scope.as_ref());
-        Ok(Inventory {
+        let mut inv = Inventory {
             resources,
             alarms,
             gauges: vec![],
             fetched_ms: now_ms,
             notes,
-        })
+        };
+        // Current figures: the latest datapoints of the last hour's charts (shared with the status
+        // check and the metrics page through the chart cache). A failure shows on the metrics page.
+        // Within what is left of the page's budget; a slow CloudWatch leaves the figures out.
+        let left = GAUGE_BUDGET.saturating_sub(started.elapsed());
+        if let Ok(Ok((_, _, gauges))) = tokio::time::timeout(left, self.charts(env, &inv, TimeRange::H1, now_ms)).await
+        {
+            inv.gauges = gauges;
+        }
+        Ok(inv)
     }
 
     async fn metrics(
@@ -393,24 +604,7 @@ impl Cloud for SdkCloud {
         range: TimeRange,
         now_ms: i64,
     ) -> Result<(Vec<Chart>, Vec<DataNote>), CloudError> {
-        let (reader, clients) = self.reader(env).await?;
-        let period = range.period();
-        let (specs, queries) = cloudwatch::plan(&inv.resources, period);
-        let alarms = inv.alarms.clone();
-        let ttl = Duration::from_secs(u64::try_from(period).unwrap_or(60));
-        let fetch = async move {
-            let end = now_ms - now_ms.rem_euclid(i64::from(period) * 1000);
-            let start = end - range.seconds() * 1000;
-            let (values, notes) = cloudwatch::fetch(&clients.cloudwatch, &queries, period, start, end).await;
-            let failed_percentiles = notes.iter().any(|n| n.part == "metrics (percentiles)");
-            let failed_all = notes.iter().any(|n| n.part == "metrics");
-            let charts = cloudwatch::assemble(&specs, &queries, &values, failed_percentiles, failed_all, &alarms);
-            Ok((charts, notes))
-        };
-        let fetched = part(&reader.charts, range.label(), ttl, &self.metrics, fetch).await;
-        let mut notes = Vec::new();
-        let (charts, mut inner) = take("metrics", fetched, &mut notes);
-        notes.append(&mut inner);
+        let (charts, notes, _) = self.charts(env, inv, range, now_ms).await?;
         Ok((charts, notes))
     }
 
@@ -425,6 +619,26 @@ impl Cloud for SdkCloud {
         let read = take("backups", fetched, &mut notes);
         let mut data = read.scoped(scope?.as_ref());
         data.notes.append(&mut notes);
+        // RDS automated backups count as recovery points against the same RPO.
+        let inv = self.inventory(env, now_ms).await?;
+        let rpo_ms = i64::from(rpo_hours.unwrap_or(24)) * 3_600_000;
+        let rds: Vec<crate::model::RecoveryPointInfo> = inv
+            .resources
+            .iter()
+            .filter(|r| r.details.iter().any(|(k, _)| k == rds::RETENTION))
+            .map(|r| {
+                let last = rds::restorable_ms(&r.details);
+                crate::model::RecoveryPointInfo {
+                    resource: r.id.clone(),
+                    resource_type: format!("{} (automated backups)", r.kind.label()),
+                    last_ms: last,
+                    late: last.is_none_or(|t| now_ms - t > rpo_ms),
+                }
+            })
+            .collect();
+        if !rds.is_empty() {
+            data.recovery_points.get_or_insert_with(Vec::new).extend(rds);
+        }
         Ok(data)
     }
 
@@ -539,12 +753,14 @@ fn aws_error(service: &str, operation: &str, message: String) -> CloudError {
     }
 }
 
-/// Joins the parts: narrows them to the selector's tagged ARNs when there is a selector, links
+/// Joins the parts: narrows ECS, load balancers and databases to the selector's tagged ARNs when
+/// there is a selector, adds the kinds read (and narrowed) through their own APIs, links
 /// target groups to the services they feed, and adds the other tagged resources by type.
 pub fn compose(
     ecs: Vec<Resource>,
     elb: Vec<Resource>,
     rds: Vec<Resource>,
+    extra: Vec<Resource>,
     tagged: &[String],
     narrow: bool,
 ) -> Vec<Resource> {
@@ -585,6 +801,8 @@ pub fn compose(
         out.extend(elb);
         out.extend(rds);
     }
+    // Read through their own APIs and already narrowed (by their own tags or the tagged ARNs).
+    out.extend(extra);
     // Target group → services it feeds (and, through them, the topology's request path).
     let feeds: Vec<(String, String)> = out
         .iter()

@@ -23,6 +23,7 @@ pub async fn service_now(client: &aws_sdk_ecs::Client, cluster: &str, service: &
         running: s.running_count().max(0) as u32,
         desired: s.desired_count().max(0) as u32,
         events: super::ecs::events(s),
+        controller: crate::model::DeploymentController::parse(s.deployment_controller().map(|c| c.r#type().as_str())),
     })
 }
 

@@ -4,6 +4,26 @@ use super::err_text;
 use crate::model::{Health, Resource, ResourceKind};
 use aws_sdk_rds::Client;
 
+/// The detail that holds the newest point an instance or cluster can be restored to (its
+/// automated backups), in a form `restorable_ms` reads back for the RPO check.
+pub const LATEST_RESTORABLE: &str = "latest restorable";
+/// The detail that holds the automated backups' retention.
+pub const RETENTION: &str = "backup retention";
+
+fn restorable(t: Option<&aws_smithy_types::DateTime>) -> Option<(String, String)> {
+    let ms = super::secs_to_ms(t?);
+    let at = chrono::DateTime::from_timestamp_millis(ms)?;
+    Some((LATEST_RESTORABLE.into(), at.format("%Y-%m-%dT%H:%M:%SZ").to_string()))
+}
+
+/// The newest restorable point of a database row, when its automated backups say.
+pub fn restorable_ms(details: &[(String, String)]) -> Option<i64> {
+    let (_, v) = details.iter().find(|(k, _)| k == LATEST_RESTORABLE)?;
+    chrono::DateTime::parse_from_rfc3339(v)
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
 fn health_of(status: &str) -> Health {
     match status {
         "available" | "backing-up" | "maintenance" | "modifying" | "configuring-enhanced-monitoring" => Health::Healthy,
@@ -61,10 +81,13 @@ pub async fn read(client: &Client) -> Result<Vec<Resource>, String> {
                 ("members".into(), members.len().to_string()),
                 ("writer".into(), writer.unwrap_or("-").to_string()),
                 (
-                    "backup retention".into(),
+                    RETENTION.into(),
                     format!("{} days", c.backup_retention_period().unwrap_or(0)),
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(restorable(c.latest_restorable_time()))
+            .collect(),
             links: vec![],
             service: None,
         });
@@ -95,6 +118,14 @@ pub async fn read(client: &Client) -> Result<Vec<Resource>, String> {
         }
         if let Some(c) = i.db_cluster_identifier() {
             details.push(("cluster".into(), c.to_string()));
+        } else if i.read_replica_source_db_instance_identifier().is_none() {
+            // A standalone primary's automated backups (a cluster's are the cluster's).
+            let days = i.backup_retention_period().unwrap_or(0);
+            details.push((
+                RETENTION.into(),
+                if days > 0 { format!("{days} days") } else { "off".into() },
+            ));
+            details.extend(restorable(i.latest_restorable_time()));
         }
         out.push(Resource {
             kind: if engine == "docdb" {

@@ -60,7 +60,12 @@ pub fn resource_for(arn: &str) -> Resource {
         (s, "") => ResourceKind::Other(s.to_string()),
         (s, t) => ResourceKind::Other(format!("{s} {t}")),
     };
-    let name = name.rsplit('/').next().unwrap_or(name).to_string();
+    // A WAF web ACL is `…:regional/webacl/<name>/<id>`: its metrics are keyed by the name.
+    let name = if kind == ResourceKind::Waf {
+        rest.split('/').nth(2).unwrap_or(name).to_string()
+    } else {
+        name.rsplit('/').next().unwrap_or(name).to_string()
+    };
     Resource {
         kind,
         name: if name.is_empty() { arn.to_string() } else { name },
@@ -89,6 +94,8 @@ mod tests {
         assert_eq!((r.kind, r.name.as_str()), (ResourceKind::DynamoDb, "sessions"));
         let r = resource_for("arn:aws:sqs:us-east-1:123456789012:jobs");
         assert_eq!((r.kind, r.name.as_str()), (ResourceKind::Other("sqs".into()), "jobs"));
+        let r = resource_for("arn:aws:wafv2:us-east-1:123456789012:regional/webacl/shop-acl/0a1b2c");
+        assert_eq!((r.kind, r.name.as_str()), (ResourceKind::Waf, "shop-acl"));
         assert!(read_elsewhere("arn:aws:ecs:us-east-1:1:cluster/x"));
         assert!(!read_elsewhere("arn:aws:s3:::b"));
     }

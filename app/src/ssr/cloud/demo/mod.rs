@@ -218,6 +218,7 @@ impl Cloud for DemoCloud {
                 running: r.tasks.map(|t| t.running).unwrap_or(0),
                 desired: r.tasks.map(|t| t.desired).unwrap_or(0),
                 events: s.events.clone(),
+                controller: s.controller,
             })
             .ok_or_else(|| CloudError::NotAvailable(format!("no service {cluster}/{service} in {env}")))
     }

@@ -1,7 +1,10 @@
 //! The building blocks of the simulation: the clock (`Sim`, deterministic waves so that two
 //! replicas agree), readings with their alarms, and builders of resources and ECS services.
 
-use crate::model::{DeploymentInfo, Health, Resource, ResourceKind, ServiceEvent, ServiceInfo, TaskCounts, TaskInfo};
+use crate::model::{
+    DeploymentController, DeploymentInfo, Health, Resource, ResourceKind, ServiceEvent, ServiceInfo, TaskCounts,
+    TaskInfo,
+};
 
 pub(super) fn round2(v: f64) -> f64 {
     (v * 100.0).round() / 100.0
@@ -136,6 +139,7 @@ pub(super) fn service(name: &str, id: &str, zones: &[&str], tasks: TaskCounts, d
                 "PROVISIONING".into()
             },
             desired_status: "RUNNING".into(),
+            stopped_reason: None,
             health: Some(if i < tasks.running {
                 "HEALTHY".into()
             } else {
@@ -170,6 +174,16 @@ pub(super) fn service(name: &str, id: &str, zones: &[&str], tasks: TaskCounts, d
         }],
         tasks: task_list,
         target_groups: vec![],
+        // Seed 001's service is deployed blue/green by CodeDeploy.
+        controller: if details
+            .iter()
+            .any(|(k, v)| *k == "deployment" && v.contains("CodeDeploy"))
+        {
+            DeploymentController::CodeDeploy
+        } else {
+            DeploymentController::Ecs
+        },
+        stopped: vec![],
     }));
     r
 }
