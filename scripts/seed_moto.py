@@ -196,16 +196,44 @@ def taskflow(endpoint, region, prefix, desired, with_extras):
     return created
 
 
-def bench(endpoint, region, services, tasks):
+def bench(endpoint, region, services, tasks, functions):
+    import datetime
     _, subnets, sg = network(endpoint, region)
     ecs = client(endpoint, "ecs", region)
     ecs.create_cluster(clusterName="bench")
     per = [tasks // services + (1 if i < tasks % services else 0) for i in range(services)]
+    scaling = client(endpoint, "application-autoscaling", region)
     for i, n in enumerate(per):
         name = f"bench-svc-{i:03d}"
         td = ecs_service(ecs, "bench", name, name, n, subnets, sg)
         run_tasks(ecs, "bench", name, td, n, subnets, sg)
-    return {"region": region, "cluster": "bench", "services": services, "tasks": tasks}
+        if i % 5 == 0:
+            scaling.register_scalable_target(ServiceNamespace="ecs", ResourceId=f"service/bench/{name}",
+                                             ScalableDimension="ecs:service:DesiredCount", MinCapacity=1, MaxCapacity=8)
+    # The other kinds the seeds run: functions with a minute of metrics each, stacks, APIs,
+    # schedules and a cache.
+    cw = client(endpoint, "cloudwatch", region)
+    now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+    for i in range(functions):
+        name = f"bench-fn-{i:03d}"
+        lambda_function(endpoint, region, name)
+        cw.put_metric_data(Namespace="AWS/Lambda", MetricData=[
+            {"MetricName": m, "Dimensions": [{"Name": "FunctionName", "Value": name}],
+             "Timestamp": now - datetime.timedelta(minutes=1), "Value": v}
+            for m, v in (("Invocations", 100.0), ("Errors", 1.0 if i % 10 == 0 else 0.0))])
+    cfn = client(endpoint, "cloudformation", region)
+    for i in range(3):
+        cfn.create_stack(StackName=f"bench-stack-{i}", TemplateBody=json.dumps({"Resources": {"T": {"Type": "AWS::SNS::Topic"}}}))
+    for i in range(2):
+        client(endpoint, "apigateway", region).create_rest_api(name=f"bench-api-{i}")
+    client(endpoint, "apigatewayv2", region).create_api(Name="bench-http", ProtocolType="HTTP")
+    events = client(endpoint, "events", region)
+    for i in range(5):
+        events.put_rule(Name=f"bench-rule-{i}", ScheduleExpression="rate(5 minutes)")
+    client(endpoint, "elasticache", region).create_replication_group(
+        ReplicationGroupId="bench-redis", ReplicationGroupDescription="bench", Engine="redis",
+        CacheNodeType="cache.t4g.small", NumCacheClusters=2)
+    return {"region": region, "cluster": "bench", "services": services, "tasks": tasks, "functions": functions}
 
 
 def keep_tasks_running(endpoint):
@@ -225,6 +253,7 @@ def main():
     b.add_argument("--region", default="eu-west-1")
     b.add_argument("--services", type=int, default=50)
     b.add_argument("--tasks", type=int, default=200)
+    b.add_argument("--functions", type=int, default=40)
     a = p.parse_args()
     keep_tasks_running(a.endpoint)
     if a.what == "taskflow":
@@ -233,7 +262,7 @@ def main():
             "dr": taskflow(a.endpoint, "us-west-2", "taskflow-dr", 2, False),
         }
     else:
-        out = bench(a.endpoint, a.region, a.services, a.tasks)
+        out = bench(a.endpoint, a.region, a.services, a.tasks, a.functions)
     print(json.dumps(out))
 
 

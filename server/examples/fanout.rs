@@ -9,7 +9,7 @@ use app::ssr::prometheus::Metrics;
 use std::sync::Arc;
 use std::time::Instant;
 
-const OPS: [&str; 15] = [
+const OPS: [&str; 29] = [
     "ListClusters",
     "DescribeClusters",
     "ListServices",
@@ -25,6 +25,20 @@ const OPS: [&str; 15] = [
     "DescribeDBClusters",
     "GetResources",
     "DescribeAlarms",
+    "DescribeStacks",
+    "DescribeStackEvents",
+    "ListFunctions",
+    "GetFunctionConcurrency",
+    "GetRestApis",
+    "GetApis",
+    "ListRules",
+    "ListTagsForResource",
+    "DescribeReplicationGroups",
+    "DescribeScalableTargets",
+    "DescribeScalingPolicies",
+    "ListApplications",
+    "GetMetricData",
+    "GetDeploymentGroup",
 ];
 
 fn arg(name: &str) -> Option<String> {
@@ -48,7 +62,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let metrics = Arc::new(Metrics::default());
     let cloud = SdkCloud::new(&config.environments, metrics.clone(), severity.clone());
     let started = Instant::now();
-    let inv = cloud.inventory("bench", 0).await?;
+    let inv = cloud.inventory("bench", app::ssr::clock::now()).await?;
     let one_viewer_ms = started.elapsed().as_millis();
     if !inv.notes.is_empty() {
         return Err(format!("the refresh was incomplete: {:?}", inv.notes).into());
@@ -64,16 +78,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut taskdefs: Vec<&str> = services.iter().map(|s| s.task_definition.as_str()).collect();
     taskdefs.sort();
     taskdefs.dedup();
-    // Naive: the three list calls, then one describe per cluster, service, task and task
-    // definition, and the six list/describe calls of the other parts (load balancers, target
-    // groups, DB instances, DB clusters, tagged resources, alarms).
-    let naive = 3 + clusters + services.len() as u64 + tasks + taskdefs.len() as u64 + 6;
+    let count = |kind: app::model::ResourceKind| inv.resources.iter().filter(|r| r.kind == kind).count() as u64;
+    let functions = count(app::model::ResourceKind::Lambda);
+    let others = count(app::model::ResourceKind::CloudFormationStack)
+        + count(app::model::ResourceKind::ApiGateway)
+        + count(app::model::ResourceKind::EventBridgeRule)
+        + count(app::model::ResourceKind::ElastiCache);
+    // Naive: the four ECS list calls (with stopped tasks), then one describe per cluster, service,
+    // task and task definition; the six list/describe calls of the other parts (load balancers,
+    // target groups, DB instances, DB clusters, tagged resources, alarms); the eight list calls of
+    // the newer kinds (stacks, functions, REST and HTTP APIs, rules, caches, scalable targets and
+    // policies); one concurrency call and one metrics call per function, one describe per other
+    // resource; and one metrics call per chart.
+    let charts = cloud.metrics("bench", &inv, app::model::TimeRange::H1, app::ssr::clock::now()).await?.0.len() as u64;
+    let naive = 4
+        + clusters
+        + services.len() as u64
+        + tasks
+        + taskdefs.len() as u64
+        + 6
+        + 8
+        + 2 * functions
+        + others
+        + charts;
 
     // The next refresh once the ECS entries expire (load balancers, databases and tagged
     // resources have longer TTLs, task definitions never expire).
     tokio::time::sleep(app::ssr::cloud::aws::TTL_ECS + std::time::Duration::from_secs(1)).await;
     let before = metrics.aws_calls(None);
-    cloud.inventory("bench", 0).await?;
+    cloud.inventory("bench", app::ssr::clock::now()).await?;
     let steady = metrics.aws_calls(None) - before;
 
     // Ten concurrent viewers, cold caches.
@@ -83,7 +116,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut handles = Vec::new();
     for _ in 0..10 {
         let c = cloud10.clone();
-        handles.push(tokio::spawn(async move { c.inventory("bench", 0).await }));
+        handles.push(tokio::spawn(async move { c.inventory("bench", app::ssr::clock::now()).await }));
     }
     for h in handles {
         h.await??;
@@ -98,6 +131,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         services.len(),
         taskdefs.len()
     );
+    println!("| Lambda functions / stacks, APIs, rules, caches / charts | {functions} / {others} / {charts} |");
     println!("| naive calls (one per resource + list calls) | {naive} |");
     println!("| calls for one full refresh (1 viewer, cold cache) | {calls} |");
     println!("| ratio to naive | 1/{:.1} |", naive as f64 / calls.max(1) as f64);

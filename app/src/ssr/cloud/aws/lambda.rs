@@ -1,15 +1,44 @@
 //! Lambda: every function of the environment with its runtime, memory, timeout, last change,
 //! state and reserved concurrency. ListFunctions carries no tags, so the caller narrows the list to
 //! the environment (its tagged ARNs) before the per-function concurrency calls, which are bounded
-//! like every fan-out.
+//! like every fan-out and remembered for `CONCURRENCY_TTL` (reserved concurrency is set rarely; a
+//! refresh of the list every minute must not cost one call per function).
 
 use super::{err_text, row};
 use crate::model::{Health, Resource, ResourceKind};
 use aws_sdk_lambda::Client;
 use futures::{StreamExt, TryStreamExt, stream};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-pub async fn read(client: &Client, owned: Option<&HashSet<String>>) -> Result<Vec<Resource>, String> {
+/// How long a function's reserved concurrency is shown before it is read again.
+pub const CONCURRENCY_TTL: Duration = Duration::from_secs(900);
+
+/// Reserved concurrency per function ARN, with when it was read.
+#[derive(Default)]
+pub struct ConcurrencyCache(Mutex<HashMap<String, (Instant, String)>>);
+
+impl ConcurrencyCache {
+    fn get(&self, arn: &str) -> Option<String> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(arn)
+            .filter(|(at, _)| at.elapsed() < CONCURRENCY_TTL)
+            .map(|(_, v)| v.clone())
+    }
+    fn put(&self, arn: &str, value: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(arn.to_string(), (Instant::now(), value.to_string()));
+    }
+}
+
+pub async fn read(
+    client: &Client,
+    owned: Option<&HashSet<String>>,
+    known: &ConcurrencyCache,
+) -> Result<Vec<Resource>, String> {
     let functions: Vec<_> = client
         .list_functions()
         .into_paginator()
@@ -27,12 +56,20 @@ pub async fn read(client: &Client, owned: Option<&HashSet<String>>) -> Result<Ve
             let client = client.clone();
             async move {
                 let name = f.function_name().unwrap_or_default().to_string();
-                let reserved = match client.get_function_concurrency().function_name(&name).send().await {
-                    Ok(c) => c
-                        .reserved_concurrent_executions()
-                        .map(|n| n.to_string())
-                        .unwrap_or_else(|| "unreserved".into()),
-                    Err(e) => format!("not readable ({})", err_text("GetFunctionConcurrency", &e)),
+                let arn = f.function_arn().unwrap_or_default();
+                let reserved = match known.get(arn) {
+                    Some(r) => r,
+                    None => match client.get_function_concurrency().function_name(&name).send().await {
+                        Ok(c) => {
+                            let r = c
+                                .reserved_concurrent_executions()
+                                .map(|n| n.to_string())
+                                .unwrap_or_else(|| "unreserved".into());
+                            known.put(arn, &r);
+                            r
+                        }
+                        Err(e) => format!("not readable ({})", err_text("GetFunctionConcurrency", &e)),
+                    },
                 };
                 let state = f
                     .state()

@@ -261,6 +261,7 @@ struct EnvReader {
     scaling: Cache<Vec<(String, String)>>,
     codedeploy: Cache<Vec<(String, String, String)>>,
     taskdefs: ecs::TaskDefCache,
+    concurrency: lambda::ConcurrencyCache,
 }
 
 pub struct SdkCloud {
@@ -288,6 +289,7 @@ impl SdkCloud {
                     scaling: Cache::new(RETRY_AFTER),
                     codedeploy: Cache::new(RETRY_AFTER),
                     taskdefs: ecs::TaskDefCache::default(),
+                    concurrency: lambda::ConcurrencyCache::default(),
                 };
                 (e.name.clone(), Arc::new(reader))
             })
@@ -523,7 +525,7 @@ impl Cloud for SdkCloud {
                 cloudformation::read(&clients.cloudformation, selector)
             ),
             part(cache, "lambda", TTL_LAMBDA, m, async {
-                lambda::read(&clients.lambda, owned().await.as_ref()).await
+                lambda::read(&clients.lambda, owned().await.as_ref(), &reader.concurrency).await
             }),
             part(
                 cache,
