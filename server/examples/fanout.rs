@@ -90,17 +90,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // the newer kinds (stacks, functions, REST and HTTP APIs, rules, caches, scalable targets and
     // policies); one concurrency call and one metrics call per function, one describe per other
     // resource; and one metrics call per chart.
-    let charts = cloud.metrics("bench", &inv, app::model::TimeRange::H1, app::ssr::clock::now()).await?.0.len() as u64;
-    let naive = 4
-        + clusters
-        + services.len() as u64
-        + tasks
-        + taskdefs.len() as u64
-        + 6
-        + 8
-        + 2 * functions
-        + others
-        + charts;
+    let charts = cloud
+        .metrics("bench", &inv, app::model::TimeRange::H1, app::ssr::clock::now())
+        .await?
+        .0
+        .len() as u64;
+    let naive =
+        4 + clusters + services.len() as u64 + tasks + taskdefs.len() as u64 + 6 + 8 + 2 * functions + others + charts;
 
     // The next refresh once the ECS entries expire (load balancers, databases and tagged
     // resources have longer TTLs, task definitions never expire).
@@ -116,7 +112,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut handles = Vec::new();
     for _ in 0..10 {
         let c = cloud10.clone();
-        handles.push(tokio::spawn(async move { c.inventory("bench", app::ssr::clock::now()).await }));
+        handles.push(tokio::spawn(async move {
+            c.inventory("bench", app::ssr::clock::now()).await
+        }));
     }
     for h in handles {
         h.await??;

@@ -97,9 +97,7 @@ async fn seed(aws: &aws_config::SdkConfig) -> Seeded {
             .timeout(30)
             .code(
                 aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(aws_smithy_types::Blob::new(
-                        b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec(),
-                    ))
+                    .zip_file(aws_smithy_types::Blob::new(crate::moto_scope::EMPTY_ZIP.to_vec()))
                     .build(),
             )
             .set_tags(Some(tags()))

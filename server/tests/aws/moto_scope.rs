@@ -6,11 +6,15 @@ use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Stati
 use serde_json::Value;
 
 const REGION: &str = "eu-north-1";
+/// An empty zip archive: moto keeps a function's code without running it.
+pub const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
 
 struct Seeded {
     tag: String,
     cluster: String,
     service: String,
+    function: String,
+    stack: String,
     alarms: Vec<String>,
     vault: String,
     plan: String,
@@ -125,12 +129,75 @@ async fn seed(config: &aws_config::SdkConfig, name: &str) -> Seeded {
         .send()
         .await
         .expect("CreateBackupPlan");
+    // A function (production's fails 10 % of its calls) and a stack, each tagged.
+    let iam = aws_sdk_iam::Client::new(config);
+    let role = iam
+        .create_role()
+        .role_name(format!("{tag}-fn"))
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+        .send()
+        .await
+        .expect("role")
+        .role()
+        .map(|r| r.arn().to_string())
+        .expect("arn");
+    let function = format!("{tag}-worker");
+    aws_sdk_lambda::Client::new(config)
+        .create_function()
+        .function_name(&function)
+        .runtime(aws_sdk_lambda::types::Runtime::Python312)
+        .role(role)
+        .handler("index.handler")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_smithy_types::Blob::new(EMPTY_ZIP.to_vec()))
+                .build(),
+        )
+        .tags("Environment", &tag)
+        .send()
+        .await
+        .expect("CreateFunction");
+    let minute = chrono::Utc::now().timestamp() / 60 * 60 - 60;
+    for (metric, value) in [
+        ("Invocations", 100.0),
+        ("Errors", if name == "prod" { 10.0 } else { 0.0 }),
+    ] {
+        cw.put_metric_data()
+            .namespace("AWS/Lambda")
+            .metric_data(
+                aws_sdk_cloudwatch::types::MetricDatum::builder()
+                    .metric_name(metric)
+                    .dimensions(Dimension::builder().name("FunctionName").value(&function).build())
+                    .timestamp(aws_smithy_types::DateTime::from_secs(minute))
+                    .value(value)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("PutMetricData");
+    }
+    let stack = format!("{tag}-stack");
+    aws_sdk_cloudformation::Client::new(config)
+        .create_stack()
+        .stack_name(&stack)
+        .template_body(r#"{"Resources":{"Topic":{"Type":"AWS::SNS::Topic"}}}"#)
+        .tags(
+            aws_sdk_cloudformation::types::Tag::builder()
+                .key("Environment")
+                .value(&tag)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("CreateStack");
     let mut alarms = vec![on_service, tagged];
     alarms.sort();
     Seeded {
         tag,
         cluster,
         service,
+        function,
+        stack,
         alarms,
         vault,
         plan,
@@ -220,6 +287,16 @@ async fn two_environments_in_one_account_and_region_see_only_their_own() {
             "{env}"
         );
         assert_eq!(names(&inv["alarms"], None), mine.alarms, "{env}: its own alarms only");
+        assert_eq!(
+            names(&inv["resources"], Some("Lambda")),
+            vec![mine.function.clone()],
+            "{env}"
+        );
+        assert_eq!(
+            names(&inv["resources"], Some("CloudFormationStack")),
+            vec![mine.stack.clone()],
+            "{env}"
+        );
         let (status, backups) = app.call("environments/backups", &[("name", env)]).await;
         assert_eq!(status, 200, "{backups}");
         let plans: Vec<&str> = backups["plans"]
@@ -264,6 +341,15 @@ async fn two_environments_in_one_account_and_region_see_only_their_own() {
     assert!(
         !report.to_string().contains(&prod.tag),
         "nothing of production: {report}"
+    );
+    assert_eq!(check(&report, "lambda_error_rate")["level"], "healthy", "{report}");
+    // Production's failing function is production's finding.
+    let (_, report) = common::status_cli(&config_path, "shop-prod");
+    let lambda = check(&report, "lambda_error_rate");
+    assert_eq!(lambda["level"], "degraded", "{report}");
+    assert!(
+        lambda["detail"].as_str().is_some_and(|d| d.starts_with(&prod.function)),
+        "{lambda}"
     );
 
     // The incident alarm poll reads the same scoped set.
