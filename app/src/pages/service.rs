@@ -53,6 +53,12 @@ fn ServiceDetail(v: ServiceView) -> impl IntoView {
                 <dt>"Launch type"</dt><dd>{info.launch_type.clone().unwrap_or_else(|| "-".into())}</dd>
                 <dt>"Traffic from"</dt>
                 <dd>{v.upstream.iter().map(|u| format!("{} {}", u.kind.label(), u.name)).collect::<Vec<_>>().join(", ")}</dd>
+                <dt>"Deployed by"</dt><dd data-testid="controller">{info.controller.label()}</dd>
+                {r.details
+                    .iter()
+                    .filter(|(k, _)| ["CodeDeploy", "capacity providers", "autoscaling"].contains(&k.as_str()))
+                    .map(|(k, val)| view! { <dt>{k.clone()}</dt><dd>{val.clone()}</dd> })
+                    .collect_view()}
             </dl>
         </section>
         <section>
@@ -98,6 +104,25 @@ fn ServiceDetail(v: ServiceView) -> impl IntoView {
                 </tbody>
             </table>
         </section>
+        {(!info.stopped.is_empty()).then(|| view! {
+            <section>
+                <h2>"Last stopped tasks"</h2>
+                <table class="grid" data-testid="stopped-tasks">
+                    <thead><tr><th>"Task"</th><th>"Zone"</th><th>"Revision"</th><th>"Stopped"</th><th>"Why"</th></tr></thead>
+                    <tbody>
+                        {info.stopped.iter().map(|t| view! {
+                            <tr>
+                                <td>{t.id.clone()}</td>
+                                <td>{t.az.clone().unwrap_or_else(|| "-".into())}</td>
+                                <td>{t.task_definition.clone()}</td>
+                                <td>{t.started_ms.map(format_ts).unwrap_or_default()}</td>
+                                <td>{t.stopped_reason.clone().unwrap_or_else(|| "-".into())}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </section>
+        })}
         <section>
             <h2>"Last service events"</h2>
             {if info.events.is_empty() {

@@ -279,6 +279,26 @@ async fn seed(aws: &aws_config::SdkConfig) -> Seeded {
         .send()
         .await
         .expect("PutScalingPolicy");
+    // A worker task that died, as ECS keeps it for a while with why.
+    let task = ecs
+        .run_task()
+        .cluster(&cluster)
+        .task_definition(format!("{tag}-worker"))
+        .group("service:worker")
+        .send()
+        .await
+        .expect("RunTask")
+        .tasks()
+        .first()
+        .and_then(|t| t.task_arn().map(str::to_string))
+        .expect("task arn");
+    ecs.stop_task()
+        .cluster(&cluster)
+        .task(&task)
+        .reason("Essential container in task exited (exit code 137, OutOfMemoryError)")
+        .send()
+        .await
+        .expect("StopTask");
     let bluegreen = "web".to_string();
     ecs.create_service()
         .cluster(&cluster)
@@ -409,6 +429,14 @@ async fn every_kind_the_seeds_run_is_read_and_its_checks_can_fire() {
         detail(worker, "autoscaling"),
         "2–8 tasks; policies: cpu-target (TargetTrackingScaling)"
     );
+    assert!(
+        detail(worker, "last stopped task").ends_with("OutOfMemoryError)"),
+        "{worker}"
+    );
+    assert_eq!(
+        worker["service"]["stopped"][0]["stopped_reason"],
+        "Essential container in task exited (exit code 137, OutOfMemoryError)"
+    );
     let web = find(resources, "EcsService", &s.bluegreen);
     assert_eq!(detail(web, "deployment controller"), "CODE_DEPLOY");
     assert_eq!(
@@ -467,6 +495,14 @@ async fn every_kind_the_seeds_run_is_read_and_its_checks_can_fire() {
         "{}",
         inv["gauges"]
     );
+
+    // The service pages say who deploys and why tasks stopped.
+    let (_, html) = app.page("/env/curriculum-staging/services/web").await;
+    assert!(html.contains("CODE_DEPLOY"), "{html}");
+    assert!(html.contains(&s.deployment_group), "the deployment group is shown");
+    let (_, html) = app.page("/env/curriculum-staging/services/worker").await;
+    assert!(html.contains("data-testid=\"stopped-tasks\""), "{html}");
+    assert!(html.contains("OutOfMemoryError"));
 
     // A CodeDeploy service: the rollback is refused with the reason, UpdateService never sent.
     let alice = app.session_as("alice", "responder").await;
