@@ -19,6 +19,93 @@ pub fn schedule_words(expr: &str) -> String {
     }
 }
 
+/// One field of a cron expression: the values it allows, None for `?`.
+fn field(s: &str, min: u32, max: u32, names: &[&str]) -> Option<Option<Vec<u32>>> {
+    if s == "?" {
+        return Some(None);
+    }
+    let value = |v: &str| -> Option<u32> {
+        v.parse().ok().or_else(|| {
+            names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(v))
+                .map(|i| i as u32 + min)
+        })
+    };
+    let mut out = Vec::new();
+    for part in s.split(',') {
+        let (range, step) = match part.split_once('/') {
+            Some((r, st)) => (r, st.parse::<u32>().ok().filter(|n| *n > 0)?),
+            None => (part, 1),
+        };
+        let (lo, hi) = match range {
+            "*" => (min, max),
+            r => match r.split_once('-') {
+                Some((a, b)) => (value(a)?, value(b)?),
+                None if step > 1 => (value(r)?, max),
+                None => (value(r)?, value(r)?),
+            },
+        };
+        if lo < min || hi > max || lo > hi {
+            return None;
+        }
+        out.extend((lo..=hi).step_by(step as usize));
+    }
+    Some(Some(out))
+}
+
+/// The next time (Unix ms, UTC) an EventBridge `cron(min hour day-of-month month day-of-week year)`
+/// runs after `now_ms`; None for a `rate(…)` (it runs relative to when it was created), for the
+/// `L`, `W` and `#` forms, or for a cron that never runs again.
+pub fn next_run(expr: &str, now_ms: i64) -> Option<i64> {
+    use chrono::{Datelike, Duration, NaiveDate, Timelike};
+    let inner = expr.strip_prefix("cron(")?.strip_suffix(')')?;
+    let f: Vec<&str> = inner.split_whitespace().collect();
+    let [mi, ho, dom, mo, dow, yr] = f.as_slice() else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+    ];
+    const DAYS: [&str; 7] = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"];
+    let minutes = field(mi, 0, 59, &[])??;
+    let hours = field(ho, 0, 23, &[])??;
+    let dom = field(dom, 1, 31, &[])?;
+    let months = field(mo, 1, 12, &MONTHS)??;
+    let dow = field(dow, 1, 7, &DAYS)?;
+    let years = field(yr, 1970, 2199, &[])??;
+    let mut t = chrono::DateTime::from_timestamp_millis(now_ms)?.naive_utc();
+    t = t.with_second(0)?.with_nanosecond(0)? + Duration::minutes(1);
+    for _ in 0..200_000 {
+        let year = u32::try_from(t.year()).ok()?;
+        if years.iter().all(|y| *y < year) {
+            return None;
+        }
+        let day_ok = match (&dom, &dow) {
+            (Some(d), _) => d.contains(&t.day()),
+            (None, Some(w)) => w.contains(&(t.weekday().num_days_from_sunday() + 1)),
+            (None, None) => true,
+        };
+        if !years.contains(&year) || !months.contains(&t.month()) {
+            let (y, m) = if t.month() == 12 {
+                (t.year() + 1, 1)
+            } else {
+                (t.year(), t.month() + 1)
+            };
+            t = NaiveDate::from_ymd_opt(y, m, 1)?.and_hms_opt(0, 0, 0)?;
+        } else if !day_ok {
+            t = (t.date() + Duration::days(1)).and_hms_opt(0, 0, 0)?;
+        } else if !hours.contains(&t.hour()) {
+            t = t.with_minute(0)? + Duration::hours(1);
+        } else if !minutes.contains(&t.minute()) {
+            t += Duration::minutes(1);
+        } else {
+            return Some(t.and_utc().timestamp_millis());
+        }
+    }
+    None
+}
+
 pub async fn read(
     client: &Client,
     selector: Option<&Selector>,
@@ -75,7 +162,15 @@ async fn list(client: &Client) -> Result<Vec<Resource>, String> {
             let state = r.state().map(|s| s.as_str().to_string()).unwrap_or_default();
             let mut details = vec![];
             match r.schedule_expression() {
-                Some(s) => details.push(("schedule".to_string(), schedule_words(s))),
+                Some(s) => {
+                    details.push(("schedule".to_string(), schedule_words(s)));
+                    if let Some(next) = next_run(s, crate::ssr::clock::now()).filter(|_| state == "ENABLED") {
+                        details.push((
+                            "next run".to_string(),
+                            super::when(&aws_smithy_types::DateTime::from_millis(next)),
+                        ));
+                    }
+                }
                 None => details.push(("trigger".to_string(), "event pattern".to_string())),
             }
             out.push(row(
@@ -98,4 +193,36 @@ async fn list(client: &Client) -> Result<Vec<Resource>, String> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> i64 {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .map(|t| t.timestamp_millis())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn the_next_run_of_a_cron_schedule() {
+        let now = at("2026-11-30T13:45:10Z");
+        assert_eq!(next_run("cron(0 2 * * ? *)", now), Some(at("2026-12-01T02:00:00Z")));
+        assert_eq!(next_run("cron(0/15 * * * ? *)", now), Some(at("2026-11-30T14:00:00Z")));
+        assert_eq!(
+            next_run("cron(30 9 ? * MON-FRI *)", now),
+            Some(at("2026-12-01T09:30:00Z")),
+            "a Tuesday"
+        );
+        assert_eq!(next_run("cron(0 0 1 JAN ? *)", now), Some(at("2027-01-01T00:00:00Z")));
+        assert_eq!(
+            next_run("cron(0 12 ? * SUN 2026)", now),
+            Some(at("2026-12-06T12:00:00Z"))
+        );
+        assert_eq!(next_run("cron(0 12 ? * SUN 2025)", now), None, "a year gone");
+        assert_eq!(next_run("cron(0 10 L * ? *)", now), None, "L is not computed");
+        assert_eq!(next_run("rate(5 minutes)", now), None);
+        assert_eq!(schedule_words("rate(5 minutes)"), "every 5 minutes");
+    }
 }
