@@ -592,3 +592,41 @@ async fn a_failed_stack_makes_status_exit_2() {
         "{state}"
     );
 }
+
+/// A part whose call the read role may not make says so on the page, and the rest still shows.
+#[tokio::test]
+async fn a_refused_part_is_said_and_the_rest_still_shows() {
+    let moto = common::moto_url();
+    let aws = sdk(&moto).await;
+    let s = seed(&aws).await;
+    let refuse_lambda = |seen: &str| {
+        if seen.starts_with("GET /2015-03-31/functions") {
+            Hold::Refuse("AccessDeniedException")
+        } else {
+            Hold::Pass
+        }
+    };
+    let endpoint = proxied_moto(moto.clone(), std::sync::Arc::new(refuse_lambda)).await;
+    let app = common::spawn_app_with(&config(&endpoint, &s.tag)).await;
+    let (status, view) = app.call("environments/get", &[("name", "curriculum-staging")]).await;
+    assert_eq!(status, 200, "{view}");
+    let inv = &view["inventory"];
+    let notes = inv["notes"].as_array().expect("notes");
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(notes[0]["part"], "Lambda functions");
+    assert!(
+        notes[0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("HTTP 403 AccessDeniedException")),
+        "{notes:?}"
+    );
+    let resources = inv["resources"].as_array().expect("resources");
+    // The functions still show as tagged rows (from the tagging API), without their details.
+    let f = find(resources, "Lambda", &s.functions[0]);
+    assert_eq!(f["status"], "tagged");
+    find(resources, "CloudFormationStack", &s.stack);
+    find(resources, "ElastiCache", &s.cache);
+    find(resources, "EcsService", &s.bluegreen);
+    let (_, html) = app.page("/env/curriculum-staging").await;
+    assert!(html.contains("Lambda functions"), "the page names the refused part");
+}

@@ -404,11 +404,14 @@ pub enum Hold {
     Lose,
     /// Passes it on and changes moto's answer (a state moto cannot reach, such as a failed stack).
     Rewrite(fn(String) -> String),
+    /// Answers 403 with this AWS error code (a REST/JSON service refusing the read role).
+    Refuse(&'static str),
 }
 
 pub type Rule = std::sync::Arc<dyn Fn(&str) -> Hold + Send + Sync>;
 
-/// moto behind a proxy that treats each call as `rule` says from its body (`Action=…`).
+/// moto behind a proxy that treats each call as `rule` says from its body (`Action=…`), or for a
+/// call without a body (the reads of REST services), from `METHOD /path`.
 pub async fn proxied_moto(moto: String, rule: Rule) -> String {
     use axum::http::header;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -420,8 +423,23 @@ pub async fn proxied_moto(moto: String, rule: Rule) -> String {
             let (parts, body) = req.into_parts();
             let body = axum::body::to_bytes(body, usize::MAX).await.expect("body");
             let mut rewrite: Option<fn(String) -> String> = None;
-            match rule(&String::from_utf8_lossy(&body)) {
+            let seen = if body.is_empty() {
+                format!("{} {}", parts.method, parts.uri.path())
+            } else {
+                String::from_utf8_lossy(&body).into_owned()
+            };
+            match rule(&seen) {
                 Hold::Pass => {}
+                Hold::Refuse(code) => {
+                    return axum::http::Response::builder()
+                        .status(403)
+                        .header(header::CONTENT_TYPE, "application/json")
+                        .header("x-amzn-ErrorType", code)
+                        .body(axum::body::Body::from(format!(
+                            r#"{{"__type":"{code}","Message":"the read role may not do this (set by the test)"}}"#
+                        )))
+                        .expect("response");
+                }
                 Hold::Rewrite(f) => rewrite = Some(f),
                 Hold::For(d) => tokio::time::sleep(d).await,
                 Hold::Until(go, at_most) => {
