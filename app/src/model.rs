@@ -216,12 +216,13 @@ impl DeploymentController {
         }
     }
 
-    /// The API's word; a service without one is deployed by ECS.
+    /// The API's word; a service without one is deployed by ECS. A word the console does not
+    /// know is taken as external: it is not rolled back by guessing.
     pub fn parse(s: Option<&str>) -> DeploymentController {
         match s {
+            None | Some("ECS") => DeploymentController::Ecs,
             Some("CODE_DEPLOY") => DeploymentController::CodeDeploy,
-            Some("EXTERNAL") => DeploymentController::External,
-            _ => DeploymentController::Ecs,
+            Some(_) => DeploymentController::External,
         }
     }
 }
@@ -569,6 +570,10 @@ pub struct Chart {
     pub threshold: Option<f64>,
     /// Why there is no data ("not available from this endpoint", "no data points").
     pub note: Option<String>,
+    /// Sums over the chart's whole range that a status check weighs (errors and invocations of
+    /// every function, each function's): (key, label, value). Not drawn.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub totals: Vec<(String, String, f64)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

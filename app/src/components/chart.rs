@@ -202,6 +202,7 @@ mod tests {
             }],
             threshold: Some(500.0),
             note: None,
+            totals: vec![],
         };
         let s = Scale::of(&chart).ok_or("scale")?;
         assert_eq!((s.t0, s.t1), (0, 60_000));

@@ -50,6 +50,50 @@ pub struct Inputs<'a> {
 
 pub fn evaluate(i: &Inputs<'_>) -> StatusReport {
     let mut checks = Vec::new();
+    // An environment with a selector whose tagged resources cannot be read: what is its cannot be
+    // told, so no check guesses (the others' alarms or functions would count).
+    let unscoped = i
+        .inventory
+        .and_then(|inv| inv.notes.iter().find(|n| n.part == "scope"))
+        .map(|n| n.message.clone());
+    match unscoped {
+        Some(why) => {
+            for (id, name) in [
+                ("service_state", "Service and stack state"),
+                ("active_alarms", "Active alarms"),
+                ("ecs_running", "ECS running tasks"),
+                ("lambda_error_rate", "Lambda error rate"),
+                ("api_5xx", "API Gateway 5xx"),
+                ("backups", "Backups missing or failed"),
+            ] {
+                checks.push(not_available(id, name, why.clone()));
+            }
+        }
+        None => evaluate_scoped(i, &mut checks),
+    }
+    let level = if checks.iter().all(|c| !c.available) {
+        Level::Unknown
+    } else {
+        checks
+            .iter()
+            .filter(|c| c.available)
+            .map(|c| c.level)
+            .max()
+            .unwrap_or(Level::Healthy)
+    };
+    StatusReport {
+        environment: i.summary.name.clone(),
+        demo: i.summary.demo,
+        level,
+        exit_code: level.exit_code(),
+        checked_at: chrono::DateTime::from_timestamp_millis(i.now_ms)
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default(),
+        checks,
+    }
+}
+
+fn evaluate_scoped(i: &Inputs<'_>, checks: &mut Vec<Check>) {
     match i.inventory {
         None => {
             let why = i
@@ -74,26 +118,6 @@ pub fn evaluate(i: &Inputs<'_>) -> StatusReport {
     checks.push(lambda_error_rate(i));
     checks.push(api_5xx(i));
     checks.push(backups(i));
-    let level = if checks.iter().all(|c| !c.available) {
-        Level::Unknown
-    } else {
-        checks
-            .iter()
-            .filter(|c| c.available)
-            .map(|c| c.level)
-            .max()
-            .unwrap_or(Level::Healthy)
-    };
-    StatusReport {
-        environment: i.summary.name.clone(),
-        demo: i.summary.demo,
-        level,
-        exit_code: level.exit_code(),
-        checked_at: chrono::DateTime::from_timestamp_millis(i.now_ms)
-            .map(|t| t.to_rfc3339())
-            .unwrap_or_default(),
-        checks,
-    }
 }
 
 fn service_state(inv: &Inventory) -> Check {
@@ -114,9 +138,12 @@ fn service_state(inv: &Inventory) -> Check {
         .filter(|r| core(&r.kind) && matches!(r.health, Health::Unhealthy | Health::Degraded))
         .map(|r| format!("{} {} is {}", r.kind.label(), r.name, r.status))
         .collect();
-    let failed_stack = inv.resources.iter().any(|r| {
-        r.kind == ResourceKind::CloudFormationStack && (r.status.ends_with("_FAILED") || r.status.contains("ROLLBACK"))
-    });
+    // A stack that failed (or whose creation rolled back): its health says so. A stack back on
+    // its last good state after a rolled-back update (UPDATE_ROLLBACK_COMPLETE) works: degraded.
+    let failed_stack = inv
+        .resources
+        .iter()
+        .any(|r| r.kind == ResourceKind::CloudFormationStack && r.health == Health::Unhealthy);
     let unhealthy = failed_stack
         || inv
             .resources
@@ -222,37 +249,83 @@ fn metrics_unavailable(i: &Inputs<'_>) -> Option<String> {
     }
 }
 
+/// A part of the inventory that could not be read at all (not served stale): the check that
+/// needs it cannot say "none" for what it could not see.
+fn part_failed(i: &Inputs<'_>, part: &str) -> Option<String> {
+    i.inventory?
+        .notes
+        .iter()
+        .find(|n| n.part == part && n.stale_age_s.is_none())
+        .map(|n| format!("{part} could not be read: {}", n.message))
+}
+
+/// Errors ÷ calls over the range, of everything and of the worst one.
+struct Weighed {
+    all: f64,
+    calls: f64,
+    worst: Option<(String, f64)>,
+}
+
+fn weighed(charts: &[Chart], num_key: &str, den_key: &str) -> Option<Weighed> {
+    let totals: Vec<&(String, String, f64)> = charts.iter().flat_map(|c| c.totals.iter()).collect();
+    let get = |key: &str, label: &str| {
+        totals
+            .iter()
+            .find(|(k, l, _)| k == key && l == label)
+            .map(|(_, _, v)| *v)
+    };
+    let (errors, calls) = (get(num_key, "")?, get(den_key, "")?);
+    let worst = totals
+        .iter()
+        .filter(|(k, l, _)| k == den_key && !l.is_empty())
+        .filter_map(|(_, l, n)| {
+            let e = get(num_key, l)?;
+            (*n > 0.0).then(|| (l.clone(), e / n * 100.0))
+        })
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    Some(Weighed {
+        all: if calls > 0.0 { errors / calls * 100.0 } else { 0.0 },
+        calls,
+        worst,
+    })
+}
+
+impl Weighed {
+    fn check(&self, id: &str, name: &str) -> Check {
+        let all = format!(
+            "all functions {:.2} % of {} invocations over the last hour",
+            self.all, self.calls
+        );
+        match &self.worst {
+            Some((f, r)) if *r > LAMBDA_ERROR_RATE_PCT => check(
+                id,
+                name,
+                Level::Degraded,
+                format!("{f}: {r:.2} % over the last hour (> {LAMBDA_ERROR_RATE_PCT} %); {all}"),
+            ),
+            _ if self.all > LAMBDA_ERROR_RATE_PCT => check(
+                id,
+                name,
+                Level::Degraded,
+                format!("{all} (> {LAMBDA_ERROR_RATE_PCT} %)"),
+            ),
+            _ => check(id, name, Level::Healthy, all),
+        }
+    }
+}
+
 fn lambda_error_rate(i: &Inputs<'_>) -> Check {
     let (id, name) = ("lambda_error_rate", "Lambda error rate");
     if let Some(why) = metrics_unavailable(i) {
         return not_available(id, name, why);
     }
     let charts = i.charts.unwrap_or_default();
-    // The worst function, where each function's rate is known (live: every function).
-    let worst = charts
-        .iter()
-        .flat_map(|c| c.series.iter())
-        .filter(|s| s.key.as_deref() == Some("lambda_fn_error_rate"))
-        .filter_map(|s| {
-            let pts: Vec<f64> = s
-                .points
-                .iter()
-                .filter(|(t, _)| *t >= i.now_ms - 3_600_000)
-                .map(|(_, v)| *v)
-                .collect();
-            (!pts.is_empty()).then(|| (s.label.clone(), pts.iter().sum::<f64>() / pts.len() as f64))
-        })
-        .max_by(|a, b| a.1.total_cmp(&b.1));
-    if let Some((f, r)) = worst.filter(|(_, r)| *r > LAMBDA_ERROR_RATE_PCT) {
-        let all = last_hour(charts, "lambda_error_rate", i.now_ms, true)
-            .map(|a| format!("; all functions {a:.2} %"))
-            .unwrap_or_default();
-        return check(
-            id,
-            name,
-            Level::Degraded,
-            format!("{f}: {r:.2} % over the last hour (> {LAMBDA_ERROR_RATE_PCT} %){all}"),
-        );
+    if let Some(why) = part_failed(i, "Lambda functions") {
+        return not_available(id, name, why);
+    }
+    // Live: errors and invocations summed over the hour, of every function and of each.
+    if let Some(c) = weighed(charts, "lambda_errors", "lambda_invocations") {
+        return c.check(id, name);
     }
     let rate = match last_hour(charts, "lambda_error_rate", i.now_ms, true) {
         Some(r) => Some(r),
@@ -280,6 +353,9 @@ fn lambda_error_rate(i: &Inputs<'_>) -> Check {
 fn api_5xx(i: &Inputs<'_>) -> Check {
     let (id, name) = ("api_5xx", "API Gateway 5xx");
     if let Some(why) = metrics_unavailable(i) {
+        return not_available(id, name, why);
+    }
+    if let Some(why) = part_failed(i, "API Gateway") {
         return not_available(id, name, why);
     }
     let charts = i.charts.unwrap_or_default();
@@ -439,4 +515,116 @@ pub async fn run(state: &AppState, meta: &EnvMeta) -> StatusReport {
         rpo_hours: rpo,
         now_ms: now,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Tier;
+
+    fn summary() -> EnvSummary {
+        EnvSummary {
+            name: "staging".into(),
+            tier: Tier::Staging,
+            region: "eu-west-1".into(),
+            account_id: None,
+            demo: false,
+            description: String::new(),
+            health: Health::Healthy,
+            services: 0,
+            tasks_running: 0,
+            tasks_desired: 0,
+            alarms_firing: 0,
+            resources: 0,
+            error: None,
+            data_notes: 0,
+        }
+    }
+
+    fn lambda_chart(totals: &[(&str, &str, f64)]) -> Chart {
+        Chart {
+            title: "Lambda error rate — all 2 functions".into(),
+            unit: "%".into(),
+            series: vec![],
+            threshold: None,
+            note: None,
+            totals: totals
+                .iter()
+                .map(|(k, l, v)| (k.to_string(), l.to_string(), *v))
+                .collect(),
+        }
+    }
+
+    fn run(inv: &Inventory, charts: &[Chart]) -> StatusReport {
+        evaluate(&Inputs {
+            summary: &summary(),
+            inventory: Some(inv),
+            charts: Some(charts),
+            chart_notes: &[],
+            backups: None,
+            rpo_hours: None,
+            now_ms: 0,
+        })
+    }
+
+    fn inv(notes: Vec<DataNote>) -> Inventory {
+        Inventory {
+            resources: vec![],
+            alarms: vec![],
+            gauges: vec![],
+            fetched_ms: 0,
+            notes,
+        }
+    }
+
+    fn lambda(r: &StatusReport) -> &Check {
+        r.checks
+            .iter()
+            .find(|c| c.id == "lambda_error_rate")
+            .expect("lambda check")
+    }
+
+    #[test]
+    fn the_lambda_rate_weighs_calls_not_minutes() {
+        // One busy minute at 50 % and many quiet minutes of one good call: 50 %, not the mean of
+        // per-minute ratios.
+        let busy = lambda_chart(&[
+            ("lambda_errors", "", 5000.0),
+            ("lambda_invocations", "", 10_059.0),
+            ("lambda_errors", "busy", 5000.0),
+            ("lambda_invocations", "busy", 10_000.0),
+            ("lambda_errors", "quiet", 0.0),
+            ("lambda_invocations", "quiet", 59.0),
+        ]);
+        let r = run(&inv(vec![]), &[busy]);
+        assert_eq!(lambda(&r).level, Level::Degraded);
+        assert!(lambda(&r).detail.starts_with("busy: 50.00 %"), "{}", lambda(&r).detail);
+        // No errors anywhere: healthy.
+        let quiet = lambda_chart(&[
+            ("lambda_errors", "", 0.0),
+            ("lambda_invocations", "", 10_000.0),
+            ("lambda_errors", "busy", 0.0),
+            ("lambda_invocations", "busy", 10_000.0),
+        ]);
+        assert_eq!(lambda(&run(&inv(vec![]), &[quiet])).level, Level::Healthy);
+    }
+
+    #[test]
+    fn a_part_that_could_not_be_read_is_not_none_of_it() {
+        let refused = DataNote {
+            part: "Lambda functions".into(),
+            message: "HTTP 403 AccessDeniedException".into(),
+            stale_age_s: None,
+        };
+        let r = run(&inv(vec![refused]), &[]);
+        assert!(!lambda(&r).available, "{:?}", lambda(&r));
+        let scope = DataNote {
+            part: "scope".into(),
+            message: "cannot be told".into(),
+            stale_age_s: None,
+        };
+        let r = run(&inv(vec![scope]), &[]);
+        assert!(r.checks.iter().all(|c| !c.available));
+        assert_eq!((r.level, r.exit_code), (Level::Unknown, 3));
+    }
 }

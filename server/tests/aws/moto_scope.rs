@@ -219,6 +219,7 @@ name = "shop-prod"
 tier = "prod"
 region = "{REGION}"
 endpoint_url = "{moto}"
+operator_role_arn = "arn:aws:iam::123456789012:role/ops-console-operate"
 selector = {{ tag_key = "Environment", tag_value = "{}" }}
 "#,
         staging.tag, prod.tag
@@ -363,4 +364,98 @@ async fn two_environments_in_one_account_and_region_see_only_their_own() {
     let mut polled: Vec<String> = polled.into_iter().map(|a| a.name).collect();
     polled.sort();
     assert_eq!(polled, staging.alarms);
+}
+
+/// When the tagged resources cannot be read, whose an alarm or backup is cannot be told: nothing
+/// is claimed, the status check says it cannot check (exit 3) rather than counting another
+/// environment's alarms, and rollbacks wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_environment_whose_tags_cannot_be_read_claims_nothing() {
+    use crate::common::{Hold, proxied_moto};
+    let moto = common::moto_url();
+    let aws = sdk(&moto).await;
+    let staging = seed(&aws, "staging").await;
+    let prod = seed(&aws, "prod").await;
+    aws_sdk_cloudwatch::Client::new(&aws)
+        .set_alarm_state()
+        .alarm_name(&staging.alarms[0])
+        .state_value(StateValue::Alarm)
+        .state_reason("set by the test")
+        .send()
+        .await
+        .expect("SetAlarmState");
+    // The tagging API refuses the read role (its requests are JSON naming the tag filters).
+    let refuse = |seen: &str| {
+        if seen.contains("TagFilters") {
+            Hold::Refuse("AccessDeniedException")
+        } else {
+            Hold::Pass
+        }
+    };
+    let endpoint = proxied_moto(moto.clone(), std::sync::Arc::new(refuse)).await;
+    let toml = config(&endpoint, &staging, &prod);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config_path = dir.path().join("console.toml");
+    let db = format!("database_url = \"sqlite://{}/c.db\"\n", dir.path().display());
+    std::fs::write(&config_path, format!("{db}{toml}")).expect("config");
+    let app = common::spawn_app_with(&toml).await;
+
+    let (_, detail) = app.call("environments/get", &[("name", "shop-prod")]).await;
+    let inv = &detail["inventory"];
+    assert!(
+        inv["notes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|x| x["part"] == "scope")),
+        "{}",
+        inv["notes"]
+    );
+    assert_eq!(inv["alarms"], serde_json::json!([]), "no alarm is claimed");
+    let (_, backups) = app.call("environments/backups", &[("name", "shop-prod")]).await;
+    assert_eq!(backups["plans"], serde_json::json!([]), "no plan is claimed");
+
+    let (code, report) = tokio::task::spawn_blocking(move || common::status_cli(&config_path, "shop-prod"))
+        .await
+        .expect("status");
+    assert_eq!(
+        code,
+        Some(3),
+        "staging's firing alarm must not make production unhealthy: {report}"
+    );
+    assert!(
+        report["checks"]
+            .as_array()
+            .is_some_and(|c| c.iter().all(|x| x["available"] == false)),
+        "{report}"
+    );
+
+    let alice = app.session_as("alice", "responder").await;
+    let (s, incident) = app
+        .call_as(
+            &alice,
+            "incidents/declare",
+            &[
+                ("environment", "shop-prod"),
+                ("title", "checkout 5xx"),
+                ("severity", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{incident}");
+    let incident = incident.as_i64().expect("incident id").to_string();
+    let (status, body) = app
+        .call_as(
+            &alice,
+            "rollbacks/request",
+            &[
+                ("environment", "shop-prod"),
+                ("cluster", &prod.cluster),
+                ("service", &prod.service),
+                ("to", "x:1"),
+                ("reason", "bad release"),
+                ("incident", &incident),
+            ],
+        )
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.to_string().contains("rollback waits"), "{body}");
 }

@@ -61,6 +61,9 @@ pub async fn request_rollback(state: &AppState, caller: &Caller, q: RollbackRequ
     let incident_id = incident.map(|i| i.id);
     // Only a service of this environment (its inventory, narrowed by its selector).
     let inv = cloud.inventory(&meta.name, now()).await?;
+    if let Some(n) = inv.notes.iter().find(|n| n.part == "scope") {
+        return Err(AppError::Unavailable(format!("rollback waits: {}", n.message)));
+    }
     if find_service(&inv, &cluster, &service).is_none() {
         let notes: Vec<String> = inv.notes.iter().map(|n| format!("{}: {}", n.part, n.message)).collect();
         return Err(AppError::Invalid(format!(

@@ -53,9 +53,15 @@ pub async fn rollback_target(
         .clone();
     let cloud = state.cloud(&meta);
     let inv = cloud.inventory(env, now()).await.ok();
-    let in_env = inv
+    // Without its tagged resources, whose the service is cannot be told.
+    let unscoped = inv
         .as_ref()
-        .is_some_and(|i| find_service(i, cluster, service).is_some());
+        .and_then(|i| i.notes.iter().find(|n| n.part == "scope"))
+        .map(|n| n.message.clone());
+    let in_env = unscoped.is_none()
+        && inv
+            .as_ref()
+            .is_some_and(|i| find_service(i, cluster, service).is_some());
     let now_svc = cloud.service_now(env, cluster, service).await;
     let (current, previous, mut off) = match now_svc {
         Ok(s) => {
@@ -90,7 +96,9 @@ pub async fn rollback_target(
     if let Some(why) = cloud.rollback_off(env) {
         off = Some(why);
     } else if off.is_none() {
-        off = if !in_env {
+        off = if let Some(why) = unscoped {
+            Some(why)
+        } else if !in_env {
             Some(format!(
                 "{cluster}/{service} is not in the inventory of {env} (its selector)"
             ))

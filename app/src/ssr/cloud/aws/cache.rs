@@ -98,6 +98,36 @@ impl<T> Cache<T> {
     }
 }
 
+/// Values read one resource at a time (a function's reserved concurrency, a rule's tags), each
+/// remembered for a while so that a refresh of the list does not cost a call per resource.
+pub struct Remember<V> {
+    ttl: Duration,
+    values: Mutex<HashMap<String, (Instant, V)>>,
+}
+
+impl<V: Clone> Remember<V> {
+    pub fn new(ttl: Duration) -> Remember<V> {
+        Remember {
+            ttl,
+            values: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn get(&self, key: &str) -> Option<V> {
+        let map = self.values.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    pub fn put(&self, key: &str, value: V) {
+        self.values
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.to_string(), (Instant::now(), value));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,6 +59,9 @@ pub struct ChartSpec {
     pub ratio_each: Option<&'static str>,
     /// The series whose latest value is a "current figure" on the environment page.
     pub gauge: Option<&'static str>,
+    /// With `ratio`: the sums over the range of the numerators and the denominators, under these
+    /// keys, for everything (label "") and per query label, that a check weighs.
+    pub totals: Option<(&'static str, &'static str)>,
 }
 
 const DAY: i32 = 86_400;
@@ -126,6 +129,7 @@ impl Plan {
                 ratio: None,
                 ratio_each: None,
                 gauge,
+                totals: None,
             },
             qs,
         );
@@ -169,6 +173,7 @@ pub fn plan(resources: &[Resource], period: i32) -> (Vec<ChartSpec>, Vec<QuerySp
             ratio: None,
             ratio_each: None,
             gauge: Some("p95"),
+            totals: None,
         };
         p.add_spec(
             latency,
@@ -195,6 +200,7 @@ pub fn plan(resources: &[Resource], period: i32) -> (Vec<ChartSpec>, Vec<QuerySp
                 ratio: Some(("5xx rate", Some("alb_error_rate"))),
                 ratio_each: None,
                 gauge: Some("5xx rate"),
+                totals: None,
             },
             vec![
                 q("target 5xx", elb, "HTTPCode_Target_5XX_Count", d.clone(), "Sum").role(Role::Numerator),
@@ -331,6 +337,7 @@ pub fn plan(resources: &[Resource], period: i32) -> (Vec<ChartSpec>, Vec<QuerySp
                 ratio: Some(("all functions", Some("lambda_error_rate"))),
                 ratio_each: Some("lambda_fn_error_rate"),
                 gauge: Some("all functions"),
+                totals: Some(("lambda_errors", "lambda_invocations")),
             },
             qs,
         );

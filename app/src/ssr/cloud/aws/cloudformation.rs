@@ -57,13 +57,21 @@ pub async fn read(client: &Client, selector: Option<&Selector>) -> Result<Vec<Re
                 }
                 if !settled(&status) {
                     // The newest event says what happened; one page is enough for that.
-                    let events = client
+                    // One stack's events not readable must not hide every stack's state.
+                    let events = match client
                         .describe_stack_events()
                         .stack_name(s.stack_id().unwrap_or(&name))
                         .send()
                         .await
-                        .map_err(|e| err_text("CloudFormation DescribeStackEvents", &e))?;
-                    if let Some(e) = events.stack_events().first() {
+                    {
+                        Ok(out) => out.stack_events().to_vec(),
+                        Err(e) => {
+                            let why = err_text("DescribeStackEvents", &e);
+                            details.push(("last event".to_string(), format!("not readable ({why})")));
+                            vec![]
+                        }
+                    };
+                    if let Some(e) = events.first() {
                         details.push((
                             "last event".to_string(),
                             format!(

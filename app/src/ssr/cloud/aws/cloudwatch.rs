@@ -123,10 +123,12 @@ pub async fn fetch(
 ) -> (HashMap<usize, Vec<(i64, f64)>>, Vec<DataNote>) {
     let mut values = HashMap::new();
     let mut notes = Vec::new();
-    // Plain statistics, then percentiles; daily metrics (S3) with a window of a few days.
+    // Plain statistics, percentiles, and daily metrics (S3, with a window of a few days), each in
+    // calls of up to 500 queries, all calls at once (one call's slowness does not add to another's).
     let mut groups: Vec<(bool, Option<i32>)> = queries.iter().map(|q| (q.percentile(), q.period)).collect();
     groups.sort();
     groups.dedup();
+    let mut calls = Vec::new();
     for (percentile, own_period) in groups {
         let group: Vec<(usize, &QuerySpec)> = queries
             .iter()
@@ -138,54 +140,53 @@ pub async fn fetch(
             None => start_ms,
         };
         for chunk in group.chunks(MAX_QUERIES) {
-            let result = client
+            let request = client
                 .get_metric_data()
                 .set_metric_data_queries(Some(chunk.iter().map(|(i, q)| to_query(*i, q, period)).collect()))
                 .start_time(aws_smithy_types::DateTime::from_millis(start_ms))
-                .end_time(aws_smithy_types::DateTime::from_millis(end_ms))
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await;
-            match result {
-                Ok(pages) => {
-                    for page in pages {
-                        for r in page.metric_data_results() {
-                            let Some(idx) = r
-                                .id()
-                                .and_then(|id| id.strip_prefix('q'))
-                                .and_then(|n| n.parse::<usize>().ok())
-                            else {
-                                continue;
-                            };
-                            let scale = queries.get(idx).map(|q| q.scale).unwrap_or(1.0);
-                            let entry: &mut Vec<(i64, f64)> = values.entry(idx).or_default();
-                            entry.extend(
-                                r.timestamps()
-                                    .iter()
-                                    .zip(r.values())
-                                    .map(|(t, v)| (super::secs_to_ms(t), v * scale)),
-                            );
-                        }
+                .end_time(aws_smithy_types::DateTime::from_millis(end_ms));
+            calls.push(async move { (percentile, request.into_paginator().send().try_collect().await) });
+        }
+    }
+    for (percentile, result) in futures::future::join_all(calls).await {
+        match result {
+            Ok(pages) => {
+                for page in pages {
+                    for r in page.metric_data_results() {
+                        let Some(idx) = r
+                            .id()
+                            .and_then(|id| id.strip_prefix('q'))
+                            .and_then(|n| n.parse::<usize>().ok())
+                        else {
+                            continue;
+                        };
+                        let scale = queries.get(idx).map(|q| q.scale).unwrap_or(1.0);
+                        let entry: &mut Vec<(i64, f64)> = values.entry(idx).or_default();
+                        entry.extend(
+                            r.timestamps()
+                                .iter()
+                                .zip(r.values())
+                                .map(|(t, v)| (super::secs_to_ms(t), v * scale)),
+                        );
                     }
                 }
-                Err(e) => notes.push(DataNote {
-                    part: if percentile {
-                        "metrics (percentiles)".into()
-                    } else {
-                        "metrics".into()
-                    },
-                    message: if percentile {
-                        format!(
-                            "p50/p95/p99 not available from this endpoint: {}",
-                            err_text("GetMetricData", &e)
-                        )
-                    } else {
-                        err_text("CloudWatch GetMetricData", &e)
-                    },
-                    stale_age_s: None,
-                }),
             }
+            Err(e) => notes.push(DataNote {
+                part: if percentile {
+                    "metrics (percentiles)".into()
+                } else {
+                    "metrics".into()
+                },
+                message: if percentile {
+                    format!(
+                        "p50/p95/p99 not available from this endpoint: {}",
+                        err_text("GetMetricData", &e)
+                    )
+                } else {
+                    err_text("CloudWatch GetMetricData", &e)
+                },
+                stale_age_s: None,
+            }),
         }
     }
     for v in values.values_mut() {
@@ -323,9 +324,40 @@ pub fn assemble(
                 series,
                 threshold,
                 note,
+                totals: totals(spec, &mine, values),
             }
         })
         .collect()
+}
+
+/// The range's sums a check weighs (`ChartSpec::totals`): of everything, and per query label.
+fn totals(
+    spec: &ChartSpec,
+    mine: &[(usize, &QuerySpec)],
+    values: &HashMap<usize, Vec<(i64, f64)>>,
+) -> Vec<(String, String, f64)> {
+    let Some((num_key, den_key)) = spec.totals else {
+        return vec![];
+    };
+    let sum = |role: Role, label: Option<&str>| -> f64 {
+        mine.iter()
+            .filter(|(_, q)| q.role == role && label.is_none_or(|l| q.label == l))
+            .filter_map(|(i, _)| values.get(i))
+            .flat_map(|points| points.iter().map(|(_, v)| *v))
+            .sum()
+    };
+    let mut labels: Vec<&str> = mine.iter().map(|(_, q)| q.label.as_str()).collect();
+    labels.sort();
+    labels.dedup();
+    let mut out = vec![
+        (num_key.to_string(), String::new(), sum(Role::Numerator, None)),
+        (den_key.to_string(), String::new(), sum(Role::Denominator, None)),
+    ];
+    for l in labels {
+        out.push((num_key.to_string(), l.to_string(), sum(Role::Numerator, Some(l))));
+        out.push((den_key.to_string(), l.to_string(), sum(Role::Denominator, Some(l))));
+    }
+    out
 }
 
 /// The environment page's "current figures": the latest datapoint of each chart's headline

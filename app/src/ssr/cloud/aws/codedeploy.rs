@@ -17,19 +17,26 @@ pub async fn read(client: &Client, services: &[(String, String)]) -> Result<Vec<
         .try_collect()
         .await
         .map_err(|e| err_text("CodeDeploy ListApplications", &e))?;
-    let mut pairs = Vec::new();
-    for app in apps {
-        let groups: Vec<String> = client
-            .list_deployment_groups()
-            .application_name(&app)
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|e| err_text("CodeDeploy ListDeploymentGroups", &e))?;
-        pairs.extend(groups.into_iter().map(|g| (app.clone(), g)));
-    }
+    let per_app: Vec<Vec<(String, String)>> = stream::iter(apps)
+        .map(|app| {
+            let client = client.clone();
+            async move {
+                let groups: Vec<String> = client
+                    .list_deployment_groups()
+                    .application_name(&app)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(|e| err_text("CodeDeploy ListDeploymentGroups", &e))?;
+                Ok::<_, String>(groups.into_iter().map(|g| (app.clone(), g)).collect())
+            }
+        })
+        .buffered(super::CONCURRENCY)
+        .try_collect()
+        .await?;
+    let pairs: Vec<(String, String)> = per_app.into_iter().flatten().collect();
     let described: Vec<_> = stream::iter(pairs)
         .map(|(app, group)| {
             let client = client.clone();

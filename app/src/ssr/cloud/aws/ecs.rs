@@ -504,11 +504,16 @@ mod tests {
                 .collect();
             DescribeServicesOutput::builder().set_services(Some(services)).build()
         });
-        let lt = mock!(Client::list_tasks).then_output(|| {
-            ListTasksOutput::builder()
-                .set_task_arns(Some(arns("task", 0..150)))
-                .build()
-        });
+        let lt = mock!(Client::list_tasks)
+            .match_requests(|r| r.desired_status().is_none())
+            .then_output(|| {
+                ListTasksOutput::builder()
+                    .set_task_arns(Some(arns("task", 0..150)))
+                    .build()
+            });
+        let stopped = mock!(Client::list_tasks)
+            .match_requests(|r| r.desired_status() == Some(&aws_sdk_ecs::types::DesiredStatus::Stopped))
+            .then_output(|| ListTasksOutput::builder().build());
         let dt = mock!(Client::describe_tasks).then_compute_output(|r| {
             assert!(
                 r.tasks().len() <= DESCRIBE_TASKS_BATCH,
@@ -540,7 +545,7 @@ mod tests {
                 )
                 .build()
         });
-        let c = client(&[&lc, &dc, &p1, &p2, &p3, &ds, &lt, &dt, &td]);
+        let c = client(&[&lc, &dc, &p1, &p2, &p3, &ds, &lt, &stopped, &dt, &td]);
         let cache = TaskDefCache::default();
         let out = read(&c, &cache).await?;
         let services: Vec<&Resource> = out.iter().filter(|r| r.kind == ResourceKind::EcsService).collect();

@@ -8,7 +8,7 @@ use super::{err_text, row};
 use crate::model::{Health, Resource, ResourceKind};
 use crate::ssr::config::Selector;
 use aws_sdk_eventbridge::Client;
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::{StreamExt, stream};
 use std::collections::HashSet;
 
 /// `rate(5 minutes)` → "every 5 minutes"; a cron expression is shown as written.
@@ -106,10 +106,14 @@ pub fn next_run(expr: &str, now_ms: i64) -> Option<i64> {
     None
 }
 
+/// How long whether a rule carries the selector's tag is remembered.
+pub const TAGS_TTL: std::time::Duration = std::time::Duration::from_secs(900);
+
 pub async fn read(
     client: &Client,
     selector: Option<&Selector>,
     owned: Option<&HashSet<String>>,
+    known: &super::cache::Remember<bool>,
 ) -> Result<Vec<Resource>, String> {
     let rules = list(client).await?;
     let arns: Vec<String> = rules.iter().map(|r| r.id.clone()).collect();
@@ -117,27 +121,25 @@ pub async fn read(
         .map(|arn| {
             let client = client.clone();
             async move {
-                match owned {
-                    None => Ok(true),
-                    Some(o) if o.contains(&arn) => Ok(true),
-                    Some(_) => {
-                        let out = client
-                            .list_tags_for_resource()
-                            .resource_arn(&arn)
-                            .send()
-                            .await
-                            .map_err(|e| err_text("EventBridge ListTagsForResource", &e))?;
-                        Ok::<_, String>(super::carries(
-                            selector,
-                            out.tags().iter().map(|t| (t.key(), t.value())),
-                        ))
-                    }
+                match (owned, known.get(&arn)) {
+                    (None, _) => true,
+                    (Some(o), _) if o.contains(&arn) => true,
+                    (Some(_), Some(ours)) => ours,
+                    // A rule whose tags cannot be read is not claimed (and is asked again next time).
+                    (Some(_), None) => match client.list_tags_for_resource().resource_arn(&arn).send().await {
+                        Ok(out) => {
+                            let ours = super::carries(selector, out.tags().iter().map(|t| (t.key(), t.value())));
+                            known.put(&arn, ours);
+                            ours
+                        }
+                        Err(_) => false,
+                    },
                 }
             }
         })
         .buffered(super::CONCURRENCY)
-        .try_collect()
-        .await?;
+        .collect()
+        .await;
     Ok(rules
         .into_iter()
         .zip(keep)

@@ -8,31 +8,14 @@ use super::{err_text, row};
 use crate::model::{Health, Resource, ResourceKind};
 use aws_sdk_lambda::Client;
 use futures::{StreamExt, TryStreamExt, stream};
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::collections::HashSet;
+use std::time::Duration;
 
 /// How long a function's reserved concurrency is shown before it is read again.
 pub const CONCURRENCY_TTL: Duration = Duration::from_secs(900);
 
-/// Reserved concurrency per function ARN, with when it was read.
-#[derive(Default)]
-pub struct ConcurrencyCache(Mutex<HashMap<String, (Instant, String)>>);
-
-impl ConcurrencyCache {
-    fn get(&self, arn: &str) -> Option<String> {
-        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(arn)
-            .filter(|(at, _)| at.elapsed() < CONCURRENCY_TTL)
-            .map(|(_, v)| v.clone())
-    }
-    fn put(&self, arn: &str, value: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(arn.to_string(), (Instant::now(), value.to_string()));
-    }
-}
+/// Reserved concurrency per function ARN.
+pub type ConcurrencyCache = super::cache::Remember<String>;
 
 pub async fn read(
     client: &Client,
@@ -65,7 +48,7 @@ pub async fn read(
                                 .reserved_concurrent_executions()
                                 .map(|n| n.to_string())
                                 .unwrap_or_else(|| "unreserved".into());
-                            known.put(arn, &r);
+                            known.put(arn, r.clone());
                             r
                         }
                         Err(e) => format!("not readable ({})", err_text("GetFunctionConcurrency", &e)),

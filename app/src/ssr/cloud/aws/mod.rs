@@ -52,6 +52,12 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(3500);
 /// No part of a page waits longer than this for AWS.
 pub const PART_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// The note (part `scope`) of an environment with a selector whose tagged resources cannot be
+/// read: the status check and rollbacks refuse to guess from it.
+pub const SCOPE_UNKNOWN: &str = "the tagged resources could not be read, so what is this environment's cannot be told: \
+                                 everything in the account and region is listed, no alarm or backup is claimed, \
+                                 and the status check and rollbacks wait until they can be read";
+
 /// The inventory waits for the current figures only until this long after it began.
 pub const GAUGE_BUDGET: Duration = Duration::from_millis(4500);
 
@@ -246,6 +252,9 @@ impl Clients {
     }
 }
 
+/// Charts of one range, their notes, and the current figures from them.
+type ChartsRead = (Vec<Chart>, Vec<DataNote>, Vec<crate::model::Gauge>);
+
 struct EnvReader {
     config: EnvironmentConfig,
     clients: tokio::sync::OnceCell<Clients>,
@@ -256,12 +265,14 @@ struct EnvReader {
     resources: Cache<Vec<Resource>>,
     arns: Cache<Vec<String>>,
     alarms: Cache<Vec<cloudwatch::ReadAlarm>>,
-    charts: Cache<(Vec<Chart>, Vec<DataNote>, Vec<crate::model::Gauge>)>,
+    charts: Cache<ChartsRead>,
     backups: Cache<backup::ReadBackups>,
     scaling: Cache<Vec<(String, String)>>,
     codedeploy: Cache<Vec<(String, String, String)>>,
     taskdefs: ecs::TaskDefCache,
     concurrency: lambda::ConcurrencyCache,
+    /// Whether a rule carries the selector's tag, by rule ARN.
+    rule_tags: cache::Remember<bool>,
 }
 
 pub struct SdkCloud {
@@ -289,7 +300,8 @@ impl SdkCloud {
                     scaling: Cache::new(RETRY_AFTER),
                     codedeploy: Cache::new(RETRY_AFTER),
                     taskdefs: ecs::TaskDefCache::default(),
-                    concurrency: lambda::ConcurrencyCache::default(),
+                    concurrency: lambda::ConcurrencyCache::new(lambda::CONCURRENCY_TTL),
+                    rule_tags: cache::Remember::new(eventbridge::TAGS_TTL),
                 };
                 (e.name.clone(), Arc::new(reader))
             })
@@ -350,36 +362,60 @@ impl SdkCloud {
         range: TimeRange,
         now_ms: i64,
     ) -> Result<(Vec<Chart>, Vec<DataNote>, Vec<crate::model::Gauge>), CloudError> {
-        let (reader, clients) = self.reader(env).await?;
-        let period = range.period();
-        let (specs, queries) = cloudwatch::plan(&inv.resources, period);
-        let alarms = inv.alarms.clone();
-        let ttl = Duration::from_secs(u64::try_from(period).unwrap_or(60));
-        let fetch = async move {
-            let end = now_ms - now_ms.rem_euclid(i64::from(period) * 1000);
-            let start = end - range.seconds() * 1000;
-            let (values, notes) = cloudwatch::fetch(&clients.cloudwatch, &queries, period, start, end).await;
-            let failed_percentiles = notes.iter().any(|n| n.part == "metrics (percentiles)");
-            let failed_all = notes.iter().any(|n| n.part == "metrics");
-            let charts = cloudwatch::assemble(&specs, &queries, &values, failed_percentiles, failed_all, &alarms);
-            let gauges = cloudwatch::gauges(&specs, &charts);
-            Ok((charts, notes, gauges))
-        };
-        let fetched = part(&reader.charts, range.label(), ttl, &self.metrics, fetch).await;
+        let fetched = self.spawn_charts(env, inv, range, now_ms).await?.await;
+        let fetched = fetched.unwrap_or_else(|e| Fetched::Failed(format!("the metrics read stopped: {e}")));
         let mut notes = Vec::new();
         let (charts, mut inner, gauges) = take("metrics", fetched, &mut notes);
         notes.append(&mut inner);
         Ok((charts, notes, gauges))
     }
 
+    /// The chart read as a task of its own: a caller that stops waiting (the inventory's budget)
+    /// leaves it to finish and fill the cache for the next view, instead of throwing it away.
+    async fn spawn_charts(
+        &self,
+        env: &str,
+        inv: &Inventory,
+        range: TimeRange,
+        now_ms: i64,
+    ) -> Result<tokio::task::JoinHandle<Fetched<ChartsRead>>, CloudError> {
+        self.reader(env).await?;
+        let reader = self
+            .envs
+            .get(env)
+            .ok_or_else(|| CloudError::UnknownEnvironment(env.to_string()))?
+            .clone();
+        let metrics = self.metrics.clone();
+        let period = range.period();
+        let (specs, queries) = cloudwatch::plan(&inv.resources, period);
+        let alarms = inv.alarms.clone();
+        let ttl = Duration::from_secs(u64::try_from(period).unwrap_or(60));
+        Ok(tokio::spawn(async move {
+            let Some(clients) = reader.clients.get() else {
+                return Fetched::Failed("the environment's clients are not ready".into());
+            };
+            let fetch = async {
+                let end = now_ms - now_ms.rem_euclid(i64::from(period) * 1000);
+                let start = end - range.seconds() * 1000;
+                let (values, notes) = cloudwatch::fetch(&clients.cloudwatch, &queries, period, start, end).await;
+                let failed_percentiles = notes.iter().any(|n| n.part == "metrics (percentiles)");
+                let failed_all = notes.iter().any(|n| n.part == "metrics");
+                let charts = cloudwatch::assemble(&specs, &queries, &values, failed_percentiles, failed_all, &alarms);
+                let gauges = cloudwatch::gauges(&specs, &charts);
+                Ok((charts, notes, gauges))
+            };
+            part(&reader.charts, range.label(), ttl, &metrics, fetch).await
+        }))
+    }
+
     /// Services deployed by CodeDeploy get their deployment group and last deployment (read only
     /// when there is such a service).
     async fn with_codedeploy(
         &self,
-        reader: &EnvReader,
-        clients: &Clients,
+        env: &str,
         resources: &mut [Resource],
         notes: &mut Vec<DataNote>,
+        budget: Duration,
     ) {
         let wanted: Vec<(String, String)> = resources
             .iter()
@@ -389,11 +425,23 @@ impl SdkCloud {
                     .then(|| (s.cluster.clone(), r.name.clone()))
             })
             .collect();
-        if wanted.is_empty() {
+        let Some(reader) = self.envs.get(env).cloned().filter(|_| !wanted.is_empty()) else {
             return;
-        }
-        let read = codedeploy::read(&clients.codedeploy, &wanted);
-        let fetched = part(&reader.codedeploy, "codedeploy", TTL_CODEDEPLOY, &self.metrics, read).await;
+        };
+        let metrics = self.metrics.clone();
+        // A task of its own, so that running out of the page's budget leaves it to fill the cache.
+        let task = tokio::spawn(async move {
+            let Some(clients) = reader.clients.get() else {
+                return Fetched::Failed("the environment's clients are not ready".into());
+            };
+            let read = codedeploy::read(&clients.codedeploy, &wanted);
+            part(&reader.codedeploy, "codedeploy", TTL_CODEDEPLOY, &metrics, read).await
+        });
+        let fetched = match tokio::time::timeout(budget, task).await {
+            Ok(Ok(f)) => f,
+            Ok(Err(e)) => Fetched::Failed(format!("the read stopped: {e}")),
+            Err(_) => Fetched::Failed("no answer within the page's time; shown on a later view".into()),
+        };
         let groups = take("CodeDeploy", fetched, notes);
         for r in resources.iter_mut() {
             let Some(cluster) = r
@@ -414,13 +462,21 @@ impl SdkCloud {
     }
 
     /// The environment's scope (scope.rs) from its cached inventory and tagged ARNs; None without a
-    /// selector or when the tagged resources could not be read (then everything is shown, and the
-    /// inventory says so).
+    /// selector; one that owns nothing when the tagged resources could not be read.
     async fn scope(&self, env: &str, now_ms: i64) -> Result<Option<scope::Scope>, CloudError> {
+        let inv = self.inventory(env, now_ms).await?;
+        self.scope_of(env, &inv).await
+    }
+
+    /// The scope of an inventory just read (its tagged ARNs come from the same cache entry).
+    async fn scope_of(&self, env: &str, inv: &Inventory) -> Result<Option<scope::Scope>, CloudError> {
         let (reader, clients) = self.reader(env).await?;
         let Some(selector) = reader.config.selector.as_ref() else {
             return Ok(None);
         };
+        if inv.notes.iter().any(|n| n.part == "scope") {
+            return Ok(Some(scope::Scope::default()));
+        }
         let arns = part(
             &reader.arns,
             "tagged",
@@ -429,12 +485,10 @@ impl SdkCloud {
             tagging::read(&clients.tagging, Some(selector)),
         )
         .await;
-        let arns = match arns {
-            Fetched::Fresh(v) | Fetched::Stale { value: v, .. } => v,
-            Fetched::Failed(_) => return Ok(None),
-        };
-        let inv = self.inventory(env, now_ms).await?;
-        Ok(Some(scope::Scope::new(&inv.resources, &arns)))
+        Ok(Some(match arns {
+            Fetched::Fresh(v) | Fetched::Stale { value: v, .. } => scope::Scope::new(&inv.resources, &v),
+            Fetched::Failed(_) => scope::Scope::default(),
+        }))
     }
 }
 
@@ -535,7 +589,13 @@ impl Cloud for SdkCloud {
                 apigateway::read(&clients.apigateway, &clients.apigatewayv2, region, selector)
             ),
             part(cache, "events", TTL_RULES, m, async {
-                eventbridge::read(&clients.eventbridge, selector, owned().await.as_ref()).await
+                eventbridge::read(
+                    &clients.eventbridge,
+                    selector,
+                    owned().await.as_ref(),
+                    &reader.rule_tags,
+                )
+                .await
             }),
             part(cache, "elasticache", TTL_ELASTICACHE, m, async {
                 elasticache::read(&clients.elasticache, owned().await.as_ref()).await
@@ -564,9 +624,7 @@ impl Cloud for SdkCloud {
         if selector.is_some() && tagging_failed {
             notes.push(DataNote {
                 part: "scope".into(),
-                message: "the tagged resources could not be read, so everything in the account and region is shown, \
-                          not only this environment's"
-                    .into(),
+                message: SCOPE_UNKNOWN.into(),
                 stale_age_s: None,
             });
         }
@@ -578,8 +636,14 @@ impl Cloud for SdkCloud {
                 r.details.push(("autoscaling".into(), text.clone()));
             }
         }
-        self.with_codedeploy(reader, clients, &mut resources, &mut notes).await;
-        let scope = narrow.then(|| scope::Scope::new(&resources, &arns));
+        let left = GAUGE_BUDGET.saturating_sub(started.elapsed());
+        self.with_codedeploy(env, &mut resources, &mut notes, left).await;
+        // Without its tagged resources, whose an alarm is cannot be told: none is claimed.
+        let scope = match (narrow, selector) {
+            (true, _) => Some(scope::Scope::new(&resources, &arns)),
+            (false, Some(_)) => Some(scope::Scope::default()),
+            (false, None) => None,
+        };
         let alarms = cloudwatch::scoped(&alarms, scope.as_ref());
         let mut inv = Inventory {
             resources,
@@ -592,9 +656,11 @@ impl Cloud for SdkCloud {
         // check and the metrics page through the chart cache). A failure shows on the metrics page.
         // Within what is left of the page's budget; a slow CloudWatch leaves the figures out.
         let left = GAUGE_BUDGET.saturating_sub(started.elapsed());
-        if let Ok(Ok((_, _, gauges))) = tokio::time::timeout(left, self.charts(env, &inv, TimeRange::H1, now_ms)).await
+        if let Ok(task) = self.spawn_charts(env, &inv, TimeRange::H1, now_ms).await
+            && let Ok(Ok(Fetched::Fresh(read) | Fetched::Stale { value: read, .. })) =
+                tokio::time::timeout(left, task).await
         {
-            inv.gauges = gauges;
+            inv.gauges = read.2.clone();
         }
         Ok(inv)
     }
@@ -613,16 +679,17 @@ impl Cloud for SdkCloud {
     async fn backups(&self, env: &str, rpo_hours: Option<u32>, now_ms: i64) -> Result<BackupsData, CloudError> {
         let (reader, clients) = self.reader(env).await?;
         let read = backup::read(&clients.backup, rpo_hours, now_ms);
-        let (fetched, scope) = tokio::join!(
+        let (fetched, inv) = tokio::join!(
             part(&reader.backups, "backups", TTL_BACKUPS, &self.metrics, read),
-            self.scope(env, now_ms)
+            self.inventory(env, now_ms)
         );
+        let inv = inv?;
+        let scope = self.scope_of(env, &inv).await?;
         let mut notes = Vec::new();
         let read = take("backups", fetched, &mut notes);
-        let mut data = read.scoped(scope?.as_ref());
+        let mut data = read.scoped(scope.as_ref());
         data.notes.append(&mut notes);
         // RDS automated backups count as recovery points against the same RPO.
-        let inv = self.inventory(env, now_ms).await?;
         let rpo_ms = i64::from(rpo_hours.unwrap_or(24)) * 3_600_000;
         let rds: Vec<crate::model::RecoveryPointInfo> = inv
             .resources
@@ -741,6 +808,17 @@ impl Cloud for SdkCloud {
                 )
             })
             .await;
+        // The last look before the write, as the role that makes it: ECS refuses UpdateService
+        // with a new task definition for a service it does not deploy itself.
+        let now = operate::service_now(client, cluster, service)
+            .await
+            .map_err(|m| aws_error("ecs", "DescribeServices", m))?;
+        if now.controller != crate::model::DeploymentController::Ecs {
+            return Err(CloudError::NotAvailable(format!(
+                "{cluster}/{service} is deployed by {}, not by ECS: not sent to UpdateService",
+                now.controller.label()
+            )));
+        }
         operate::update_service(client, cluster, service, task_definition_arn)
             .await
             .map_err(|m| aws_error("ecs", "UpdateService", m))
@@ -819,7 +897,8 @@ pub fn compose(
     out.extend(
         tagged
             .iter()
-            .filter(|a| !tagging::read_elsewhere(a) && !known.contains(*a))
+            // An API's stages carry tags too; they are the API's, not APIs of their own.
+            .filter(|a| !tagging::read_elsewhere(a) && !known.contains(*a) && !a.contains("/stages/"))
             .map(|a| tagging::resource_for(a)),
     );
     out

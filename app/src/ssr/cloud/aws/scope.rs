@@ -13,7 +13,7 @@ use std::collections::HashSet;
 /// AWS/RDS, AWS/Lambda…), as the console knows them from its id and name.
 pub fn dims_of(r: &Resource) -> Vec<(&'static str, String)> {
     let suffix = |marker: &str| r.id.split(marker).nth(1).map(str::to_string);
-    match r.kind {
+    match &r.kind {
         ResourceKind::LoadBalancer => suffix(":loadbalancer/")
             .map(|d| vec![("LoadBalancer", d)])
             .unwrap_or_default(),
@@ -35,14 +35,56 @@ pub fn dims_of(r: &Resource) -> Vec<(&'static str, String)> {
         },
         ResourceKind::DynamoDb => vec![("TableName", r.name.clone())],
         ResourceKind::S3Bucket => vec![("BucketName", r.name.clone())],
-        ResourceKind::ElastiCache => vec![
-            ("ReplicationGroupId", r.name.clone()),
-            ("CacheClusterId", r.name.clone()),
-        ],
+        // Its metrics are per member node.
+        ResourceKind::ElastiCache => {
+            let mut d = vec![("ReplicationGroupId", r.name.clone())];
+            d.extend(nodes(r).map(|n| ("CacheClusterId", n.to_string())));
+            d
+        }
         ResourceKind::CloudFront => vec![("DistributionId", r.name.clone())],
         ResourceKind::Waf => vec![("WebACL", r.name.clone())],
         ResourceKind::EventBridgeRule => vec![("RuleName", r.name.clone())],
+        ResourceKind::Other(k) if k == "RDS cluster" => vec![("DBClusterIdentifier", r.name.clone())],
+        ResourceKind::Other(k) if k == "sqs" => vec![("QueueName", r.name.clone())],
         _ => vec![],
+    }
+}
+
+/// The member nodes of an ElastiCache replication group (elasticache.rs writes them).
+fn nodes(r: &Resource) -> impl Iterator<Item = &str> {
+    r.details
+        .iter()
+        .filter(|(k, _)| k == super::elasticache::NODES)
+        .flat_map(|(_, v)| v.split(", ").filter(|n| !n.is_empty()))
+}
+
+/// The exact sets of resource dimensions an alarm on `r` carries: one per metric family of the
+/// resource (an ECS service: cluster and service together; a target group: alone, or with each
+/// load balancer that sends to it; an ElastiCache group: the group, or one node).
+fn units_of(r: &Resource, all: &[Resource]) -> Vec<Vec<(String, String)>> {
+    let own = |d: Vec<(&'static str, String)>| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = d.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        v.sort();
+        v
+    };
+    match r.kind {
+        ResourceKind::ElastiCache => std::iter::once(own(vec![("ReplicationGroupId", r.name.clone())]))
+            .chain(nodes(r).map(|n| own(vec![("CacheClusterId", n.to_string())])))
+            .collect(),
+        ResourceKind::TargetGroup => {
+            let tg = dims_of(r);
+            std::iter::once(own(tg.clone()))
+                .chain(
+                    all.iter()
+                        .filter(|lb| lb.kind == ResourceKind::LoadBalancer && lb.links.contains(&r.id))
+                        .map(|lb| own(tg.iter().cloned().chain(dims_of(lb)).collect())),
+                )
+                .collect()
+        }
+        _ => {
+            let d = dims_of(r);
+            if d.is_empty() { vec![] } else { vec![own(d)] }
+        }
     }
 }
 
@@ -69,11 +111,13 @@ const RESOURCE_DIMENSIONS: &[&str] = &[
 ];
 
 /// The environment's scope, built from its (already narrowed) inventory and its tagged ARNs.
+/// `Scope::default()` owns nothing: what an environment with a selector gets when its tagged
+/// resources cannot be read (whose an alarm or backup is cannot be told, so none is claimed).
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
     tagged: HashSet<String>,
     owned: HashSet<String>,
-    dims: HashSet<(String, String)>,
+    units: HashSet<Vec<(String, String)>>,
 }
 
 impl Scope {
@@ -81,25 +125,24 @@ impl Scope {
         Scope {
             tagged: tagged.iter().cloned().collect(),
             owned: resources.iter().map(|r| r.id.clone()).collect(),
-            dims: resources
-                .iter()
-                .flat_map(dims_of)
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+            units: resources.iter().flat_map(|r| units_of(r, resources)).collect(),
         }
     }
 
-    /// An alarm belongs when it carries the tag, or it watches resource dimensions and every one
-    /// of them is a resource of the environment.
+    /// An alarm belongs when it carries the tag, or the resource dimensions it watches are exactly
+    /// those of one resource of the environment (a cluster-wide alarm is the cluster owner's, not
+    /// every environment with a service in it).
     pub fn has_alarm(&self, arn: &str, dims: &[(String, String)]) -> bool {
         if self.tagged.contains(arn) {
             return true;
         }
-        let mut watched = dims
+        let mut watched: Vec<(String, String)> = dims
             .iter()
             .filter(|(k, _)| RESOURCE_DIMENSIONS.contains(&k.as_str()))
-            .peekable();
-        watched.peek().is_some() && watched.all(|d| self.dims.contains(d))
+            .cloned()
+            .collect();
+        watched.sort();
+        !watched.is_empty() && self.units.contains(&watched)
     }
 
     /// A vault or plan: by its tag.
@@ -152,7 +195,7 @@ mod tests {
                     "arn:aws:lambda:eu-west-1:1:function:prod-worker",
                 ),
             ],
-            &["arn:aws:cloudwatch:eu-west-1:1:alarm:prod-composite".to_string()],
+            &["arn:aws:cloudwatch:eu-west-1:1:alarm:prod-orders-backlog".to_string()],
         );
         assert!(scope.has_alarm("arn:a", &d(&[("LoadBalancer", "app/prod-alb/abc")])));
         assert!(scope.has_alarm("arn:a", &d(&[("FunctionName", "prod-worker"), ("Resource", "x")])));
@@ -168,7 +211,66 @@ mod tests {
             !scope.has_alarm("arn:a", &[]),
             "an untagged alarm on nothing known is not ours"
         );
-        assert!(scope.has_alarm("arn:aws:cloudwatch:eu-west-1:1:alarm:prod-composite", &[]));
+        assert!(scope.has_alarm("arn:aws:cloudwatch:eu-west-1:1:alarm:prod-orders-backlog", &[]));
+        assert!(
+            !Scope::default().has_alarm("arn:a", &d(&[("LoadBalancer", "app/prod-alb/abc")])),
+            "nothing is claimed without a scope"
+        );
+    }
+
+    #[test]
+    fn a_cluster_wide_alarm_is_the_clusters_owner_not_every_environment_with_a_service_in_it() {
+        let mut svc = res(
+            ResourceKind::EcsService,
+            "prod-api",
+            "arn:aws:ecs:eu-west-1:1:service/shared/prod-api",
+        );
+        svc.service = Some(Box::new(crate::model::ServiceInfo {
+            cluster: "shared".into(),
+            ..Default::default()
+        }));
+        let scope = Scope::new(&[svc], &[]);
+        assert!(scope.has_alarm("arn:a", &d(&[("ClusterName", "shared"), ("ServiceName", "prod-api")])));
+        assert!(!scope.has_alarm("arn:a", &d(&[("ClusterName", "shared")])));
+        assert!(!scope.has_alarm(
+            "arn:a",
+            &d(&[("ClusterName", "shared"), ("ServiceName", "staging-api")])
+        ));
+    }
+
+    #[test]
+    fn node_and_target_group_alarms_match_their_resource() {
+        let mut cache = res(
+            ResourceKind::ElastiCache,
+            "sessions",
+            "arn:aws:elasticache:eu-west-1:1:replicationgroup:sessions",
+        );
+        cache.details.push((
+            super::super::elasticache::NODES.into(),
+            "sessions-001, sessions-002".into(),
+        ));
+        let tg = res(
+            ResourceKind::TargetGroup,
+            "blue",
+            "arn:aws:elasticloadbalancing:eu-west-1:1:targetgroup/blue/1",
+        );
+        let mut lb = res(
+            ResourceKind::LoadBalancer,
+            "alb",
+            "arn:aws:elasticloadbalancing:eu-west-1:1:loadbalancer/app/alb/2",
+        );
+        lb.links.push(tg.id.clone());
+        let scope = Scope::new(&[cache, tg, lb], &[]);
+        assert!(scope.has_alarm("arn:a", &d(&[("CacheClusterId", "sessions-002")])));
+        assert!(!scope.has_alarm("arn:a", &d(&[("CacheClusterId", "sessions")])));
+        assert!(scope.has_alarm(
+            "arn:a",
+            &d(&[("TargetGroup", "targetgroup/blue/1"), ("LoadBalancer", "app/alb/2")])
+        ));
+        assert!(!scope.has_alarm(
+            "arn:a",
+            &d(&[("TargetGroup", "targetgroup/blue/1"), ("LoadBalancer", "app/other/3")])
+        ));
     }
 
     #[test]

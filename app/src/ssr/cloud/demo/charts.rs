@@ -45,6 +45,7 @@ pub fn demo_charts(env: &str, range: TimeRange, now_ms: i64) -> Option<Vec<Chart
                     }],
                     threshold: r.alarm.as_ref().map(|a| a.threshold),
                     note: None,
+                    totals: vec![],
                 }),
             }
         }
