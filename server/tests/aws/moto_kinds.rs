@@ -151,6 +151,8 @@ async fn seed(aws: &aws_config::SdkConfig) -> Seeded {
         .send()
         .await
         .expect("PutRule");
+    put(&cw, "AWS/Events", "Invocations", ("RuleName", &rule), 1.0).await;
+    put(&cw, "AWS/Events", "FailedInvocations", ("RuleName", &rule), 1.0).await;
     // A Redis replication group.
     let cache = format!("{tag}-redis").chars().take(40).collect::<String>();
     aws_sdk_elasticache::Client::new(aws)
@@ -408,6 +410,9 @@ async fn every_kind_the_seeds_run_is_read_and_its_checks_can_fire() {
         (rule["status"].as_str(), detail(rule, "schedule")),
         (Some("ENABLED"), "every 1 day")
     );
+    assert!(detail(rule, "last run").ends_with(" UTC"), "{rule}");
+    assert_eq!(detail(rule, "failed invocations (1 h)"), "10", "{rule}");
+    assert_eq!(rule["health"], "degraded", "{rule}");
     let cache = find(resources, "ElastiCache", &s.cache);
     assert_eq!(detail(cache, "automatic failover"), "enabled");
     assert!(

@@ -437,6 +437,37 @@ fn totals(
     out
 }
 
+/// A schedule's last run and its failed invocations in the last hour, from its chart (the rules
+/// charted, `charts::PER_KIND` of them).
+pub fn last_runs(resources: &mut [crate::model::Resource], charts: &[Chart]) {
+    for r in resources
+        .iter_mut()
+        .filter(|r| r.kind == crate::model::ResourceKind::EventBridgeRule)
+    {
+        let Some(chart) = charts.iter().find(|c| c.title == format!("Runs — {}", r.name)) else {
+            continue;
+        };
+        let series = |label: &str| chart.series.iter().find(|s| s.label == label);
+        let last = series("invocations").and_then(|s| s.points.iter().rev().find(|(_, v)| *v > 0.0));
+        r.details.push((
+            "last run".into(),
+            match last {
+                Some((t, _)) => super::when(&aws_smithy_types::DateTime::from_millis(*t)),
+                None => "not in the last hour".into(),
+            },
+        ));
+        let failed: f64 = series("failed")
+            .map(|s| s.points.iter().map(|(_, v)| v).sum())
+            .unwrap_or(0.0);
+        if failed > 0.0 {
+            r.details.push(("failed invocations (1 h)".into(), format!("{failed}")));
+            if r.health == crate::model::Health::Healthy {
+                r.health = crate::model::Health::Degraded;
+            }
+        }
+    }
+}
+
 /// The environment page's "current figures": the latest datapoint of each chart's headline
 /// series (charts.rs says which), as the demo shows them.
 pub fn gauges(specs: &[ChartSpec], charts: &[Chart]) -> Vec<Gauge> {

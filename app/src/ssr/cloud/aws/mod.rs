@@ -661,6 +661,7 @@ impl Cloud for SdkCloud {
                 tokio::time::timeout(left, task).await
         {
             inv.gauges = read.2.clone();
+            cloudwatch::last_runs(&mut inv.resources, &read.0);
         }
         Ok(inv)
     }
