@@ -6,6 +6,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod fixtures;
 
 mod moto;
 mod moto_access;

@@ -4,7 +4,7 @@
 //! whose rollback is refused instead of being sent to UpdateService.
 
 use crate::common::{self, Hold, proxied_moto};
-use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+use crate::fixtures::{self, put};
 use serde_json::Value;
 
 const REGION: &str = "eu-west-3";
@@ -31,27 +31,6 @@ selector = {{ tag_key = "Environment", tag_value = "{tag}" }}
     )
 }
 
-/// Sums put one a minute over the last ten minutes.
-async fn put(cw: &aws_sdk_cloudwatch::Client, namespace: &str, metric: &str, dim: (&str, &str), per_minute: f64) {
-    let now = aws_smithy_types::DateTime::from_secs(chrono::Utc::now().timestamp() / 60 * 60);
-    let data: Vec<MetricDatum> = (1..=10)
-        .map(|i| {
-            MetricDatum::builder()
-                .metric_name(metric)
-                .dimensions(Dimension::builder().name(dim.0).value(dim.1).build())
-                .timestamp(aws_smithy_types::DateTime::from_secs(now.secs() - i * 60))
-                .value(per_minute)
-                .build()
-        })
-        .collect();
-    cw.put_metric_data()
-        .namespace(namespace)
-        .set_metric_data(Some(data))
-        .send()
-        .await
-        .expect("PutMetricData");
-}
-
 struct Seeded {
     tag: String,
     functions: Vec<String>,
@@ -69,50 +48,15 @@ async fn seed(aws: &aws_config::SdkConfig) -> Seeded {
     let tag = format!("staging-{:08x}", rand::random::<u32>());
     let tags = || std::collections::HashMap::from([("Environment".to_string(), tag.clone())]);
     // Six functions; the sixth fails 5 % of its invocations.
-    let iam = aws_sdk_iam::Client::new(aws);
-    let role = iam
-        .create_role()
-        .role_name(format!("{tag}-lambda"))
-        .assume_role_policy_document(
-            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
-        )
-        .send()
-        .await
-        .expect("role")
-        .role()
-        .map(|r| r.arn().to_string())
-        .expect("role arn");
-    let lambda = aws_sdk_lambda::Client::new(aws);
+    let role = fixtures::lambda_role(aws, &format!("{tag}-lambda")).await;
     let cw = aws_sdk_cloudwatch::Client::new(aws);
     let mut functions = Vec::new();
     for i in 1..=6 {
         let name = format!("{tag}-fn-{i}");
-        lambda
-            .create_function()
-            .function_name(&name)
-            .runtime(aws_sdk_lambda::types::Runtime::Python312)
-            .role(&role)
-            .handler("index.handler")
-            .memory_size(256)
-            .timeout(30)
-            .code(
-                aws_sdk_lambda::types::FunctionCode::builder()
-                    .zip_file(aws_smithy_types::Blob::new(crate::moto_scope::EMPTY_ZIP.to_vec()))
-                    .build(),
-            )
-            .set_tags(Some(tags()))
-            .send()
-            .await
-            .expect("CreateFunction");
+        fixtures::function(aws, &name, &role, &tag).await;
         put(&cw, "AWS/Lambda", "Invocations", ("FunctionName", &name), 100.0).await;
-        put(
-            &cw,
-            "AWS/Lambda",
-            "Errors",
-            ("FunctionName", &name),
-            if i == 6 { 5.0 } else { 0.0 },
-        )
-        .await;
+        let errors = if i == 6 { 5.0 } else { 0.0 };
+        put(&cw, "AWS/Lambda", "Errors", ("FunctionName", &name), errors).await;
         functions.push(name);
     }
     // A REST API whose 5xx CloudWatch keys by its name, and an HTTP API.
@@ -174,19 +118,7 @@ async fn seed(aws: &aws_config::SdkConfig) -> Seeded {
         .expect("CreateReplicationGroup");
     // A stack.
     let stack = format!("{tag}-network");
-    aws_sdk_cloudformation::Client::new(aws)
-        .create_stack()
-        .stack_name(&stack)
-        .template_body(r#"{"Resources":{"Alerts":{"Type":"AWS::SNS::Topic"}}}"#)
-        .tags(
-            aws_sdk_cloudformation::types::Tag::builder()
-                .key("Environment")
-                .value(&tag)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateStack");
+    fixtures::stack(aws, &stack, &tag).await;
     // A tagged cluster with a service on Spot, scaled 2-8, and one deployed by CodeDeploy.
     let ecs = aws_sdk_ecs::Client::new(aws);
     let cluster = format!("{tag}-cluster");
@@ -554,19 +486,7 @@ async fn a_failed_stack_makes_status_exit_2() {
     let aws = sdk(&moto).await;
     let tag = format!("stack-{:08x}", rand::random::<u32>());
     let stack = format!("{tag}-api");
-    aws_sdk_cloudformation::Client::new(&aws)
-        .create_stack()
-        .stack_name(&stack)
-        .template_body(r#"{"Resources":{"Alerts":{"Type":"AWS::SNS::Topic"}}}"#)
-        .tags(
-            aws_sdk_cloudformation::types::Tag::builder()
-                .key("Environment")
-                .value(&tag)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateStack");
+    fixtures::stack(&aws, &stack, &tag).await;
     let failed = |body: &str| {
         if body.contains("Action=DescribeStacks") {
             Hold::Rewrite(|xml| {

@@ -2,12 +2,11 @@
 //! layout): neither sees the other's resources, alarms, backups or status results.
 
 use crate::common;
+use crate::fixtures;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, StateValue, Statistic, Tag};
 use serde_json::Value;
 
 const REGION: &str = "eu-north-1";
-/// An empty zip archive: moto keeps a function's code without running it.
-pub const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
 
 struct Seeded {
     tag: String,
@@ -130,66 +129,21 @@ async fn seed(config: &aws_config::SdkConfig, name: &str) -> Seeded {
         .await
         .expect("CreateBackupPlan");
     // A function (production's fails 10 % of its calls) and a stack, each tagged.
-    let iam = aws_sdk_iam::Client::new(config);
-    let role = iam
-        .create_role()
-        .role_name(format!("{tag}-fn"))
-        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
-        .send()
-        .await
-        .expect("role")
-        .role()
-        .map(|r| r.arn().to_string())
-        .expect("arn");
+    let role = fixtures::lambda_role(config, &format!("{tag}-fn")).await;
     let function = format!("{tag}-worker");
-    aws_sdk_lambda::Client::new(config)
-        .create_function()
-        .function_name(&function)
-        .runtime(aws_sdk_lambda::types::Runtime::Python312)
-        .role(role)
-        .handler("index.handler")
-        .code(
-            aws_sdk_lambda::types::FunctionCode::builder()
-                .zip_file(aws_smithy_types::Blob::new(EMPTY_ZIP.to_vec()))
-                .build(),
-        )
-        .tags("Environment", &tag)
-        .send()
-        .await
-        .expect("CreateFunction");
-    let minute = chrono::Utc::now().timestamp() / 60 * 60 - 60;
-    for (metric, value) in [
-        ("Invocations", 100.0),
-        ("Errors", if name == "prod" { 10.0 } else { 0.0 }),
-    ] {
-        cw.put_metric_data()
-            .namespace("AWS/Lambda")
-            .metric_data(
-                aws_sdk_cloudwatch::types::MetricDatum::builder()
-                    .metric_name(metric)
-                    .dimensions(Dimension::builder().name("FunctionName").value(&function).build())
-                    .timestamp(aws_smithy_types::DateTime::from_secs(minute))
-                    .value(value)
-                    .build(),
-            )
-            .send()
-            .await
-            .expect("PutMetricData");
-    }
+    fixtures::function(config, &function, &role, &tag).await;
+    let dim = ("FunctionName", function.as_str());
+    fixtures::put(&cw, "AWS/Lambda", "Invocations", dim, 100.0).await;
+    fixtures::put(
+        &cw,
+        "AWS/Lambda",
+        "Errors",
+        dim,
+        if name == "prod" { 10.0 } else { 0.0 },
+    )
+    .await;
     let stack = format!("{tag}-stack");
-    aws_sdk_cloudformation::Client::new(config)
-        .create_stack()
-        .stack_name(&stack)
-        .template_body(r#"{"Resources":{"Topic":{"Type":"AWS::SNS::Topic"}}}"#)
-        .tags(
-            aws_sdk_cloudformation::types::Tag::builder()
-                .key("Environment")
-                .value(&tag)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateStack");
+    fixtures::stack(config, &stack, &tag).await;
     let mut alarms = vec![on_service, tagged];
     alarms.sort();
     Seeded {

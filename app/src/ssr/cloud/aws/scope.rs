@@ -223,18 +223,18 @@ mod tests {
         let mut svc = res(
             ResourceKind::EcsService,
             "prod-api",
-            "arn:aws:ecs:eu-west-1:1:service/shared/prod-api",
+            "arn:aws:ecs:eu-west-1:1:service/common/prod-api",
         );
         svc.service = Some(Box::new(crate::model::ServiceInfo {
-            cluster: "shared".into(),
+            cluster: "common".into(),
             ..Default::default()
         }));
         let scope = Scope::new(&[svc], &[]);
-        assert!(scope.has_alarm("arn:a", &d(&[("ClusterName", "shared"), ("ServiceName", "prod-api")])));
-        assert!(!scope.has_alarm("arn:a", &d(&[("ClusterName", "shared")])));
+        assert!(scope.has_alarm("arn:a", &d(&[("ClusterName", "common"), ("ServiceName", "prod-api")])));
+        assert!(!scope.has_alarm("arn:a", &d(&[("ClusterName", "common")])));
         assert!(!scope.has_alarm(
             "arn:a",
-            &d(&[("ClusterName", "shared"), ("ServiceName", "staging-api")])
+            &d(&[("ClusterName", "common"), ("ServiceName", "staging-api")])
         ));
     }
 
