@@ -292,10 +292,15 @@ fn weighed(charts: &[Chart], num_key: &str, den_key: &str) -> Option<Weighed> {
 
 impl Weighed {
     fn check(&self, id: &str, name: &str) -> Check {
-        let all = format!(
-            "all functions {:.2} % of {} invocations over the last hour",
-            self.all, self.calls
-        );
+        // A sum of no datapoints is -0.0: say it in words.
+        let all = if self.calls > 0.0 {
+            format!(
+                "all functions {:.2} % of {} invocations over the last hour",
+                self.all, self.calls
+            )
+        } else {
+            "no invocations over the last hour".to_string()
+        };
         match &self.worst {
             Some((f, r)) if *r > LAMBDA_ERROR_RATE_PCT => check(
                 id,
