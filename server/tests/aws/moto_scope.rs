@@ -366,6 +366,16 @@ async fn an_environment_whose_tags_cannot_be_read_claims_nothing() {
     assert_eq!(inv["alarms"], serde_json::json!([]), "no alarm is claimed");
     let (_, backups) = app.call("environments/backups", &[("name", "shop-prod")]).await;
     assert_eq!(backups["plans"], serde_json::json!([]), "no plan is claimed");
+    assert!(
+        backups["notes"]
+            .as_array()
+            .is_some_and(|n| n.iter().any(|x| x["part"] == "scope")),
+        "the backups page says why it claims none: {backups}"
+    );
+    // The incident poller is told it cannot see, rather than "nothing is firing".
+    let meta = app.state.environment("shop-prod").expect("meta").clone();
+    let polled = app.state.cloud(&meta).alarms_now("shop-prod").await;
+    assert!(polled.is_err(), "{polled:?}");
 
     let (code, report) = tokio::task::spawn_blocking(move || common::status_cli(&config_path, "shop-prod"))
         .await

@@ -18,30 +18,47 @@ pub struct ReadAlarm {
 }
 
 /// The alarms of `read` that belong to the scope (all of them without one). A composite alarm
-/// belongs when it carries the tag, or every alarm its rule names belongs.
+/// belongs when it carries the tag, or every alarm its rule names belongs (a composite of
+/// composites too).
 pub fn scoped(read: &[ReadAlarm], scope: Option<&super::scope::Scope>) -> Vec<Alarm> {
     let Some(scope) = scope else {
         return read.iter().map(|a| a.alarm.clone()).collect();
     };
-    let metric: std::collections::HashSet<&str> = read
+    let mut ours: std::collections::HashSet<&str> = read
         .iter()
-        .filter(|a| a.children.is_empty() && scope.has_alarm(&a.arn, &a.dims))
-        .map(|a| a.alarm.name.as_str())
-        .collect();
-    read.iter()
         .filter(|a| {
             if a.children.is_empty() {
-                metric.contains(a.alarm.name.as_str())
+                scope.has_alarm(&a.arn, &a.dims)
             } else {
-                scope.has_alarm(&a.arn, &[]) || a.children.iter().all(|c| metric.contains(c.as_str()))
+                scope.has_alarm(&a.arn, &[])
             }
         })
+        .map(|a| a.alarm.name.as_str())
+        .collect();
+    // Composites whose children are all ours, until no more join (each pass adds one at least).
+    loop {
+        let more: Vec<&str> = read
+            .iter()
+            .filter(|a| !a.children.is_empty() && !ours.contains(a.alarm.name.as_str()))
+            .filter(|a| a.children.iter().all(|c| ours.contains(c.as_str())))
+            .map(|a| a.alarm.name.as_str())
+            .collect();
+        if more.is_empty() {
+            break;
+        }
+        ours.extend(more);
+    }
+    read.iter()
+        .filter(|a| ours.contains(a.alarm.name.as_str()))
         .map(|a| a.alarm.clone())
         .collect()
 }
 
-/// The alarm names a composite alarm's rule refers to: `ALARM("a") OR OK(b)` → a, b.
+/// The alarm names a composite alarm's rule refers to: `ALARM("a") OR OK(b)` → a, b. A rule with
+/// any other function (`AT_LEAST(…)`) cannot be told by its children: `[""]`, which nothing
+/// owns, so it belongs by its tag only.
 pub fn rule_children(rule: &str) -> Vec<String> {
+    let unknown = || vec![String::new()];
     let mut out = Vec::new();
     let mut rest = rule;
     while let Some(open) = rest.find('(') {
@@ -51,20 +68,33 @@ pub fn rule_children(rule: &str) -> Vec<String> {
             .next()
             .unwrap_or("");
         let after = &rest[open + 1..];
-        let Some(close) = after.find(')') else { break };
-        if matches!(word, "ALARM" | "OK" | "INSUFFICIENT_DATA") {
-            let name = after[..close].trim().trim_matches('"').trim();
-            // The rule may name an alarm by ARN.
-            let name = name.rsplit(":alarm:").next().unwrap_or(name);
-            if !name.is_empty() {
+        match word {
+            "ALARM" | "OK" | "INSUFFICIENT_DATA" => {
+                // The name: quoted (may hold parentheses) or bare up to the closing parenthesis.
+                let trimmed = after.trim_start();
+                let (name, tail) = match trimmed.strip_prefix('"') {
+                    Some(q) => match q.find('"') {
+                        Some(end) => (&q[..end], q[end + 1..].split_once(')').map(|(_, t)| t)),
+                        None => return unknown(),
+                    },
+                    None => match trimmed.split_once(')') {
+                        Some((n, t)) => (n.trim(), Some(t)),
+                        None => return unknown(),
+                    },
+                };
+                let name = name.rsplit(":alarm:").next().unwrap_or(name).trim();
+                if name.is_empty() {
+                    return unknown();
+                }
                 out.push(name.to_string());
+                rest = tail.unwrap_or("");
             }
-            rest = &after[close + 1..];
-        } else {
-            rest = after;
+            // A group in parentheses (`(a OR b)`, after AND/OR/NOT or at the start).
+            "" | "AND" | "OR" | "NOT" => rest = after,
+            _ => return unknown(),
         }
     }
-    out
+    if out.is_empty() { unknown() } else { out }
 }
 
 fn state_of(v: Option<&StateValue>) -> AlarmState {
@@ -170,6 +200,13 @@ mod tests {
             ),
             vec!["prod-5xx", "prod-cpu", "prod-db"]
         );
+        assert_eq!(rule_children(r#"ALARM("a (old)") AND NOT OK(b)"#), vec!["a (old)", "b"]);
+        assert_eq!(
+            rule_children("ALARM(prod-x) OR AT_LEAST(1, ALARM, (staging-a, staging-b))"),
+            vec![""],
+            "a function the console cannot read is claimed by tag only"
+        );
+        assert_eq!(rule_children("TRUE"), vec![""]);
         let alarm = |name: &str, dims: &[(&str, &str)], children: &[&str]| ReadAlarm {
             alarm: Alarm {
                 name: name.into(),
@@ -205,8 +242,9 @@ mod tests {
             alarm("prod-any", &[], &["prod-errors"]),
             alarm("mixed-any", &[], &["prod-errors", "staging-errors"]),
             alarm("names-nothing", &[], &[""]),
+            alarm("prod-any-of-any", &[], &["prod-any"]),
         ];
         let names: Vec<String> = scoped(&read, Some(&scope)).into_iter().map(|a| a.name).collect();
-        assert_eq!(names, vec!["prod-errors", "prod-any"]);
+        assert_eq!(names, vec!["prod-errors", "prod-any", "prod-any-of-any"]);
     }
 }

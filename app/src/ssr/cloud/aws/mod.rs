@@ -360,7 +360,7 @@ impl SdkCloud {
 #[async_trait]
 impl Cloud for SdkCloud {
     async fn inventory(&self, env: &str, now_ms: i64) -> Result<Inventory, CloudError> {
-        self.read_inventory(env, now_ms).await
+        self.read_inventory(env, now_ms, GAUGE_BUDGET).await
     }
 
     async fn metrics(
@@ -379,7 +379,7 @@ impl Cloud for SdkCloud {
         let read = backup::read(&clients.backup, rpo_hours, now_ms);
         let (fetched, inv) = tokio::join!(
             part(&reader.backups, "backups", TTL_BACKUPS, &self.metrics, read),
-            self.inventory(env, now_ms)
+            self.read_inventory(env, now_ms, Duration::ZERO)
         );
         let inv = inv?;
         let scope = self.scope_of(env, &inv).await?;
@@ -387,6 +387,11 @@ impl Cloud for SdkCloud {
         let read = take("backups", fetched, &mut notes);
         let mut data = read.scoped(scope.as_ref());
         data.notes.append(&mut notes);
+        // Whose a backup is cannot be told: the page says why it claims none.
+        if let Some(n) = inv.notes.iter().find(|n| n.part == "scope") {
+            data.notes.push(n.clone());
+            return Ok(data);
+        }
         // RDS automated backups count as recovery points against the same RPO.
         let rpo_ms = i64::from(rpo_hours.unwrap_or(24)) * 3_600_000;
         let rds: Vec<crate::model::RecoveryPointInfo> = inv
@@ -412,12 +417,21 @@ impl Cloud for SdkCloud {
     async fn alarms_now(&self, env: &str) -> Result<Vec<Alarm>, CloudError> {
         let (_, clients) = self.reader(env).await?;
         let now = crate::ssr::clock::now();
-        let (read, scope) = tokio::join!(
-            cloudwatch::alarms(&clients.cloudwatch, &self.severity),
-            self.scope(env, now)
-        );
+        let read = async {
+            match tokio::time::timeout(PART_TIMEOUT, cloudwatch::alarms(&clients.cloudwatch, &self.severity)).await {
+                Ok(r) => r,
+                Err(_) => Err(format!("no answer within {} s", PART_TIMEOUT.as_secs())),
+            }
+        };
+        let (read, inv) = tokio::join!(read, self.read_inventory(env, now, Duration::ZERO));
         let read = read.map_err(|m| aws_error("cloudwatch", "DescribeAlarms", m))?;
-        Ok(cloudwatch::scoped(&read, scope?.as_ref()))
+        let inv = inv?;
+        // The poller must not take "none claimed" for "none firing".
+        if inv.notes.iter().any(|n| n.part == "scope") {
+            return Err(CloudError::NotAvailable(SCOPE_UNKNOWN.into()));
+        }
+        let scope = self.scope_of(env, &inv).await?;
+        Ok(cloudwatch::scoped(&read, scope.as_ref()))
     }
 
     async fn alarm_history(&self, env: &str, alarm: &str, since_ms: i64) -> Result<Vec<(i64, AlarmState)>, CloudError> {

@@ -75,6 +75,8 @@ pub async fn alarm_history(
     let pages: Vec<_> = client
         .describe_alarm_history()
         .alarm_name(alarm)
+        .alarm_types(aws_sdk_cloudwatch::types::AlarmType::MetricAlarm)
+        .alarm_types(aws_sdk_cloudwatch::types::AlarmType::CompositeAlarm)
         .history_item_type(aws_sdk_cloudwatch::types::HistoryItemType::StateUpdate)
         .start_date(aws_smithy_types::DateTime::from_millis(since_ms + 1))
         .end_date(aws_smithy_types::DateTime::from_millis(

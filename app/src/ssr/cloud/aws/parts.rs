@@ -79,6 +79,9 @@ impl SdkCloud {
         let Some(reader) = self.envs.get(env).cloned().filter(|_| !wanted.is_empty()) else {
             return;
         };
+        if budget.is_zero() {
+            return;
+        }
         let metrics = self.metrics.clone();
         // A task of its own, so that running out of the page's budget leaves it to fill the cache.
         let task = tokio::spawn(async move {
@@ -93,6 +96,7 @@ impl SdkCloud {
             Ok(Err(e)) => Fetched::Failed(format!("the read stopped: {e}")),
             Err(_) => Fetched::Failed("no answer within the page's time; shown on a later view".into()),
         };
+        let failed = matches!(fetched, Fetched::Failed(_));
         let groups = take("CodeDeploy", fetched, notes);
         for r in resources.iter_mut() {
             let Some(cluster) = r
@@ -107,16 +111,15 @@ impl SdkCloud {
                 .iter()
                 .find(|(c, s, _)| *c == cluster && *s == r.name)
                 .map(|(_, _, t)| t.clone())
-                .unwrap_or_else(|| "no deployment group found for this service".into());
+                .unwrap_or_else(|| {
+                    if failed {
+                        "not read (see the note)".into()
+                    } else {
+                        "no deployment group found for this service".into()
+                    }
+                });
             r.details.push(("CodeDeploy".into(), text));
         }
-    }
-
-    /// The environment's scope (scope.rs) from its cached inventory and tagged ARNs; None without a
-    /// selector; one that owns nothing when the tagged resources could not be read.
-    pub(super) async fn scope(&self, env: &str, now_ms: i64) -> Result<Option<scope::Scope>, CloudError> {
-        let inv = self.inventory(env, now_ms).await?;
-        self.scope_of(env, &inv).await
     }
 
     /// The scope of an inventory just read (its tagged ARNs come from the same cache entry).
@@ -188,7 +191,14 @@ pub(super) fn take<T: Clone + Default>(label: &str, f: Fetched<T>, notes: &mut V
 
 impl SdkCloud {
     /// Every part at once, joined and scoped (`Cloud::inventory`).
-    pub(super) async fn read_inventory(&self, env: &str, now_ms: i64) -> Result<Inventory, CloudError> {
+    /// `budget`: how long after it began the read may wait for the current figures and CodeDeploy
+    /// (zero for the reads that only need the resources: scope, backups, the alarm poll).
+    pub(super) async fn read_inventory(
+        &self,
+        env: &str,
+        now_ms: i64,
+        budget: Duration,
+    ) -> Result<Inventory, CloudError> {
         let (reader, clients) = self.reader(env).await?;
         let m = &self.metrics;
         let selector = reader.config.selector.as_ref();
@@ -293,7 +303,7 @@ impl SdkCloud {
                 r.details.push(("autoscaling".into(), text.clone()));
             }
         }
-        let left = GAUGE_BUDGET.saturating_sub(started.elapsed());
+        let left = budget.saturating_sub(started.elapsed());
         self.with_codedeploy(env, &mut resources, &mut notes, left).await;
         // Without its tagged resources, whose an alarm is cannot be told: none is claimed.
         let scope = match (narrow, selector) {
@@ -312,8 +322,9 @@ impl SdkCloud {
         // Current figures: the latest datapoints of the last hour's charts (shared with the status
         // check and the metrics page through the chart cache). A failure shows on the metrics page.
         // Within what is left of the page's budget; a slow CloudWatch leaves the figures out.
-        let left = GAUGE_BUDGET.saturating_sub(started.elapsed());
-        if let Ok(task) = self.spawn_charts(env, &inv, TimeRange::H1, now_ms).await
+        let left = budget.saturating_sub(started.elapsed());
+        if !left.is_zero()
+            && let Ok(task) = self.spawn_charts(env, &inv, TimeRange::H1, now_ms).await
             && let Ok(Ok(Fetched::Fresh(read) | Fetched::Stale { value: read, .. })) =
                 tokio::time::timeout(left, task).await
         {

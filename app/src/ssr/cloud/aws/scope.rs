@@ -1,10 +1,11 @@
 //! What belongs to an environment that shares its account and region with others. The one rule
-//! (README, "Scoping an environment"): with a selector, a resource belongs to the environment when it
-//! carries the selector's tag; an alarm when it carries the tag or every resource dimension it
-//! watches is a resource of the environment; a backup vault when it carries the tag; a backup plan
-//! when it carries the tag or stores into one of the environment's vaults; a backup job or
-//! recovery point when it protects a resource of the environment. Without a selector
-//! (or when the tagged resources could not be read), everything in the account and region.
+//! (README, "Scoping an environment"): with a selector, a resource belongs to the environment when
+//! it carries the selector's tag; an alarm when it carries the tag or the resource dimensions it
+//! watches are exactly those of one of its resources (alarms.rs: a composite by its tag or its
+//! children); a backup vault when it carries the tag; a plan when it carries the tag or stores into
+//! one of its vaults; a backup job or recovery point when it protects one of its resources. Without
+//! a selector, everything in the account and region. With one whose tagged resources cannot be
+//! read, nothing is claimed (`Scope::default()`).
 
 use crate::model::{Resource, ResourceKind};
 use std::collections::HashSet;
