@@ -48,6 +48,11 @@ pub fn backoff(attempts: i64) -> Duration {
     Duration::from_secs((2u64 << exp).min(300))
 }
 
+/// Undelivered messages read per round (oldest first), due or not.
+pub const PENDING_READ: i64 = 500;
+/// Messages posted per round at most (each webhook takes one a second).
+pub const POSTS_PER_ROUND: usize = 50;
+
 pub struct Sender {
     client: reqwest::Client,
     last_post: HashMap<String, Instant>,
@@ -72,11 +77,13 @@ impl Sender {
         }
     }
 
-    /// Delivers what is due, oldest first. A webhook that fails is not tried again this round, so
-    /// its messages keep their order. Returns how many were delivered.
+    /// Delivers what is due, oldest first, in order per webhook: a message is not sent while an
+    /// older one to the same webhook waits for its retry (after Slack was down, "resolved" must
+    /// not arrive before the older "SEV1 → SEV2"), and a webhook that fails is not tried again this
+    /// round. Returns how many were delivered.
     pub async fn deliver_due(&mut self, state: &AppState) -> usize {
         let now = crate::ssr::clock::now();
-        let due = match state.store.outbox_due(now, 50).await {
+        let due = match state.store.outbox_pending(PENDING_READ).await {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "outbox: cannot read");
@@ -85,7 +92,11 @@ impl Sender {
         };
         let mut blocked: Vec<String> = Vec::new();
         let mut delivered = 0;
+        let mut posted = 0;
         for m in due {
+            if posted == POSTS_PER_ROUND {
+                break;
+            }
             let Some(url) = state.slack_webhook(&m.environment) else {
                 let _ = state
                     .store
@@ -96,6 +107,11 @@ impl Sender {
             if blocked.contains(&url) {
                 continue;
             }
+            if m.next_attempt_ms > now {
+                // Waiting for its retry: the webhook's later messages wait behind it.
+                blocked.push(url);
+                continue;
+            }
             // At most one message per second per webhook (Slack's limit for incoming webhooks).
             if let Some(last) = self.last_post.get(&url) {
                 let since = last.elapsed();
@@ -104,6 +120,7 @@ impl Sender {
                 }
             }
             self.last_post.insert(url.clone(), Instant::now());
+            posted += 1;
             match self.post(&url, &m).await {
                 Ok(()) => {
                     delivered += 1;

@@ -317,3 +317,77 @@ async fn a_note_cannot_forge_export_rows_and_invisible_characters_are_refused() 
         );
     }
 }
+
+/// After Slack was down, one webhook's messages still arrive in the order they were written:
+/// "declared" is refused and waits for its retry; the severity change and "resolved", written
+/// while it waits, are not sent before it.
+#[tokio::test]
+async fn one_webhooks_messages_arrive_in_order_after_an_outage() {
+    use std::sync::atomic::Ordering;
+    let slack = SlackReceiver::start(1).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let hook = slack.url_file(dir.path());
+    let app = spawn_app_with(&format!(
+        "public_url = \"{{APP}}\"\n[slack]\nwebhook_url_file = \"{}\"\n[jobs]\noutbox_seconds = 1\n",
+        hook.display()
+    ))
+    .await;
+    let alice = app.session_as("alice", "responder").await;
+    let (s, id) = app
+        .call_as(
+            &alice,
+            "incidents/declare",
+            &[
+                ("environment", "taskflow-production"),
+                ("title", "checkout 5xx"),
+                ("severity", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{id}");
+    let id = id.as_i64().expect("id").to_string();
+    // Slack refuses "declared": it waits for its retry (2 s).
+    eventually(Duration::from_secs(10), || async {
+        (slack.refused.load(Ordering::SeqCst) == 1).then_some(())
+    })
+    .await
+    .expect("the first post was refused");
+    let (s, body) = app
+        .call_as(
+            &alice,
+            "incidents/severity",
+            &[("id", &id), ("severity", "2"), ("reason", "one region only")],
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    for to in ["acknowledged", "resolved"] {
+        let (s, body) = app
+            .call_as(
+                &alice,
+                "incidents/status",
+                &[("id", &id), ("to", to), ("note", "fixed")],
+            )
+            .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let got = eventually(Duration::from_secs(30), || async {
+        let m = slack.messages();
+        (m.len() >= 3).then_some(m)
+    })
+    .await
+    .expect("all three messages were delivered");
+    let keys: Vec<String> = got.iter().map(|(k, _)| k.clone()).collect();
+    let written: Vec<String> = app
+        .state
+        .store
+        .outbox_all()
+        .await
+        .expect("outbox")
+        .into_iter()
+        .map(|(k, _, _)| k)
+        .collect();
+    assert_eq!(keys, written, "delivered in the order written, each once");
+    assert_eq!(keys[0], format!("incident-{id}-declared"));
+    assert!(keys[1].starts_with(&format!("incident-{id}-sev-")), "{keys:?}");
+    assert!(keys[2].starts_with(&format!("incident-{id}-resolved-")), "{keys:?}");
+}

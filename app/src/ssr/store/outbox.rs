@@ -21,11 +21,15 @@ pub struct OutboxRow {
     pub payload: String,
     pub attempts: i64,
     pub created_ms: i64,
+    /// Not tried again before this (after a failed attempt).
+    pub next_attempt_ms: i64,
 }
 
 #[async_trait]
 pub trait OutboxStore: Send + Sync {
-    async fn outbox_due(&self, now_ms: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError>;
+    /// Messages not delivered yet, oldest first, due or not: the sender keeps each webhook's
+    /// messages in order, so a message waits while an older one to its webhook is not due.
+    async fn outbox_pending(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError>;
     async fn outbox_delivered(&self, id: i64, now_ms: i64, note: &str) -> Result<(), StoreError>;
     async fn outbox_retry(&self, id: i64, next_attempt_ms: i64, error: &str) -> Result<(), StoreError>;
     /// Messages not delivered yet.
@@ -36,12 +40,11 @@ pub trait OutboxStore: Send + Sync {
 
 #[async_trait]
 impl OutboxStore for SqlStore {
-    async fn outbox_due(&self, now_ms: i64, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
+    async fn outbox_pending(&self, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, idempotency_key, environment, payload, attempts, created_ms FROM outbox \
-             WHERE delivered_ms IS NULL AND next_attempt_ms <= $1 ORDER BY id LIMIT $2",
+            "SELECT id, idempotency_key, environment, payload, attempts, created_ms, next_attempt_ms FROM outbox \
+             WHERE delivered_ms IS NULL ORDER BY id LIMIT $1",
         )
-        .bind(now_ms)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -54,6 +57,7 @@ impl OutboxStore for SqlStore {
                     payload: r.try_get("payload")?,
                     attempts: r.try_get("attempts")?,
                     created_ms: r.try_get("created_ms")?,
+                    next_attempt_ms: r.try_get("next_attempt_ms")?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
