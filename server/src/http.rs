@@ -99,6 +99,9 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(s): State<ServerState>) -> Response {
+    if *s.app.stopping.borrow() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response();
+    }
     match s.app.store.ping().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
         Err(e) => {

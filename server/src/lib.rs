@@ -162,11 +162,43 @@ pub async fn serve(config: Config) -> Result<(), StartError> {
         .map_err(|e| StartError::Other(format!("listen {addr}: {e}")))?;
     tracing::info!(%addr, environments = state.environments().len(), backend = state.store.backend().label(), "serving");
     spawn_jobs(state.clone());
-    let app = router(state, leptos_options(addr));
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| StartError::Other(format!("server: {e}")))
+    let http = state.config.http.clone();
+    let app = router(state.clone(), leptos_options(addr));
+    // On SIGTERM: /readyz answers 503 and the jobs give their leases back at once; requests are
+    // still served for the drain time (the load balancer sees the 503 and stops sending), then
+    // the listener closes and requests in flight get the grace time to finish.
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
+    let drain = Duration::from_secs(u64::from(http.shutdown_drain_seconds));
+    let grace = Duration::from_secs(u64::from(http.shutdown_grace_seconds));
+    let stopping = state.clone();
+    let close = async move {
+        shutdown_signal().await;
+        stopping.stopping.send_replace(true);
+        tracing::info!(drain_s = drain.as_secs(), "draining: /readyz answers 503");
+        tokio::time::sleep(drain).await;
+        tracing::info!(
+            grace_s = grace.as_secs(),
+            "closing the listener; finishing requests in flight"
+        );
+        let _ = closed_tx.send(());
+    };
+    let server =
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(close);
+    let bounded = async move {
+        let _ = closed_rx.await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        r = server => r.map_err(|e| StartError::Other(format!("server: {e}")))?,
+        _ = bounded => tracing::warn!("requests still in flight after the grace time; exiting"),
+    }
+    // The jobs' leases: give them a moment to be handed back (each job stops after its round).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while tokio::time::Instant::now() < deadline && state.stopping.receiver_count() > 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tracing::info!("stopped");
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -15,18 +15,31 @@ where
     Fut: Future<Output = ()> + Send,
 {
     let holder = format!("{}-{:08x}", std::process::id(), rand::random::<u32>());
+    let mut stopping = state.stopping.subscribe();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let ttl = (period.as_millis() as i64 * 3).max(10_000);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = stopping.wait_for(|s| *s) => break,
+            }
             let now = crate::ssr::clock::now();
             match state.store.lease_acquire(name, &holder, now, ttl).await {
+                // A round under way finishes; the next one is not started once stopping.
                 Ok(true) => round(state.clone()).await,
                 Ok(false) => {}
                 Err(e) => tracing::warn!(job = name, error = %e, "job lease unavailable"),
             }
+            if *stopping.borrow() {
+                break;
+            }
+        }
+        // Shutting down: give the lease back so that another replica takes the job at once.
+        match state.store.lease_release(name, &holder).await {
+            Ok(()) => tracing::info!(job = name, "lease given back"),
+            Err(e) => tracing::warn!(job = name, error = %e, "lease not given back; it lapses instead"),
         }
     });
 }

@@ -35,6 +35,9 @@ pub struct Inner {
     sdk: SdkCloud,
     audit_key: Vec<u8>,
     envs: Vec<EnvMeta>,
+    /// True once the replica is shutting down (SIGTERM): `/readyz` answers 503 and the jobs give
+    /// their leases back.
+    pub stopping: tokio::sync::watch::Sender<bool>,
 }
 
 impl std::ops::Deref for AppState {
@@ -94,6 +97,7 @@ impl AppState {
             metrics,
             audit_key,
             envs,
+            stopping: tokio::sync::watch::Sender::new(false),
         }))
     }
 

@@ -271,3 +271,110 @@ fn audit_rekey_hands_the_log_over_to_a_new_key() {
         .expect("verify");
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
+
+/// A rolling deploy of the console itself: on SIGTERM `/readyz` answers 503 while requests are
+/// still served, the jobs give their leases back at once (another replica takes them without
+/// waiting for them to lapse), a request in flight finishes, and the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_gives_the_leases_back_and_finishes_what_is_in_flight() {
+    use crate::common::eventually;
+    use std::time::Duration;
+    // An AWS endpoint that accepts and never answers: a page of it takes the part timeout (4 s).
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let silent_addr = silent.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = silent.accept().await {
+            held.push(sock);
+        }
+    });
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(
+        dir.path(),
+        &format!(
+            "[http]\nshutdown_drain_seconds = 2\nshutdown_grace_seconds = 10\n[jobs]\noutbox_seconds = 1\n\
+             [[environments]]\nname = \"silent\"\ntier = \"dev\"\nregion = \"us-east-1\"\nendpoint_url = \"http://{silent_addr}\"\n"
+        ),
+    );
+    let stderr = std::fs::File::create(dir.path().join("serve.log")).expect("log");
+    let mut child = bin()
+        .arg("serve")
+        .arg("--config")
+        .arg(&path)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let ready = |http: reqwest::Client, base: String| async move {
+        http.get(format!("{base}/readyz"))
+            .send()
+            .await
+            .ok()
+            .map(|r| r.status().as_u16())
+    };
+    eventually(Duration::from_secs(60), || {
+        let (h, b) = (http.clone(), base.clone());
+        async move { (ready(h, b).await == Some(200)).then_some(()) }
+    })
+    .await
+    .expect("ready");
+    let db = format!("sqlite://{}/c.db", dir.path().display());
+    let pool = sqlx::SqlitePool::connect(&db).await.expect("db");
+    let held = |pool: sqlx::SqlitePool| async move {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM job_leases WHERE holder <> ''")
+            .fetch_one(&pool)
+            .await
+            .unwrap_or(0)
+    };
+    eventually(Duration::from_secs(30), || {
+        let p = pool.clone();
+        async move { (held(p).await >= 4).then_some(()) }
+    })
+    .await
+    .expect("the four jobs hold their leases");
+
+    // A page that takes a few seconds is in flight when SIGTERM comes.
+    let in_flight = tokio::spawn({
+        let (h, b) = (http.clone(), base.clone());
+        async move {
+            let r = h.get(format!("{b}/env/silent")).send().await?;
+            let status = r.status().as_u16();
+            Ok::<_, reqwest::Error>((status, r.text().await?))
+        }
+    });
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    eventually(Duration::from_secs(2), || {
+        let (h, b) = (http.clone(), base.clone());
+        async move { (ready(h, b).await == Some(503)).then_some(()) }
+    })
+    .await
+    .expect("/readyz answers 503 while draining");
+    eventually(Duration::from_secs(5), || {
+        let p = pool.clone();
+        async move { (held(p).await == 0).then_some(()) }
+    })
+    .await
+    .expect("every lease given back at once, not left to lapse");
+    let (status, page) = in_flight.await.expect("task").expect("the request in flight finished");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("Could not read this environment"),
+        "the whole page arrived: {page}"
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert_eq!(status.code(), Some(0));
+}

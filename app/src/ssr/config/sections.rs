@@ -239,6 +239,13 @@ pub struct HttpConfig {
     /// audited per minute and kind, per replica; the rest are only counted in `/metrics`.
     #[serde(default = "default_audited_refusals")]
     pub audited_refusals_per_minute: u32,
+    /// On SIGTERM: how long `/readyz` answers 503 while requests are still served, so that the
+    /// load balancer stops sending new ones before the listener closes.
+    #[serde(default = "default_drain_seconds")]
+    pub shutdown_drain_seconds: u32,
+    /// Then: how long requests in flight get to finish before the process exits anyway.
+    #[serde(default = "default_grace_seconds")]
+    pub shutdown_grace_seconds: u32,
 }
 
 impl Default for HttpConfig {
@@ -247,8 +254,16 @@ impl Default for HttpConfig {
             max_body_bytes: default_max_body_bytes(),
             request_timeout_seconds: default_request_timeout(),
             audited_refusals_per_minute: default_audited_refusals(),
+            shutdown_drain_seconds: default_drain_seconds(),
+            shutdown_grace_seconds: default_grace_seconds(),
         }
     }
+}
+fn default_drain_seconds() -> u32 {
+    5
+}
+fn default_grace_seconds() -> u32 {
+    20
 }
 fn default_max_body_bytes() -> u32 {
     1024 * 1024
