@@ -2,6 +2,7 @@
 //! metric data.
 
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+use serde_json::Value;
 
 /// An empty zip archive: moto keeps a function's code without running it.
 pub const EMPTY_ZIP: &[u8] = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
@@ -79,4 +80,22 @@ pub async fn put(cw: &aws_sdk_cloudwatch::Client, namespace: &str, metric: &str,
         .send()
         .await
         .expect("PutMetricData");
+}
+
+/// One check of a status report, by id.
+pub fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == id)
+        .expect(id)
+}
+
+/// `console.toml` in `dir`: `toml` with a SQLite database beside it, for `ops-console status`.
+pub fn config_file(dir: &std::path::Path, toml: &str) -> std::path::PathBuf {
+    let path = dir.join("console.toml");
+    let db = format!("database_url = \"sqlite://{}/c.db\"\n", dir.display());
+    std::fs::write(&path, format!("{db}{toml}")).expect("config");
+    path
 }

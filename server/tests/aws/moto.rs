@@ -53,6 +53,7 @@ fn strs(v: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn two_regions_on_moto_show_what_was_seeded() {
+    let _turn = common::moto_turn().await;
     let (url, seed) = moto();
     let app = common::spawn_app_with(&two_environments(&url)).await;
 
@@ -177,6 +178,7 @@ async fn two_regions_on_moto_show_what_was_seeded() {
 /// with the error said, not a 5xx.
 #[tokio::test]
 async fn a_silent_endpoint_gives_an_error_banner_not_a_hang() {
+    let _turn = common::moto_turn().await;
     let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = silent.local_addr().expect("addr");
     tokio::spawn(async move {
@@ -238,6 +240,7 @@ fn status(config_path: &std::path::Path) -> (Option<i32>, Value) {
 /// alarm OK it exits 0. Backup jobs (which moto lacks) are "not available" and do not count.
 #[tokio::test]
 async fn metrics_alarms_and_the_status_check_against_moto() {
+    let _turn = common::moto_turn().await;
     let (url, seed) = moto();
     let dir = tempfile::tempdir().expect("tempdir");
     let config_path = dir.path().join("console.toml");

@@ -301,25 +301,15 @@ fn detail<'a>(r: &'a Value, label: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no detail {label} in {r}"))
 }
 
-fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["id"] == id)
-        .expect(id)
-}
-
 #[tokio::test]
 async fn every_kind_the_seeds_run_is_read_and_its_checks_can_fire() {
+    let _turn = common::moto_turn().await;
     let moto = common::moto_url();
     let aws = sdk(&moto).await;
     let s = seed(&aws).await;
     let toml = config(&moto, &s.tag);
     let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = dir.path().join("console.toml");
-    let db = format!("database_url = \"sqlite://{}/c.db\"\n", dir.path().display());
-    std::fs::write(&config_path, format!("{db}{toml}")).expect("config");
+    let config_path = fixtures::config_file(dir.path(), &toml);
     let app = common::spawn_app_with(&toml).await;
 
     let (status, detail_view) = app.call("environments/get", &[("name", "curriculum-staging")]).await;
@@ -411,7 +401,7 @@ async fn every_kind_the_seeds_run_is_read_and_its_checks_can_fire() {
     // Status: the sixth function's 5 % and the API's 5xx each degrade it (exit 1).
     let (code, report) = common::status_cli(&config_path, "curriculum-staging");
     assert_eq!(code, Some(1), "{report}");
-    let lambda = check(&report, "lambda_error_rate");
+    let lambda = fixtures::check(&report, "lambda_error_rate");
     assert_eq!(lambda["level"], "degraded", "{lambda}");
     assert!(
         lambda["detail"]
@@ -419,10 +409,14 @@ async fn every_kind_the_seeds_run_is_read_and_its_checks_can_fire() {
             .is_some_and(|d| d.starts_with(&format!("{}: 5.00 %", s.functions[5]))),
         "{lambda}"
     );
-    let api = check(&report, "api_5xx");
+    let api = fixtures::check(&report, "api_5xx");
     assert_eq!(api["level"], "degraded", "{api}");
     assert!(api["detail"].as_str().is_some_and(|d| d.contains("30 5xx")), "{api}");
-    assert_eq!(check(&report, "service_state")["level"], "healthy", "{report}");
+    assert_eq!(
+        fixtures::check(&report, "service_state")["level"],
+        "healthy",
+        "{report}"
+    );
 
     // The environment page shows current figures from the latest datapoints.
     assert!(
@@ -482,6 +476,7 @@ async fn every_kind_the_seeds_run_is_read_and_its_checks_can_fire() {
 /// stack's status in DescribeStacks: `ops-console status` exits 2 and says which stack and why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_stack_makes_status_exit_2() {
+    let _turn = common::moto_turn().await;
     let moto = common::moto_url();
     let aws = sdk(&moto).await;
     let tag = format!("stack-{:08x}", rand::random::<u32>());
@@ -508,7 +503,7 @@ async fn a_failed_stack_makes_status_exit_2() {
         .await
         .expect("status");
     assert_eq!(code, Some(2), "{report}");
-    let state = check(&report, "service_state");
+    let state = fixtures::check(&report, "service_state");
     assert_eq!(state["level"], "unhealthy", "{state}");
     assert!(
         state["detail"]
@@ -521,6 +516,7 @@ async fn a_failed_stack_makes_status_exit_2() {
 /// A part whose call the read role may not make says so on the page, and the rest still shows.
 #[tokio::test]
 async fn a_refused_part_is_said_and_the_rest_still_shows() {
+    let _turn = common::moto_turn().await;
     let moto = common::moto_url();
     let aws = sdk(&moto).await;
     let s = seed(&aws).await;

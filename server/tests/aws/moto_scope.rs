@@ -192,17 +192,9 @@ fn names(v: &Value, kind: Option<&str>) -> Vec<String> {
     out
 }
 
-fn check<'a>(report: &'a Value, id: &str) -> &'a Value {
-    report["checks"]
-        .as_array()
-        .expect("checks")
-        .iter()
-        .find(|c| c["id"] == id)
-        .expect(id)
-}
-
 #[tokio::test]
 async fn two_environments_in_one_account_and_region_see_only_their_own() {
+    let _turn = common::moto_turn().await;
     let moto = common::moto_url();
     let aws = sdk(&moto).await;
     let staging = seed(&aws, "staging").await;
@@ -221,9 +213,7 @@ async fn two_environments_in_one_account_and_region_see_only_their_own() {
 
     let toml = config(&moto, &staging, &prod);
     let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = dir.path().join("console.toml");
-    let db = format!("database_url = \"sqlite://{}/c.db\"\n", dir.path().display());
-    std::fs::write(&config_path, format!("{db}{toml}")).expect("config");
+    let config_path = fixtures::config_file(dir.path(), &toml);
     let app = common::spawn_app_with(&toml).await;
 
     for (env, mine) in [("shop-staging", &staging), ("shop-prod", &prod)] {
@@ -281,7 +271,7 @@ async fn two_environments_in_one_account_and_region_see_only_their_own() {
     let (code, report) = common::status_cli(&config_path, "shop-prod");
     assert_eq!(code, Some(2), "{report}");
     assert!(
-        check(&report, "active_alarms")["detail"]
+        fixtures::check(&report, "active_alarms")["detail"]
             .as_str()
             .is_some_and(|d| d.contains(&prod.alarms[0])),
         "{report}"
@@ -289,7 +279,7 @@ async fn two_environments_in_one_account_and_region_see_only_their_own() {
     let (code, report) = common::status_cli(&config_path, "shop-staging");
     assert_eq!(code, Some(0), "{report}");
     assert_eq!(
-        check(&report, "active_alarms")["detail"],
+        fixtures::check(&report, "active_alarms")["detail"],
         "none of 2 alarms is firing",
         "{report}"
     );
@@ -297,10 +287,14 @@ async fn two_environments_in_one_account_and_region_see_only_their_own() {
         !report.to_string().contains(&prod.tag),
         "nothing of production: {report}"
     );
-    assert_eq!(check(&report, "lambda_error_rate")["level"], "healthy", "{report}");
+    assert_eq!(
+        fixtures::check(&report, "lambda_error_rate")["level"],
+        "healthy",
+        "{report}"
+    );
     // Production's failing function is production's finding.
     let (_, report) = common::status_cli(&config_path, "shop-prod");
-    let lambda = check(&report, "lambda_error_rate");
+    let lambda = fixtures::check(&report, "lambda_error_rate");
     assert_eq!(lambda["level"], "degraded", "{report}");
     assert!(
         lambda["detail"].as_str().is_some_and(|d| d.starts_with(&prod.function)),
@@ -325,6 +319,7 @@ async fn two_environments_in_one_account_and_region_see_only_their_own() {
 /// environment's alarms, and rollbacks wait.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_environment_whose_tags_cannot_be_read_claims_nothing() {
+    let _turn = common::moto_turn().await;
     use crate::common::{Hold, proxied_moto};
     let moto = common::moto_url();
     let aws = sdk(&moto).await;
@@ -349,9 +344,7 @@ async fn an_environment_whose_tags_cannot_be_read_claims_nothing() {
     let endpoint = proxied_moto(moto.clone(), std::sync::Arc::new(refuse)).await;
     let toml = config(&endpoint, &staging, &prod);
     let dir = tempfile::tempdir().expect("tempdir");
-    let config_path = dir.path().join("console.toml");
-    let db = format!("database_url = \"sqlite://{}/c.db\"\n", dir.path().display());
-    std::fs::write(&config_path, format!("{db}{toml}")).expect("config");
+    let config_path = fixtures::config_file(dir.path(), &toml);
     let app = common::spawn_app_with(&toml).await;
 
     let (_, detail) = app.call("environments/get", &[("name", "shop-prod")]).await;

@@ -486,3 +486,11 @@ pub async fn proxied_moto(moto: String, rule: Rule) -> String {
     });
     url
 }
+
+/// The moto tests that seed much (functions, stacks, metric data) and the ones whose reads must
+/// answer within the parts' 4 s take turns: on two cores, moto (one Python process) answering a
+/// burst of writes can hold a read past its timeout.
+pub async fn moto_turn() -> tokio::sync::MutexGuard<'static, ()> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    TURN.lock().await
+}
