@@ -99,3 +99,13 @@ pub fn config_file(dir: &std::path::Path, toml: &str) -> std::path::PathBuf {
     std::fs::write(&path, format!("{db}{toml}")).expect("config");
     path
 }
+
+/// An ECS cluster carrying `Environment = tag`.
+pub async fn tagged_cluster(ecs: &aws_sdk_ecs::Client, name: &str, tag: &str) {
+    ecs.create_cluster()
+        .cluster_name(name)
+        .tags(aws_sdk_ecs::types::Tag::builder().key("Environment").value(tag).build())
+        .send()
+        .await
+        .expect("CreateCluster");
+}

@@ -122,17 +122,7 @@ async fn seed(aws: &aws_config::SdkConfig) -> Seeded {
     // A tagged cluster with a service on Spot, scaled 2-8, and one deployed by CodeDeploy.
     let ecs = aws_sdk_ecs::Client::new(aws);
     let cluster = format!("{tag}-cluster");
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .tags(
-            aws_sdk_ecs::types::Tag::builder()
-                .key("Environment")
-                .value(&tag)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateCluster");
+    fixtures::tagged_cluster(&ecs, &cluster, &tag).await;
     for (family, image) in [("worker", "worker:1"), ("web", "web:1"), ("web", "web:2")] {
         ecs.register_task_definition()
             .family(format!("{tag}-{family}"))

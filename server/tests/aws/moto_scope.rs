@@ -56,17 +56,7 @@ async fn seed(config: &aws_config::SdkConfig, name: &str) -> Seeded {
     let ecs = aws_sdk_ecs::Client::new(config);
     let cluster = format!("{tag}-cluster");
     let service = format!("{tag}-api");
-    ecs.create_cluster()
-        .cluster_name(&cluster)
-        .tags(
-            aws_sdk_ecs::types::Tag::builder()
-                .key("Environment")
-                .value(&tag)
-                .build(),
-        )
-        .send()
-        .await
-        .expect("CreateCluster");
+    fixtures::tagged_cluster(&ecs, &cluster, &tag).await;
     ecs.register_task_definition()
         .family(&service)
         .container_definitions(
