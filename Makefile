@@ -36,7 +36,7 @@ wasm-target:
 tools: wasm-target
 	@if ! wasm-bindgen --version 2>/dev/null | grep -q " $(WASM_BINDGEN_VERSION)$$"; then \
 	  echo "installing wasm-bindgen-cli $(WASM_BINDGEN_VERSION) (matches Cargo.lock; a few minutes, once)"; \
-	  cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
+	  env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS cargo install wasm-bindgen-cli --version $(WASM_BINDGEN_VERSION); \
 	fi
 
 wasm: tools
@@ -93,16 +93,23 @@ clippy: wasm-target
 py-deps:
 	@bash scripts/py-deps.sh
 
-# In this order: missing system packages stop it at once, fmt and clippy before the long build.
+# `make test` lints while it builds: clippy-driver as the workspace's rustc wrapper (what `cargo
+# clippy` itself sets) runs the same lints as `make clippy` on every workspace crate it compiles,
+# and -D warnings fails the build. Without it clippy type-checks every dependency a second time
+# apart from the build, the largest part of a clean CI run (docs/PERFORMANCE.md, "Build and CI").
+LINT := RUSTC_WORKSPACE_WRAPPER="$(shell rustc --print sysroot)/bin/clippy-driver" \
+  CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+
+# In this order: missing system packages stop it at once, fmt before the long build.
 test: system-deps
 	cargo fmt --all --check
-	@$(MAKE) --no-print-directory clippy
-	@$(MAKE) --no-print-directory site e2e-deps py-deps
+	@$(MAKE) --no-print-directory tools e2e-deps py-deps
+	$(LINT) $(MAKE) --no-print-directory site
 	@# The tests and the binary the browser tests start, in one build with the tests' features: a
 	@# separate `cargo build -p server` compiles the AWS SDK crates again without their test-util
 	@# dev features (docs/PERFORMANCE.md, "Build and CI").
-	cargo test --no-run -p app -p server --features app/ssr
-	bash scripts/test.sh
+	$(LINT) cargo test --no-run -p app -p server --features app/ssr
+	$(LINT) bash scripts/test.sh
 
 ## The fan-out benchmark (figures for docs/PERFORMANCE.md); not part of make test.
 bench:
