@@ -3,7 +3,7 @@
 
 FROM rust:1.95-bookworm AS build
 RUN rustup target add wasm32-unknown-unknown \
- && apt-get update && apt-get install -y --no-install-recommends binaryen && rm -rf /var/lib/apt/lists/*
+ && apt-get update && apt-get install -y --no-install-recommends binaryen brotli && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 # `make build` installs wasm-bindgen-cli at the version in Cargo.lock, builds the wasm

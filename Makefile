@@ -58,6 +58,7 @@ css:
 	cp -r public/. $(LEPTOS_SITE_ROOT)/
 
 site: wasm css
+	bash scripts/assets.sh $(PKG) $(PROFILE)
 
 server:
 	cargo build -p server $(SERVER_FLAGS)

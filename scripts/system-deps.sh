@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The Debian packages the tests need besides the Rust toolchain: Chromium (browser tests),
-# PostgreSQL (storage tests), curl (peer readiness checks), npm (playwright-core). Run first by
+# PostgreSQL (storage tests), curl (peer readiness checks), npm (playwright-core), brotli (the
+# precompressed assets, scripts/assets.sh). Run first by
 # `make test`. As root, installs what is missing with apt-get; otherwise stops at once, naming
 # what is missing and the command that installs it.
 set -euo pipefail
@@ -10,6 +11,7 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v curl >/dev/null || need+=(curl)
 command -v npm >/dev/null || need+=(npm)
+command -v brotli >/dev/null || need+=(brotli)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then

@@ -49,6 +49,8 @@ pub fn router(state: ServerState) -> Router {
 
     let context_state = app_state.clone();
     let shell_options = state.leptos_options.clone();
+    let pkg_dir =
+        std::path::Path::new(state.leptos_options.site_root.as_ref()).join(state.leptos_options.site_pkg_dir.as_ref());
     let mut router = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
@@ -69,6 +71,7 @@ pub fn router(state: ServerState) -> Router {
             move || provide_context(context_state.clone()),
             move || shell(shell_options.clone()),
         )
+        .nest_service("/pkg", crate::assets::pkg_service(&pkg_dir))
         .fallback(leptos_axum::file_and_error_handler_with_context::<ServerState, _>(
             {
                 let s = app_state.clone();
@@ -86,7 +89,9 @@ pub fn router(state: ServerState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), csrf))
         .layer(middleware::from_fn_with_state(state.clone(), limits::body_and_deadline))
         .layer(middleware::from_fn_with_state(hosts, crate::host::check))
+        .layer(middleware::from_fn(crate::assets::cache_control))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(crate::assets::compression())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))

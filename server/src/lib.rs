@@ -1,6 +1,7 @@
 //! The `ops-console` server: axum wiring around the Leptos app, the public endpoints, sessions,
 //! the development login, the security layers and the background jobs.
 
+pub mod assets;
 pub mod audit_ops;
 pub mod host;
 pub mod http;
@@ -55,18 +56,24 @@ pub enum StartError {
     Other(String),
 }
 
-/// Where the built site (`pkg/ops-console.{js,wasm,css}`) is: `LEPTOS_SITE_ROOT`, else
-/// `target/site`.
+/// Where the built site (`pkg/ops-console.<hash>.{js,wasm,css}`) is: `LEPTOS_SITE_ROOT`, else
+/// `target/site`; the pages load the client under its content-hashed name (`assets::output_name`).
 pub fn leptos_options(addr: SocketAddr) -> LeptosOptions {
     let site_root = std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into());
     let pkg_dir = std::env::var("LEPTOS_SITE_PKG_DIR").unwrap_or_else(|_| "pkg".into());
+    leptos_options_at(addr, site_root, pkg_dir)
+}
+
+/// `leptos_options` with the site given (tests, which run in the package's folder).
+pub fn leptos_options_at(addr: SocketAddr, site_root: String, pkg_dir: String) -> LeptosOptions {
     let env = if std::env::var("LEPTOS_ENV").is_ok_and(|v| v.eq_ignore_ascii_case("dev")) {
         Env::DEV
     } else {
         Env::PROD
     };
+    let output_name = assets::output_name(&PathBuf::from(&site_root).join(&pkg_dir));
     LeptosOptions::builder()
-        .output_name("ops-console")
+        .output_name(output_name)
         .site_root(site_root)
         .site_pkg_dir(pkg_dir)
         .site_addr(addr)

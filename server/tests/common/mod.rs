@@ -47,7 +47,10 @@ pub async fn spawn_app_in(dir: &std::path::Path, extra: &str) -> TestApp {
     config.audit.key_file = Some(write_key(dir));
     let state = server::build_state(config).await.expect("state");
     server::spawn_jobs(state.clone());
-    let router = server::router(state.clone(), server::leptos_options(addr));
+    let router = server::router(
+        state.clone(),
+        server::leptos_options_at(addr, site_root(), "pkg".into()),
+    );
     tokio::spawn(async move {
         let _ = axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).await;
     });
@@ -63,6 +66,19 @@ pub async fn spawn_app_in(dir: &std::path::Path, extra: &str) -> TestApp {
         db: dir.join("console.db"),
         _dir: None,
     }
+}
+
+/// The site `make site` built (`target/site` at the workspace root; tests run in `server/`).
+pub fn site_root() -> String {
+    format!("{}/../target/site", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The content-hashed name of the client the build wrote (`scripts/assets.sh`).
+pub fn asset_name() -> String {
+    std::fs::read_to_string(format!("{}/pkg/hashed-name", site_root()))
+        .expect("target/site/pkg/hashed-name: run `make site` first")
+        .trim()
+        .to_string()
 }
 
 fn write_key(dir: &std::path::Path) -> std::path::PathBuf {

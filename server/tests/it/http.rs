@@ -65,9 +65,12 @@ async fn the_overview_page_is_server_rendered_with_every_demo_environment() {
         assert!(body.contains(name), "page lacks {name}");
     }
     assert!(body.contains("Demo data"), "demo banner");
+    let name = common::asset_name();
     assert!(
-        body.contains("/pkg/ops-console.js") && body.contains("ops-console\", \"ops-console\""),
-        "hydration script names"
+        body.contains(&format!("/pkg/{name}.js"))
+            && body.contains(&format!("/pkg/{name}.css"))
+            && body.contains(&format!("{name}\", \"{name}\"")),
+        "hydration script and stylesheet under the content-hashed name {name}"
     );
     // The nonce of the header is the nonce of the inline hydration script.
     let nonce = csp
@@ -701,4 +704,108 @@ async fn a_request_for_another_host_name_is_refused() {
         .await
         .expect("probe");
     assert_eq!(r.status(), 200, "probes address the machine by IP");
+}
+
+/// A response's status, headers and body decoded as its `Content-Encoding` says.
+struct Got {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Got {
+    async fn from(r: reqwest::Response) -> Got {
+        let (status, headers) = (r.status().as_u16(), r.headers().clone());
+        let raw = r.bytes().await.expect("body").to_vec();
+        let body = match headers.get("content-encoding").and_then(|v| v.to_str().ok()) {
+            Some("br") => {
+                let mut out = Vec::new();
+                brotli::BrotliDecompress(&mut raw.as_slice(), &mut out).expect("valid brotli");
+                out
+            }
+            Some("gzip") => {
+                let mut out = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(raw.as_slice()), &mut out)
+                    .expect("valid gzip");
+                out
+            }
+            Some(other) => panic!("unexpected content-encoding {other}"),
+            None => raw,
+        };
+        Got { status, headers, body }
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+/// GET `path` with this `Accept-Encoding` (none when empty).
+async fn get_encoded(app: &common::TestApp, path: &str, accept: &str) -> Got {
+    let mut req = app.client.get(format!("{}{path}", app.url));
+    if !accept.is_empty() {
+        req = req.header("accept-encoding", accept);
+    }
+    Got::from(req.send().await.expect("get")).await
+}
+
+#[tokio::test]
+async fn assets_go_out_hashed_precompressed_and_immutable_and_pages_are_revalidated() {
+    let app = spawn_app().await;
+    let name = common::asset_name();
+    let pkg = format!("{}/pkg", common::site_root());
+    for ext in ["wasm", "js", "css"] {
+        let path = format!("/pkg/{name}.{ext}");
+        let file = std::fs::read(format!("{pkg}/{name}.{ext}")).expect("built asset");
+        for (accept, encoding) in [("br, gzip", "br"), ("gzip", "gzip"), ("", "")] {
+            let r = get_encoded(&app, &path, accept).await;
+            assert_eq!(r.status, 200, "{path}");
+            assert_eq!(r.header("content-encoding"), encoding, "{path} with {accept:?}");
+            assert_eq!(
+                r.header("cache-control"),
+                "public, max-age=31536000, immutable",
+                "{path}"
+            );
+            assert!(
+                r.body == file,
+                "{path} with {accept:?}: the decoded body is the built file"
+            );
+        }
+    }
+    let r = get_encoded(&app, &format!("/pkg/{name}.wasm"), "br").await;
+    assert_eq!(r.header("content-type"), "application/wasm");
+
+    // A hashed name that is not there is not cached; the unhashed copy is revalidated.
+    let r = get_encoded(&app, "/pkg/ops-console.0000000000000000.wasm", "br").await;
+    assert_eq!(r.status, 404);
+    assert!(!r.header("cache-control").contains("immutable"));
+    let r = get_encoded(&app, "/pkg/ops-console.css", "").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("cache-control"), "no-cache");
+
+    // The page: compressed as negotiated, revalidated, never stored by a shared cache.
+    let r = get_encoded(&app, "/", "gzip, br").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding"), "br");
+    assert_eq!(r.header("cache-control"), "private, no-cache");
+    let html = String::from_utf8(r.body).expect("utf-8");
+    assert!(
+        html.contains(&format!("/pkg/{name}.wasm")) && html.contains(DEMO[0]),
+        "{html}"
+    );
+
+    // Data too.
+    let r = app
+        .client
+        .post(format!("{}/api/v1/environments/list", app.url))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .expect("list");
+    let r = Got::from(r).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-encoding"), "gzip");
+    assert_eq!(r.header("cache-control"), "private, no-cache");
+    let list: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+    assert_eq!(list.as_array().map(Vec::len), Some(DEMO.len()));
 }
