@@ -18,7 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use serde::Deserialize;
 use std::time::Instant;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -32,7 +32,7 @@ pub fn router(state: ServerState) -> Router {
     let config = &app_state.config;
     let oidc = config.auth.mode == AuthMode::Oidc;
     // In oidc mode `/login` is the redirect to the provider, not the dev login page.
-    let routes: Vec<_> = generate_route_list(App)
+    let routes: Vec<_> = app_routes()
         .into_iter()
         .filter(|r| !(oidc && r.path() == "/login"))
         .collect();
@@ -97,6 +97,17 @@ pub fn router(state: ServerState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .layer(middleware::from_fn(limits::strict_request_id))
         .with_state(state)
+}
+
+/// The app's routes, generated once per process. While Leptos generates a route list it holds a
+/// process-global flag (`SuppressResourceLoad`), and a Resource first polled on any thread while
+/// that flag is up never loads, not even after it is lowered (leptos issue #4773, open): the page
+/// awaiting it never finishes. A second router built while another serves (several consoles in
+/// one test process) stalled that one's pages for good, the "rare SSR stall" of
+/// docs/PERFORMANCE.md. Generated once, before anything in the process can render, it cannot race.
+fn app_routes() -> Vec<AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
 }
 
 async fn healthz() -> &'static str {

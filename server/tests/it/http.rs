@@ -809,3 +809,40 @@ async fn assets_go_out_hashed_precompressed_and_immutable_and_pages_are_revalida
     let list: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
     assert_eq!(list.as_array().map(Vec::len), Some(DEMO.len()));
 }
+
+/// The rare SSR stall (docs/PERFORMANCE.md): Leptos's route generation holds a process-global flag
+/// under which a Resource that starts loading never loads (leptos issue #4773). Building routers
+/// while pages render used to stall a page now and then; the routes are now generated once per
+/// process, so every page here answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routers_built_while_pages_render_do_not_stall_them() {
+    let app = spawn_app().await;
+    let addr: std::net::SocketAddr = "127.0.0.1:0".parse().expect("addr");
+    let building = {
+        let state = app.state.clone();
+        tokio::task::spawn_blocking(move || {
+            for _ in 0..40 {
+                let _ = server::router(
+                    state.clone(),
+                    server::leptos_options_at(addr, common::site_root(), "pkg".into()),
+                );
+            }
+        })
+    };
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+        .expect("client");
+    for i in 0..40 {
+        let path = if i % 2 == 0 { "/" } else { "/definitely/not/here" };
+        let r = client
+            .get(format!("{}{path}", app.url))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("request {i} ({path}) did not finish: {e}"));
+        assert!(matches!(r.status().as_u16(), 200 | 404), "{path}: {}", r.status());
+        let body = r.text().await.expect("body");
+        assert!(body.contains("</html>"), "{path}: the whole page");
+    }
+    building.await.expect("routers built");
+}
