@@ -194,6 +194,8 @@ pub struct SlackReceiver {
     pub url: String,
     pub received: std::sync::Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
     pub refused: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// While true, every post is refused with 503 and `Retry-After: 1` (Slack down).
+    pub down: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SlackReceiver {
@@ -201,13 +203,26 @@ impl SlackReceiver {
         use std::sync::atomic::Ordering;
         let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let refused = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (rec, cnt) = (received.clone(), refused.clone());
+        let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (rec, cnt, is_down) = (received.clone(), refused.clone(), down.clone());
         let handler = move |headers: axum::http::HeaderMap, body: String| {
-            let (rec, cnt) = (rec.clone(), cnt.clone());
+            let (rec, cnt, is_down) = (rec.clone(), cnt.clone(), is_down.clone());
             async move {
+                let unavailable = (
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    [(axum::http::header::RETRY_AFTER, "1")],
+                    "down",
+                );
+                if is_down.load(Ordering::SeqCst) {
+                    cnt.fetch_add(1, Ordering::SeqCst);
+                    return axum::response::IntoResponse::into_response(unavailable);
+                }
                 if cnt.load(Ordering::SeqCst) < refuse {
                     cnt.fetch_add(1, Ordering::SeqCst);
-                    return (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down");
+                    return axum::response::IntoResponse::into_response((
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        "down",
+                    ));
                 }
                 let key = headers
                     .get("x-idempotency-key")
@@ -216,7 +231,7 @@ impl SlackReceiver {
                     .to_string();
                 let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::Null);
                 rec.lock().expect("lock").push((key, json));
-                (axum::http::StatusCode::OK, "ok")
+                axum::response::IntoResponse::into_response((axum::http::StatusCode::OK, "ok"))
             }
         };
         let router = axum::Router::new().route("/hook", axum::routing::post(handler));
@@ -229,6 +244,7 @@ impl SlackReceiver {
             url: format!("http://{addr}/hook"),
             received,
             refused,
+            down,
         }
     }
 

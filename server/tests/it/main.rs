@@ -17,4 +17,5 @@ mod incident_store;
 mod incidents;
 mod input;
 mod oidc;
+mod replicas;
 mod storage;

@@ -1,0 +1,380 @@
+//! Two replicas on one PostgreSQL (issue 14, item 1): two `ops-console serve` processes on one
+//! database and one public URL, as a load balancer in front of them would see them. A login on one
+//! is a session on the other; Slack gets each message once, in the order written, whichever
+//! replica wrote it; `kill -9` of the replica that holds every job lease, while messages wait and a
+//! grant is about to expire, and the other one takes the jobs over once the leases lapse.
+
+use crate::common::{self, SlackReceiver, eventually};
+use serde_json::Value;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// Jobs run every second here; a lease lapses after max(3 rounds, 10 s) (`jobs::spawn_leased`).
+const ROUND: Duration = Duration::from_secs(1);
+const LEASE_TTL: Duration = Duration::from_secs(10);
+/// The outbox posts at most one message a second to a webhook (Slack's limit).
+const SLACK_SPACING: Duration = Duration::from_secs(1);
+const JOBS: [&str; 4] = ["alarm-poll", "outbox", "access-expiry", "rollback-watch"];
+
+struct Replica {
+    child: Child,
+    url: String,
+}
+
+impl Replica {
+    fn start(config: &std::path::Path, port: u16, log: &std::path::Path) -> Replica {
+        let child = Command::new(env!("CARGO_BIN_EXE_ops-console"))
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .env_remove("OPS_CONSOLE_CONFIG")
+            .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+            .env("LEPTOS_SITE_ROOT", common::site_root())
+            .env("OPS_CONSOLE_AUDIT_KEY", common::TEST_AUDIT_KEY)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(log).expect("log"))
+            .spawn()
+            .expect("serve");
+        Replica {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn ready(&self) {
+        let url = format!("{}/readyz", self.url);
+        eventually(Duration::from_secs(60), || {
+            let url = url.clone();
+            async move {
+                let r = reqwest::get(&url).await.ok()?;
+                (r.status() == 200).then_some(())
+            }
+        })
+        .await
+        .expect("replica ready");
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The end of both replicas' logs, for a failure message.
+fn logs(dir: &std::path::Path) -> String {
+    ["a.log", "b.log"]
+        .iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(15).collect();
+            format!("--- {f}\n{}", tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+/// A person's browser: one cookie jar for both replicas (cookies do not depend on the port), and
+/// every write carries the public origin, as it would behind the load balancer.
+struct Person {
+    http: reqwest::Client,
+    origin: String,
+}
+
+impl Person {
+    async fn login(replica: &Replica, origin: &str, user: &str, role: &str) -> Person {
+        let http = reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let r = http
+            .post(format!("{}/auth/dev-login", replica.url))
+            .header("origin", origin)
+            .form(&[("user", user), ("role", role), ("next", "/")])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), 303, "dev login of {user}");
+        Person {
+            http,
+            origin: origin.to_string(),
+        }
+    }
+
+    async fn call(&self, replica: &Replica, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}/api/v1/{endpoint}", replica.url))
+            .header("origin", &self.origin)
+            .form(form)
+            .send()
+            .await
+            .expect("request");
+        let status = r.status().as_u16();
+        let text = r.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+}
+
+async fn leases(db: &sqlx::PgPool) -> Vec<(String, String)> {
+    sqlx::query_as("SELECT name, holder FROM job_leases WHERE holder <> '' ORDER BY name")
+        .fetch_all(db)
+        .await
+        .expect("leases")
+}
+
+/// The outbox keys in the order written, and whether each was delivered.
+async fn outbox(db: &sqlx::PgPool) -> Vec<(String, bool)> {
+    sqlx::query_as("SELECT idempotency_key, delivered_ms IS NOT NULL FROM outbox ORDER BY id")
+        .fetch_all(db)
+        .await
+        .expect("outbox")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_share_sessions_send_each_message_once_in_order_and_survive_a_kill() {
+    let db_url = common::fresh_postgres().await;
+    let slack = SlackReceiver::start(0).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let (port_a, port_b) = (free_port(), free_port());
+    let public = format!("http://127.0.0.1:{port_a}");
+    let config = dir.path().join("console.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"{db_url}\"\npublic_url = \"{public}\"\n[slack]\nwebhook_url_file = \"{}\"\n\
+             [jobs]\noutbox_seconds = {}\nalarm_poll_seconds = {}\n",
+            slack.url_file(dir.path()).display(),
+            ROUND.as_secs(),
+            ROUND.as_secs()
+        ),
+    )
+    .expect("config");
+    let db = sqlx::PgPool::connect(&db_url).await.expect("db");
+
+    // A starts first and takes every job lease; then B.
+    let a = Replica::start(&config, port_a, &dir.path().join("a.log"));
+    a.ready().await;
+    let a_holder = format!("{}-", a.pid());
+    eventually(Duration::from_secs(30), || async {
+        let l = leases(&db).await;
+        (l.len() == JOBS.len() && l.iter().all(|(_, h)| h.starts_with(&a_holder))).then_some(())
+    })
+    .await
+    .expect("A holds the four job leases");
+    let b = Replica::start(&config, port_b, &dir.path().join("b.log"));
+    b.ready().await;
+
+    // A login on A is a session on B: alice (on call) declares on A and acknowledges on B; a
+    // browser without her cookie is refused on B.
+    let alice = Person::login(&a, &public, "alice", "responder").await;
+    let bob = Person::login(&b, &public, "bob", "approver").await;
+    let stranger = Person {
+        http: reqwest::Client::new(),
+        origin: public.clone(),
+    };
+    let (s, id) = alice
+        .call(
+            &a,
+            "incidents/declare",
+            &[
+                ("environment", "taskflow-production"),
+                ("title", "checkout 5xx"),
+                ("severity", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{id}");
+    let id = id.as_i64().expect("id").to_string();
+    let lower = [("id", id.as_str()), ("severity", "2"), ("reason", "one region only")];
+    let (s, _) = stranger.call(&b, "incidents/severity", &lower).await;
+    assert_eq!(s, 403, "no session, no change");
+    let (s, body) = alice.call(&b, "incidents/severity", &lower).await;
+    assert_eq!(s, 200, "alice's session from A works on B: {body}");
+    let delivered = eventually(Duration::from_secs(15), || async {
+        let m = slack.messages();
+        (m.len() >= 2).then_some(m)
+    })
+    .await
+    .unwrap_or_else(|| {
+        panic!(
+            "both messages reached Slack; outbox: {:?}\n{}",
+            slack.messages(),
+            logs(dir.path())
+        )
+    });
+    let keys: Vec<String> = delivered.iter().map(|(k, _)| k.clone()).collect();
+    assert_eq!(keys[0], format!("incident-{id}-declared"));
+    assert!(keys[1].starts_with(&format!("incident-{id}-sev-")), "{keys:?}");
+
+    // A grant, requested on B, approved on A, activated on B, whose credentials expire a few
+    // seconds after A dies.
+    let form = [
+        ("environment", "taskflow-production"),
+        ("profile", "prod-readonly"),
+        ("reason", "read the orders table for the incident"),
+        ("minutes", "15"),
+        ("ticket", "INC-1"),
+    ];
+    let (s, grant) = alice.call(&b, "access/request", &form).await;
+    assert_eq!(s, 200, "{grant}");
+    let grant = grant.as_i64().expect("id");
+    let grant_id = grant.to_string();
+    let (s, body) = bob
+        .call(
+            &a,
+            "access/decide",
+            &[("id", grant_id.as_str()), ("decision", "approve")],
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = alice.call(&b, "access/activate", &[("id", grant_id.as_str())]).await;
+    assert_eq!(s, 200, "{body}");
+
+    // Slack goes down; three messages are written, on both replicas, while it is.
+    slack.down.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (s, second) = alice
+        .call(
+            &a,
+            "incidents/declare",
+            &[
+                ("environment", "taskflow-production"),
+                ("title", "queue backlog"),
+                ("severity", "3"),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{second}");
+    let second = second.as_i64().expect("id").to_string();
+    let raise = [("id", second.as_str()), ("severity", "2"), ("reason", "growing")];
+    let (s, _) = alice.call(&b, "incidents/severity", &raise).await;
+    assert_eq!(s, 200);
+    let resolve = [("id", id.as_str()), ("to", "resolved"), ("note", "fixed")];
+    let (s, _) = alice.call(&a, "incidents/status", &resolve).await;
+    assert_eq!(s, 200);
+    eventually(Duration::from_secs(10), || async {
+        (slack.refused.load(std::sync::atomic::Ordering::SeqCst) >= 2).then_some(())
+    })
+    .await
+    .expect("A tried and Slack refused");
+    let waiting: Vec<String> = outbox(&db)
+        .await
+        .into_iter()
+        .filter(|(_, d)| !d)
+        .map(|(k, _)| k)
+        .collect();
+    assert!(waiting.len() >= 3, "messages wait: {waiting:?}");
+
+    // The grant's credentials expire 3 s from now; A, holding every lease, dies at once.
+    let expires_ms = now_ms() + 3_000;
+    sqlx::query("UPDATE access_grants SET expires_ms = $1 WHERE request_id = $2")
+        .bind(expires_ms)
+        .bind(grant)
+        .execute(&db)
+        .await
+        .expect("expiry");
+    let mut a = a;
+    let killed = Command::new("kill")
+        .args(["-9", &a.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let _ = a.child.wait();
+    let killed_at = std::time::Instant::now();
+    slack.down.store(false, std::sync::atomic::Ordering::SeqCst);
+
+    // B takes the outbox once A's lease lapses and starts delivering what A left within three of
+    // its rounds; the rest follow at Slack's pace (one message a second per webhook).
+    let b_holder = format!("{}-", b.pid());
+    let sent = |key: &String, o: &[(String, bool)]| o.iter().any(|(k, d)| k == key && *d);
+    let first = eventually(LEASE_TTL + 3 * ROUND, || async {
+        sent(&waiting[0], &outbox(&db).await).then_some(())
+    })
+    .await;
+    let all_in = LEASE_TTL + 3 * ROUND + SLACK_SPACING * (waiting.len() as u32 - 1);
+    let delivered = eventually(all_in.saturating_sub(killed_at.elapsed()), || async {
+        let o = outbox(&db).await;
+        waiting.iter().all(|w| sent(w, &o)).then_some(())
+    })
+    .await;
+    if first.is_none() || delivered.is_none() {
+        let l = leases(&db).await;
+        let o = outbox(&db).await;
+        panic!(
+            "B did not start on {waiting:?} within {:?} of the kill (started: {}) or end within {all_in:?}; leases {l:?}; outbox {o:?}\n{}",
+            LEASE_TTL + 3 * ROUND,
+            first.is_some(),
+            logs(dir.path())
+        );
+    }
+    let took = killed_at.elapsed();
+    let l = leases(&db).await;
+    assert!(
+        l.iter().any(|(n, h)| n == "outbox" && h.starts_with(&b_holder)),
+        "{l:?}"
+    );
+
+    // The grant expired on time: B's page says so the moment it passes, and B's expiry job
+    // records it within three rounds of the lease lapsing.
+    eventually(Duration::from_secs(10), || async {
+        let (_, page) = alice.call(&b, "access/get", &[("id", grant_id.as_str())]).await;
+        (page["request"]["status"] == "expired").then_some(())
+    })
+    .await
+    .expect("shown expired");
+    let ended: (String, Option<i64>) = eventually(LEASE_TTL + 3 * ROUND + Duration::from_secs(5), || async {
+        let row: (String, Option<i64>) = sqlx::query_as("SELECT status, ended_ms FROM access_requests WHERE id = $1")
+            .bind(grant)
+            .fetch_one(&db)
+            .await
+            .ok()?;
+        (row.0 == "expired").then_some(row)
+    })
+    .await
+    .expect("B's expiry job recorded it");
+    let late = ended.1.unwrap_or(i64::MAX) - expires_ms;
+    assert!(
+        late <= (LEASE_TTL + 3 * ROUND).as_millis() as i64,
+        "recorded {late} ms after the expiry"
+    );
+    // Slack got every message once, in the order written, whichever replica wrote or sent it.
+    let written = eventually(Duration::from_secs(10), || async {
+        let o = outbox(&db).await;
+        o.iter().all(|(_, d)| *d).then_some(o)
+    })
+    .await
+    .expect("everything delivered");
+    let written: Vec<String> = written.into_iter().map(|(k, _)| k).collect();
+    let got: Vec<String> = slack.messages().into_iter().map(|(k, _)| k).collect();
+    assert_eq!(
+        got, written,
+        "each once, in order (A's leftovers took {took:?} after the kill)"
+    );
+    let l = leases(&db).await;
+    for job in JOBS {
+        assert!(
+            l.iter().any(|(n, h)| n == job && h.starts_with(&b_holder)),
+            "B holds {job}: {l:?}"
+        );
+    }
+}
