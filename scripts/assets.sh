@@ -7,7 +7,7 @@
 # beside each hashed file, served when the browser accepts them. The release build compresses at
 # the highest levels (gzip -9, brotli -q 11); the debug build, whose wasm is ~19 MB, at fast ones.
 # Older hashed copies are removed. brotli is Debian's `brotli` package: without it only .gz is
-# written and the server compresses brotli on the fly.
+# written, and a browser that accepts both gets the gzip copy.
 set -euo pipefail
 pkg=$1
 profile=${2:-debug}

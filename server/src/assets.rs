@@ -66,16 +66,25 @@ pub fn compression() -> CompressionLayer<impl Predicate> {
 }
 
 /// `Cache-Control` where a handler did not set one: a year and `immutable` for a content-hashed
-/// asset that was found; `no-cache` (revalidate) for other static files; `private, no-cache` for
-/// pages and data, which hold what one signed-in person may see.
+/// asset that was found (200, or 304 to a revalidation); `no-cache` (revalidate) for the other
+/// files under `/pkg` and the favicon; `private, no-cache` for everything else (pages and data,
+/// which hold what one signed-in person may see). `/pkg` answers also say `Vary: Accept-Encoding`.
 pub async fn cache_control(req: Request, next: Next) -> Response {
     let path = req.uri().path().to_string();
     let mut response = next.run(req).await;
+    let found = response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED;
+    if path.starts_with("/pkg/") {
+        // The precompressed copies differ by Accept-Encoding: a shared cache must key on it
+        // (tower-http adds Vary only to what it compresses itself).
+        response
+            .headers_mut()
+            .append(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
     if response.headers().contains_key(header::CACHE_CONTROL) {
         return response;
     }
     let value = match path.strip_prefix("/pkg/") {
-        Some(file) if response.status().is_success() && hashed_file(file) => IMMUTABLE,
+        Some(file) if found && hashed_file(file) => IMMUTABLE,
         Some(_) => "no-cache",
         None if path == "/favicon.svg" => "no-cache",
         None => "private, no-cache",

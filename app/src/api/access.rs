@@ -92,12 +92,7 @@ pub async fn cancel_access(id: i64) -> Result<(), AppError> {
 #[server(prefix = "/api/v1", endpoint = "access/activate")]
 pub async fn activate_access(id: i64) -> Result<IssuedCredentials, AppError> {
     super::as_caller(move |state, caller| async move {
-        if let Some(opts) = use_context::<leptos_axum::ResponseOptions>() {
-            opts.insert_header(
-                axum::http::header::CACHE_CONTROL,
-                axum::http::HeaderValue::from_static("no-store"),
-            );
-        }
+        super::shown_once();
         crate::ssr::access::activate(&state, &caller, id).await
     })
     .await

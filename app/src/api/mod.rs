@@ -50,6 +50,19 @@ async fn finish<T>(
     result
 }
 
+/// Marks this response as carrying a secret shown once (temporary credentials, a new API token):
+/// `Cache-Control: no-store`, so no cache keeps it, and the server never compresses a `no-store`
+/// response (server/src/assets.rs), so its length tells an observer nothing about the secret.
+#[cfg(feature = "ssr")]
+pub(crate) fn shown_once() {
+    if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>() {
+        opts.insert_header(
+            axum::http::header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+    }
+}
+
 /// Runs a server function's body as the current caller (session, API token, or the dev viewer),
 /// then `finish`es its result: the one wrapper every server function shares.
 #[cfg(feature = "ssr")]

@@ -4,11 +4,15 @@ use crate::error::AppError;
 use crate::model::{TokenCreated, TokenInfo};
 use leptos::prelude::*;
 
-/// Issues a token scoped to one role for `days` (1-90). Needs the admin role and, in oidc mode,
+/// Issues a token scoped to one role for `days` (1-90), shown once (`no-store`, not compressed). Needs the admin role and, in oidc mode,
 /// an MFA login within `auth.step_up_minutes`.
 #[server(prefix = "/api/v1", endpoint = "tokens/create")]
 pub async fn create_token(name: String, role: String, days: u32) -> Result<TokenCreated, AppError> {
-    super::as_caller(move |s, c| async move { crate::ssr::tokens::create(&s, &c, &name, &role, days).await }).await
+    super::as_caller(move |s, c| async move {
+        super::shown_once();
+        crate::ssr::tokens::create(&s, &c, &name, &role, days).await
+    })
+    .await
 }
 
 /// Every token, newest first, without secrets (admin).

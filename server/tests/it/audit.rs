@@ -397,14 +397,22 @@ async fn revoking_an_unknown_or_revoked_token_is_audited_as_failed_not_ok() {
     );
     assert_eq!(seen[0].2["reason"], "no such token");
 
-    let (status, created) = app
-        .call_as(
-            &carol,
-            "tokens/create",
-            &[("name", "ci"), ("role", "viewer"), ("days", "1")],
-        )
-        .await;
-    assert_eq!(status, 200, "{created}");
+    let r = carol
+        .post(format!("{}/api/v1/tokens/create", app.url))
+        .header("origin", &app.url)
+        .header("accept-encoding", "br, gzip")
+        .form(&[("name", "ci"), ("role", "viewer"), ("days", "1")])
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), 200);
+    // The token is shown once: never stored by a cache, never compressed (BREACH).
+    assert_eq!(
+        r.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    assert!(r.headers().get("content-encoding").is_none(), "{:?}", r.headers());
+    let created: serde_json::Value = r.json().await.expect("token");
     let id = created["info"]["id"].as_str().expect("id").to_string();
     let (status, body) = app.call_as(&carol, "tokens/revoke", &[("id", &id)]).await;
     assert_eq!(status, 200, "{body}");

@@ -766,6 +766,7 @@ async fn assets_go_out_hashed_precompressed_and_immutable_and_pages_are_revalida
                 "public, max-age=31536000, immutable",
                 "{path}"
             );
+            assert!(r.header("vary").contains("accept-encoding"), "{path}: {:?}", r.headers);
             assert!(
                 r.body == file,
                 "{path} with {accept:?}: the decoded body is the built file"
@@ -774,6 +775,19 @@ async fn assets_go_out_hashed_precompressed_and_immutable_and_pages_are_revalida
     }
     let r = get_encoded(&app, &format!("/pkg/{name}.wasm"), "br").await;
     assert_eq!(r.header("content-type"), "application/wasm");
+    // A revalidation (304) keeps the year: a 304's headers replace the cached ones.
+    let r = app
+        .client
+        .get(format!("{}/pkg/{name}.wasm", app.url))
+        .header("if-modified-since", r.header("last-modified"))
+        .send()
+        .await
+        .expect("revalidate");
+    assert_eq!(r.status(), 304);
+    assert_eq!(
+        r.headers().get("cache-control").and_then(|v| v.to_str().ok()),
+        Some("public, max-age=31536000, immutable")
+    );
 
     // A hashed name that is not there is not cached; the unhashed copy is revalidated.
     let r = get_encoded(&app, "/pkg/ops-console.0000000000000000.wasm", "br").await;
