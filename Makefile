@@ -112,6 +112,8 @@ test: system-deps
 	$(LINT) cargo test --no-run -p app -p server --features app/ssr
 	$(LINT) bash scripts/test.sh
 
-## The fan-out benchmark (figures for docs/PERFORMANCE.md); not part of make test.
+## The benchmarks (figures for docs/PERFORMANCE.md); not part of make test: the AWS fan-out and
+## access (scripts/bench.sh), then the load on a release build (scripts/load.sh).
 bench:
 	bash scripts/bench.sh
+	bash scripts/load.sh
