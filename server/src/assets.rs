@@ -48,10 +48,13 @@ pub fn pkg_service(pkg_dir: &Path) -> ServeDir {
     ServeDir::new(pkg_dir).precompressed_br().precompressed_gzip()
 }
 
-/// Brotli or gzip, as the client asks, for every response but: what is already encoded (the
-/// precompressed files), what is too small or not compressible (the default predicate), and what
-/// must not be stored (`no-store`: the credentials shown once), which is never compressed so that
-/// its length cannot tell an observer anything about the secret in it (BREACH).
+/// Gzip, when the client accepts it, for every response but: what is already encoded (the
+/// precompressed files, brotli or gzip as negotiated by `pkg_service`), what is too small or not
+/// compressible (the default predicate), and what must not be stored (`no-store`: secrets shown
+/// once), which is never compressed so that its length cannot tell an observer anything about the
+/// secret in it (BREACH). Not brotli on the fly: each brotli stream allocates and zeroes several
+/// MB of encoder state, which under 200 viewers was a fifth of the CPU of a page and most of the
+/// memory (docs/PERFORMANCE.md, "Load"); gzip's state is a few hundred KB.
 pub fn compression() -> CompressionLayer<impl Predicate> {
     let not_secret = |_: StatusCode, _: axum::http::Version, h: &axum::http::HeaderMap, _: &axum::http::Extensions| {
         !h.get(header::CACHE_CONTROL)
@@ -59,9 +62,9 @@ pub fn compression() -> CompressionLayer<impl Predicate> {
             .is_some_and(|v| v.contains("no-store"))
     };
     CompressionLayer::new()
-        .br(true)
+        .br(false)
         .gzip(true)
-        .quality(CompressionLevel::Default)
+        .quality(CompressionLevel::Fastest)
         .compress_when(DefaultPredicate::new().and(not_secret))
 }
 

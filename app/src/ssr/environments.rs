@@ -133,5 +133,11 @@ pub async fn backups(state: &AppState, caller: &Caller, name: &str) -> Result<Ba
 /// The status check (the same as `ops-console status --json`).
 pub async fn status(state: &AppState, caller: &Caller, name: &str) -> Result<StatusReport, AppError> {
     let meta = environment(state, caller, name)?;
-    Ok(crate::ssr::status::run(state, &meta).await)
+    // One check serves every viewer for a few seconds (`checked_at` says when it ran): the page
+    // asks for it on every render and refresh.
+    let report = state
+        .status_memo
+        .get(&meta.name, || crate::ssr::status::run(state, &meta))
+        .await;
+    Ok(report.as_ref().clone())
 }

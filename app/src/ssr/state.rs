@@ -38,7 +38,13 @@ pub struct Inner {
     /// True once the replica is shutting down (SIGTERM): `/readyz` answers 503 and the jobs give
     /// their leases back.
     pub stopping: tokio::sync::watch::Sender<bool>,
+    /// The status check per environment, shared by every viewer for `STATUS_REUSE`.
+    pub status_memo: super::kernel::memo::Memo<crate::model::StatusReport>,
 }
+
+/// How long one status check answers every viewer of the environment page (its fastest refresh
+/// is 5 s); `ops-console status` always checks afresh.
+pub const STATUS_REUSE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl std::ops::Deref for AppState {
     type Target = Inner;
@@ -98,6 +104,7 @@ impl AppState {
             audit_key,
             envs,
             stopping: tokio::sync::watch::Sender::new(false),
+            status_memo: super::kernel::memo::Memo::new(STATUS_REUSE),
         }))
     }
 

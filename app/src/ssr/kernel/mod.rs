@@ -7,6 +7,7 @@
 pub use super::clock;
 pub mod effects;
 pub mod input;
+pub mod memo;
 pub mod request;
 pub mod secrets;
 
