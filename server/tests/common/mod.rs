@@ -68,6 +68,44 @@ pub async fn spawn_app_in(dir: &std::path::Path, extra: &str) -> TestApp {
     }
 }
 
+/// Calls the server function `endpoint` of the console at `base` as `client`, with `origin` as a
+/// browser page of that origin would send it: the status and the JSON (or the text) answered.
+pub async fn call_at(
+    client: &reqwest::Client,
+    base: &str,
+    origin: Option<&str>,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
+    let mut req = client.post(format!("{base}/api/v1/{endpoint}"));
+    if let Some(origin) = origin {
+        req = req.header("origin", origin);
+    }
+    let r = req.form(form).send().await.expect("request");
+    let status = r.status().as_u16();
+    let text = r.text().await.expect("body");
+    let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    (status, json)
+}
+
+/// A fresh browser (its own cookie jar) signed in by the dev login of the console at `base`.
+pub async fn dev_session(base: &str, origin: &str, user: &str, role: &str) -> reqwest::Client {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = client
+        .post(format!("{base}/auth/dev-login"))
+        .header("origin", origin)
+        .form(&[("user", user), ("role", role), ("next", "/")])
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status().as_u16(), 303, "dev login of {user}");
+    client
+}
+
 /// The site `make site` built (`target/site` at the workspace root; tests run in `server/`).
 pub fn site_root() -> String {
     format!("{}/../target/site", env!("CARGO_MANIFEST_DIR"))
@@ -95,17 +133,7 @@ impl TestApp {
 
     /// Calls a server function the way curl would (form-encoded POST), returning status and JSON.
     pub async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
-        let r = self
-            .client
-            .post(format!("{}/api/v1/{endpoint}", self.url))
-            .form(form)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        let text = r.text().await.expect("body");
-        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-        (status, json)
+        call_at(&self.client, &self.url, None, endpoint, form).await
     }
 
     /// GETs a path of the console: status and body.
@@ -122,20 +150,7 @@ impl TestApp {
 
     /// Another browser: a fresh client signed in (dev mode) as `user` with `role`.
     pub async fn session_as(&self, user: &str, role: &str) -> reqwest::Client {
-        let client = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        let r = client
-            .post(format!("{}/auth/dev-login", self.url))
-            .header("origin", &self.url)
-            .form(&[("user", user), ("role", role), ("next", "/")])
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(r.status().as_u16(), 303, "dev login of {user}");
-        client
+        dev_session(&self.url, &self.url, user, role).await
     }
 
     /// Calls a server function with another client (another person).
@@ -145,17 +160,7 @@ impl TestApp {
         endpoint: &str,
         form: &[(&str, &str)],
     ) -> (u16, serde_json::Value) {
-        let r = client
-            .post(format!("{}/api/v1/{endpoint}", self.url))
-            .header("origin", &self.url)
-            .form(form)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        let text = r.text().await.expect("body");
-        let json = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
-        (status, json)
+        call_at(client, &self.url, Some(&self.url), endpoint, form).await
     }
 
     pub async fn dev_login(&self, user: &str, role: &str) -> reqwest::Response {

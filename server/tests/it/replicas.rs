@@ -95,37 +95,14 @@ struct Person {
 
 impl Person {
     async fn login(replica: &Replica, origin: &str, user: &str, role: &str) -> Person {
-        let http = reqwest::Client::builder()
-            .cookie_store(true)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        let r = http
-            .post(format!("{}/auth/dev-login", replica.url))
-            .header("origin", origin)
-            .form(&[("user", user), ("role", role), ("next", "/")])
-            .send()
-            .await
-            .expect("login");
-        assert_eq!(r.status(), 303, "dev login of {user}");
         Person {
-            http,
+            http: common::dev_session(&replica.url, origin, user, role).await,
             origin: origin.to_string(),
         }
     }
 
     async fn call(&self, replica: &Replica, endpoint: &str, form: &[(&str, &str)]) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}/api/v1/{endpoint}", replica.url))
-            .header("origin", &self.origin)
-            .form(form)
-            .send()
-            .await
-            .expect("request");
-        let status = r.status().as_u16();
-        let text = r.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        common::call_at(&self.http, &replica.url, Some(&self.origin), endpoint, form).await
     }
 }
 
