@@ -1,16 +1,32 @@
 //! A value worth reusing for a few seconds, computed once for everyone who asks at the same time
 //! (single flight): the page's status check, which reads the inventory, an hour of metrics and the
-//! backups, is the same for every viewer of an environment within its refresh interval.
+//! backups, is the same for every viewer of an environment within its refresh interval. Stale
+//! while revalidate: while one caller recomputes an expired value, the others get the previous one
+//! at once rather than queueing behind a slow AWS; only a first computation is waited for by all.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-type Slot<T> = Arc<tokio::sync::Mutex<Option<(Instant, Arc<T>)>>>;
+struct Slot<T> {
+    value: Mutex<Option<(Instant, Arc<T>)>>,
+    /// Held by the one caller computing.
+    flight: tokio::sync::Mutex<()>,
+}
+
+impl<T> Slot<T> {
+    fn value(&self) -> Option<(Instant, Arc<T>)> {
+        self.value.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn fresh(&self, ttl: Duration) -> Option<Arc<T>> {
+        self.value().filter(|(at, _)| at.elapsed() < ttl).map(|(_, v)| v)
+    }
+}
 
 pub struct Memo<T> {
-    slots: Mutex<HashMap<String, Slot<T>>>,
+    slots: Mutex<HashMap<String, Arc<Slot<T>>>>,
     ttl: Duration,
 }
 
@@ -23,9 +39,9 @@ impl<T> Memo<T> {
         }
     }
 
-    /// The value of `key` computed less than the TTL ago, else `compute`'s, computed by one caller
-    /// while the others wait for it. A caller that goes away mid-computation releases the slot and
-    /// the next one computes.
+    /// The value of `key` computed less than the TTL ago, else `compute`'s, computed by one caller;
+    /// the others get the previous value meanwhile, or wait when there is none. A caller that goes
+    /// away mid-computation releases the slot and the next one computes.
     pub async fn get<F, Fut>(&self, key: &str, compute: F) -> Arc<T>
     where
         F: FnOnce() -> Fut,
@@ -33,16 +49,33 @@ impl<T> Memo<T> {
     {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-            slots.entry(key.to_string()).or_default().clone()
+            slots
+                .entry(key.to_string())
+                .or_insert_with(|| {
+                    Arc::new(Slot {
+                        value: Mutex::new(None),
+                        flight: tokio::sync::Mutex::new(()),
+                    })
+                })
+                .clone()
         };
-        let mut held = slot.lock().await;
-        if let Some((at, value)) = held.as_ref()
-            && at.elapsed() < self.ttl
-        {
-            return value.clone();
+        if let Some(v) = slot.fresh(self.ttl) {
+            return v;
+        }
+        let _flight = match slot.flight.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
+                if let Some((_, previous)) = slot.value() {
+                    return previous;
+                }
+                slot.flight.lock().await
+            }
+        };
+        if let Some(v) = slot.fresh(self.ttl) {
+            return v;
         }
         let value = Arc::new(compute().await);
-        *held = Some((Instant::now(), value.clone()));
+        *slot.value.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), value.clone()));
         value
     }
 }
@@ -72,6 +105,37 @@ mod tests {
         assert_eq!(other, 7);
         tokio::time::sleep(Duration::from_millis(250)).await;
         assert_eq!(ask(memo.clone(), runs.clone()).await, 2, "recomputed after the TTL");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn while_one_caller_recomputes_the_others_get_the_previous_value() {
+        let memo = Arc::new(Memo::new(Duration::from_millis(50)));
+        assert_eq!(*memo.get("env", || async { 1u8 }).await, 1);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel::<()>();
+        let slow = {
+            let memo = memo.clone();
+            tokio::spawn(async move {
+                *memo
+                    .get("env", || async move {
+                        let _ = started_tx.send(());
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                        2u8
+                    })
+                    .await
+            })
+        };
+        started_rx.await.unwrap_or(());
+        let asked = Instant::now();
+        assert_eq!(
+            *memo
+                .get("env", || async { panic!("a second computation must not start") })
+                .await,
+            1
+        );
+        assert!(asked.elapsed() < Duration::from_millis(200), "served without waiting");
+        assert_eq!(slow.await.unwrap_or(0), 2);
+        assert_eq!(*memo.get("env", || async { 3u8 }).await, 2, "the new value is reused");
     }
 
     #[tokio::test]

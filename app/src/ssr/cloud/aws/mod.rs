@@ -55,12 +55,17 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_millis(1500);
 pub const OPERATION_TIMEOUT: Duration = Duration::from_millis(3500);
 /// No part of a page waits longer than this for AWS.
 pub const PART_TIMEOUT: Duration = Duration::from_secs(4);
+/// A read that goes on after the page stopped waiting (ECS, `parts::ecs_part`) ends by this.
+pub const LONG_READ_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The note (part `scope`) of an environment with a selector whose tagged resources cannot be
 /// read: the status check and rollbacks refuse to guess from it.
 pub const SCOPE_UNKNOWN: &str = "the tagged resources could not be read, so what is this environment's cannot be told: \
                                  everything in the account and region is listed, no alarm or backup is claimed, \
                                  and the status check and rollbacks wait until they can be read";
+
+/// How long a page waits for a refresh of an inventory already read once (`Cloud::inventory`).
+pub const PAGE_WAIT: Duration = Duration::from_millis(400);
 
 /// The inventory waits for the current figures only until this long after it began.
 pub const GAUGE_BUDGET: Duration = Duration::from_millis(4500);
@@ -277,13 +282,27 @@ struct EnvReader {
     concurrency: lambda::ConcurrencyCache,
     /// Whether a rule carries the selector's tag, by rule ARN.
     rule_tags: cache::Remember<bool>,
+    /// The last inventory read in full, served while a refresh takes longer than `PAGE_WAIT`.
+    last_inventory: std::sync::Mutex<Option<Inventory>>,
 }
 
-pub struct SdkCloud {
+/// The AWS reader of every live environment; cloning it is cheap (one `Arc`), so that a read can
+/// run as a task of its own and outlive the page that started it.
+#[derive(Clone)]
+pub struct SdkCloud(Arc<SdkShared>);
+
+pub struct SdkShared {
     envs: HashMap<String, Arc<EnvReader>>,
     metrics: Arc<Metrics>,
     counter: CountCalls,
     severity: Arc<SeverityRules>,
+}
+
+impl std::ops::Deref for SdkCloud {
+    type Target = SdkShared;
+    fn deref(&self) -> &SdkShared {
+        &self.0
+    }
 }
 
 impl SdkCloud {
@@ -306,16 +325,17 @@ impl SdkCloud {
                     taskdefs: ecs::TaskDefCache::default(),
                     concurrency: lambda::ConcurrencyCache::new(lambda::CONCURRENCY_TTL),
                     rule_tags: cache::Remember::new(eventbridge::TAGS_TTL),
+                    last_inventory: std::sync::Mutex::new(None),
                 };
                 (e.name.clone(), Arc::new(reader))
             })
             .collect();
-        SdkCloud {
+        SdkCloud(Arc::new(SdkShared {
             envs,
             counter: CountCalls::new(metrics.clone()),
             metrics,
             severity,
-        }
+        }))
     }
 
     async fn granter(&self, env: &str) -> Result<&(aws_sdk_sts::Client, aws_sdk_iam::Client), CloudError> {
@@ -359,8 +379,47 @@ impl SdkCloud {
 
 #[async_trait]
 impl Cloud for SdkCloud {
+    /// The inventory, read as a task of its own. Once one has been read in full, a page waits at
+    /// most `PAGE_WAIT` for the next: a slower refresh (an AWS endpoint answering in seconds) goes
+    /// on for the next view while this one is shown the last inventory, with the time it was read.
     async fn inventory(&self, env: &str, now_ms: i64) -> Result<Inventory, CloudError> {
-        self.read_inventory(env, now_ms, GAUGE_BUDGET).await
+        let reader = self
+            .envs
+            .get(env)
+            .ok_or_else(|| CloudError::UnknownEnvironment(env.to_string()))?
+            .clone();
+        let (me, name, keep) = (self.clone(), env.to_string(), reader.clone());
+        let mut task = tokio::spawn(async move {
+            let read = me.read_inventory(&name, now_ms, GAUGE_BUDGET).await;
+            if let Ok(inv) = &read {
+                // Kept at most once a second: every view composes an inventory of its own.
+                let mut last = keep.last_inventory.lock().unwrap_or_else(|p| p.into_inner());
+                if last.as_ref().is_none_or(|l| inv.fetched_ms - l.fetched_ms >= 1000) {
+                    *last = Some(inv.clone());
+                }
+            }
+            read
+        });
+        let has_last = reader
+            .last_inventory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        let done = if has_last {
+            match tokio::time::timeout(PAGE_WAIT, &mut task).await {
+                Ok(done) => done,
+                Err(_) => {
+                    let last = reader.last_inventory.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                    if let Some(last) = last {
+                        return Ok(last);
+                    }
+                    task.await
+                }
+            }
+        } else {
+            task.await
+        };
+        done.map_err(|e| CloudError::NotAvailable(format!("the inventory read stopped: {e}")))?
     }
 
     async fn metrics(

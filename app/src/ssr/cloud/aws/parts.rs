@@ -146,6 +146,44 @@ impl SdkCloud {
     }
 }
 
+impl SdkCloud {
+    /// ECS, the part that grows with the services and tasks, read as a task of its own: a read
+    /// longer than a page waits (`PART_TIMEOUT`; a first read of hundreds of services) goes on,
+    /// within `LONG_READ_TIMEOUT`, and fills the cache for the next view. Meanwhile the previous
+    /// value is served, or a note says the read is under way.
+    async fn ecs_part(&self, env: &str) -> Fetched<Vec<Resource>> {
+        let Some(reader) = self.envs.get(env).cloned() else {
+            return Fetched::Failed(format!("{env} is not an environment this cloud knows"));
+        };
+        let (metrics, keep) = (self.metrics.clone(), reader.clone());
+        let task = tokio::spawn(async move {
+            let Some(clients) = reader.clients.get() else {
+                return Fetched::Failed("the environment's clients are not ready".into());
+            };
+            reader
+                .resources
+                .get("ecs", TTL_ECS, &metrics, || async {
+                    match tokio::time::timeout(LONG_READ_TIMEOUT, ecs::read(&clients.ecs, &reader.taskdefs)).await {
+                        Ok(r) => r,
+                        Err(_) => Err(format!("no answer within {} s", LONG_READ_TIMEOUT.as_secs())),
+                    }
+                })
+                .await
+        });
+        match tokio::time::timeout(PART_TIMEOUT, task).await {
+            Ok(Ok(fetched)) => fetched,
+            Ok(Err(e)) => Fetched::Failed(format!("the read stopped: {e}")),
+            Err(_) => match keep.resources.previous("ecs", TTL_ECS) {
+                Some(previous) => previous,
+                None => Fetched::Failed(format!(
+                    "no answer within {} s; the read goes on and shows on a later view",
+                    PART_TIMEOUT.as_secs()
+                )),
+            },
+        }
+    }
+}
+
 /// One part of the inventory, fetched through the cache within `PART_TIMEOUT`.
 pub(super) async fn part<T, Fut>(
     cache: &Cache<T>,
@@ -225,9 +263,10 @@ impl SdkCloud {
             }
         };
         let cache = &reader.resources;
+        let ecs = self.ecs_part(env);
         let (arns, ecs, elb, rds, alarms, stacks, lambdas, apis, rules, caches, scaling) = tokio::join!(
             tagged(),
-            part(cache, "ecs", TTL_ECS, m, ecs::read(&clients.ecs, &reader.taskdefs)),
+            ecs,
             part(cache, "elb", TTL_ELB, m, elb::read(&clients.elb)),
             part(cache, "rds", TTL_RDS, m, rds::read(&clients.rds)),
             part(
