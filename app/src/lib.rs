@@ -13,7 +13,7 @@ use components::layout::Layout;
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Title, provide_meta_context};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::path;
+use leptos_router::{SsrMode, path};
 
 /// The HTML document around the app (server side). In SSR it also sets the page's
 /// Content-Security-Policy with a fresh nonce for the hydration script.
@@ -90,20 +90,23 @@ pub fn App() -> impl IntoView {
                         </div>
                     }
                 }>
+                    // Async: a page is sent once its data has resolved, so the status a refused
+                    // read sets (403 for a signed-in person without a role) is always the page's,
+                    // not only when the read happened to finish before the first chunk.
                     <Routes fallback=pages::not_found::NotFound>
-                        <Route path=path!("") view=pages::overview::Overview/>
-                        <Route path=path!("/env/:name") view=pages::environment::EnvironmentPage/>
-                        <Route path=path!("/env/:name/services/:service") view=pages::service::ServicePage/>
-                        <Route path=path!("/env/:name/metrics") view=pages::metrics::MetricsPage/>
-                        <Route path=path!("/env/:name/backups") view=pages::backups::BackupsPage/>
-                        <Route path=path!("/env/:name/deployments") view=pages::deployments::DeploymentsPage/>
-                        <Route path=path!("/incidents") view=pages::incidents::IncidentsPage/>
-                        <Route path=path!("/incidents/:id") view=pages::incidents::IncidentPage/>
-                        <Route path=path!("/access") view=pages::access::AccessPage/>
-                        <Route path=path!("/access/requests/:id") view=pages::access::AccessRequestPage/>
-                        <Route path=path!("/audit") view=pages::audit::AuditLogPage/>
-                        <Route path=path!("/login") view=pages::login::LoginPage/>
-                        <Route path=path!("/logout") view=pages::login::LogoutPage/>
+                        <Route path=path!("") view=pages::overview::Overview ssr=SsrMode::Async/>
+                        <Route path=path!("/env/:name") view=pages::environment::EnvironmentPage ssr=SsrMode::Async/>
+                        <Route path=path!("/env/:name/services/:service") view=pages::service::ServicePage ssr=SsrMode::Async/>
+                        <Route path=path!("/env/:name/metrics") view=pages::metrics::MetricsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/env/:name/backups") view=pages::backups::BackupsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/env/:name/deployments") view=pages::deployments::DeploymentsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/incidents") view=pages::incidents::IncidentsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/incidents/:id") view=pages::incidents::IncidentPage ssr=SsrMode::Async/>
+                        <Route path=path!("/access") view=pages::access::AccessPage ssr=SsrMode::Async/>
+                        <Route path=path!("/access/requests/:id") view=pages::access::AccessRequestPage ssr=SsrMode::Async/>
+                        <Route path=path!("/audit") view=pages::audit::AuditLogPage ssr=SsrMode::Async/>
+                        <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
+                        <Route path=path!("/logout") view=pages::login::LogoutPage ssr=SsrMode::Async/>
                     </Routes>
                 </ErrorBoundary>
             </Layout>

@@ -87,6 +87,10 @@ pub fn router(state: ServerState) -> Router {
         ))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), csrf))
+        .layer(middleware::from_fn_with_state(
+            std::sync::Arc::new(limits::Turns::new(config.http.request_timeout_seconds)),
+            limits::in_turn,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), limits::body_and_deadline))
         .layer(middleware::from_fn_with_state(hosts, crate::host::check))
         .layer(middleware::from_fn(crate::assets::cache_control))

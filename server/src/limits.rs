@@ -177,3 +177,180 @@ pub fn prelogin_clear(s: &ServerState) -> Option<HeaderValue> {
     ))
     .ok()
 }
+
+/// How many responses the console produces at once (`in_turn`): enough to keep both cores of a
+/// small machine busy while some wait on the database or AWS, few enough that 200 viewers do not
+/// hold 200 renders in memory at once.
+pub const RESPONSES_AT_ONCE: usize = 16;
+/// How many requests may wait for a turn; more are refused at once with 503.
+pub const WAITING_AT_MOST: usize = 512;
+/// How long a request waits for a turn at most (less if `http.request_timeout_seconds` is
+/// shorter): then 503 with `Retry-After`, and the action was not started.
+pub const TURN_WAIT: Duration = Duration::from_secs(10);
+
+/// The turns of one router (`in_turn`).
+pub struct Turns {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
+    wait: Duration,
+}
+
+impl Turns {
+    pub fn new(request_timeout_seconds: u32) -> Turns {
+        Turns {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(RESPONSES_AT_ONCE)),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            wait: TURN_WAIT.min(Duration::from_secs(u64::from(request_timeout_seconds)) / 2),
+        }
+    }
+}
+
+fn busy(why: &str) -> Response {
+    let mut r = refused(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy",
+        format!("{why}; nothing was done: try again"),
+    );
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
+}
+
+/// Responses are produced in turn: at most `RESPONSES_AT_ONCE` handlers run at once (a page is
+/// rendered whole before it is sent, `SsrMode::Async`), the others wait, first come first served,
+/// for up to `TURN_WAIT`, and at most `WAITING_AT_MOST` wait. The turn ends with the handler, not
+/// with the sending, so a client that reads slowly holds none. `body_and_deadline` is outside this
+/// layer: a body still arriving holds no turn. The health and readiness checks, the metrics, the
+/// static files and the login routes never wait.
+pub async fn in_turn(State(turns): State<std::sync::Arc<Turns>>, req: Request, next: Next) -> Response {
+    use std::sync::atomic::Ordering;
+    let path = req.uri().path();
+    if matches!(path, "/healthz" | "/readyz" | "/metrics" | "/login" | "/auth/callback") || path.starts_with("/pkg/") {
+        return next.run(req).await;
+    }
+    let turn = match turns.permits.clone().try_acquire_owned() {
+        Ok(turn) => turn,
+        Err(_) => {
+            if turns.waiting.fetch_add(1, Ordering::SeqCst) >= WAITING_AT_MOST {
+                turns.waiting.fetch_sub(1, Ordering::SeqCst);
+                return busy("too many requests are waiting");
+            }
+            let got = tokio::time::timeout(turns.wait, turns.permits.clone().acquire_owned()).await;
+            turns.waiting.fetch_sub(1, Ordering::SeqCst);
+            match got {
+                Ok(Ok(turn)) => turn,
+                _ => return busy(&format!("no turn within {} s", turns.wait.as_secs())),
+            }
+        }
+    };
+    let response = next.run(req).await;
+    drop(turn);
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use axum::Router;
+    use axum::routing::get;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::sync::Semaphore;
+    use tower::ServiceExt;
+
+    fn get_req(path: &str) -> Request {
+        Request::builder().uri(path).body(Body::empty()).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn responses_are_produced_in_turn_and_health_checks_never_wait() {
+        let turns = Arc::new(Turns::new(30));
+        let gate = Arc::new(Semaphore::new(0));
+        let (inside, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let page = {
+            let (gate, inside, most) = (gate.clone(), inside.clone(), most.clone());
+            move || async move {
+                let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                let _ = gate.acquire().await.map(|p| p.forget());
+                inside.fetch_sub(1, Ordering::SeqCst);
+                "page"
+            }
+        };
+        let app = Router::new()
+            .route("/page", get(page))
+            .route("/healthz", get(|| async { "ok" }))
+            .layer(axum::middleware::from_fn_with_state(turns.clone(), in_turn));
+        let asked = 3 * RESPONSES_AT_ONCE;
+        let calls: Vec<_> = (0..asked)
+            .map(|_| tokio::spawn(app.clone().oneshot(get_req("/page"))))
+            .collect();
+        // Every turn taken, by handlers held at the gate; the others wait for a turn.
+        for _ in 0..500 {
+            if inside.load(Ordering::SeqCst) == RESPONSES_AT_ONCE
+                && turns.waiting.load(Ordering::SeqCst) == asked - RESPONSES_AT_ONCE
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(inside.load(Ordering::SeqCst), RESPONSES_AT_ONCE);
+        assert_eq!(turns.waiting.load(Ordering::SeqCst), asked - RESPONSES_AT_ONCE);
+        let health = app.clone().oneshot(get_req("/healthz")).await.unwrap();
+        assert_eq!(
+            health.status(),
+            StatusCode::OK,
+            "the health check does not wait for a turn"
+        );
+        gate.add_permits(asked);
+        for c in calls {
+            assert_eq!(
+                c.await.unwrap().unwrap().status(),
+                StatusCode::OK,
+                "every request is answered"
+            );
+        }
+        assert_eq!(most.load(Ordering::SeqCst), RESPONSES_AT_ONCE, "never more at once");
+        assert_eq!(turns.permits.available_permits(), RESPONSES_AT_ONCE);
+        assert_eq!(turns.waiting.load(Ordering::SeqCst), 0);
+    }
+
+    #[tokio::test]
+    async fn a_request_that_gets_no_turn_in_time_is_refused_and_not_run() {
+        // A deadline of 2 s: a turn is waited for 1 s at most.
+        let turns = Arc::new(Turns::new(2));
+        let held: Vec<_> = (0..RESPONSES_AT_ONCE)
+            .map(|_| turns.permits.clone().try_acquire_owned().unwrap())
+            .collect();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let app = Router::new()
+            .route(
+                "/page",
+                get({
+                    let ran = ran.clone();
+                    move || async move {
+                        ran.fetch_add(1, Ordering::SeqCst);
+                        "page"
+                    }
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(turns.clone(), in_turn));
+        let r = app.clone().oneshot(get_req("/page")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(r.headers()["retry-after"], "1");
+        let body = axum::body::to_bytes(r.into_body(), 4096).await.unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("nothing was done"));
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "the handler never ran");
+        // A slow reader holds no turn: the turn ends with the handler.
+        drop(held);
+        let r = app.oneshot(get_req("/page")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            turns.permits.available_permits(),
+            RESPONSES_AT_ONCE,
+            "given back before the body is read"
+        );
+        assert_eq!(ran.load(Ordering::SeqCst), 1);
+    }
+}
