@@ -370,3 +370,148 @@ async fn two_replicas_share_sessions_send_each_message_once_in_order_and_survive
         );
     }
 }
+
+/// The rollback watch across a kill (issue 14, item 1): a rolling rollback confirmed while A holds
+/// the `rollback-watch` lease, A killed with `kill -9` before its timeout, and B watches it to its
+/// end. moto never moves an ECS deployment (shared/DESIGN.md), so the end here is the timeout's
+/// verdict with what was last seen; the confirmation time is set back so that it falls 4 s after
+/// the kill instead of `rollback_timeout_minutes` (1) later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_rollback_is_watched_to_its_end_by_the_other_replica_after_a_kill() {
+    let moto = common::moto_url();
+    let ecs = aws_sdk_ecs::Client::new(&common::moto_sdk(&moto).await);
+    let two = common::ecs_service_on_revision_2(&ecs, "replica").await;
+    let db_url = common::fresh_postgres().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let port_a = free_port();
+    let public = format!("http://127.0.0.1:{port_a}");
+    let config = dir.path().join("console.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"{db_url}\"\npublic_url = \"{public}\"\ndemo = false\n\
+             [jobs]\noutbox_seconds = {s}\nalarm_poll_seconds = {s}\nrollback_timeout_minutes = 1\n\
+             [[environments]]\nname = \"shop-production\"\ntier = \"prod\"\nregion = \"us-east-1\"\n\
+             endpoint_url = \"{moto}\"\noperator_role_arn = \"arn:aws:iam::123456789012:role/ops-console-operate\"\n",
+            s = ROUND.as_secs()
+        ),
+    )
+    .expect("config");
+    let db = sqlx::PgPool::connect(&db_url).await.expect("db");
+    let a = Replica::start(&config, port_a, &dir.path().join("a.log"));
+    a.ready().await;
+    let a_holder = format!("{}-", a.pid());
+    eventually(Duration::from_secs(30), || async {
+        let l = leases(&db).await;
+        (l.len() == JOBS.len() && l.iter().all(|(_, h)| h.starts_with(&a_holder))).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("A holds the four job leases\n{}", logs(dir.path())));
+    let b = Replica::start(&config, free_port(), &dir.path().join("b.log"));
+    b.ready().await;
+
+    // alice (on call) declares and asks on A; bob confirms on B: UpdateService to revision 1.
+    let alice = Person::login(&a, &public, "alice", "responder").await;
+    let bob = Person::login(&b, &public, "bob", "approver").await;
+    let svc = format!("{}/{}", two.cluster, two.service);
+    let (s, incident) = alice
+        .call(
+            &a,
+            "incidents/declare",
+            &[
+                ("environment", "shop-production"),
+                ("title", "bad deploy"),
+                ("severity", "2"),
+                ("services", &svc),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{incident}");
+    let incident = incident.as_i64().expect("incident id").to_string();
+    let to = format!("{}:1", two.family);
+    let (s, rid) = alice
+        .call(
+            &a,
+            "rollbacks/request",
+            &[
+                ("environment", "shop-production"),
+                ("cluster", &two.cluster),
+                ("service", &two.service),
+                ("to", &to),
+                ("reason", "5xx since 1.5.0"),
+                ("incident", &incident),
+            ],
+        )
+        .await;
+    assert_eq!(s, 200, "{rid}");
+    let rid = rid.as_i64().expect("rollback id");
+    let (s, view) = bob.call(&b, "rollbacks/confirm", &[("id", &rid.to_string())]).await;
+    assert_eq!(s, 200, "{view}");
+    let rollback = |db: sqlx::PgPool| async move {
+        sqlx::query_as::<_, (String, String, Option<i64>)>(
+            "SELECT status, progress, finished_ms FROM rollbacks WHERE id = $1",
+        )
+        .bind(rid)
+        .fetch_one(&db)
+        .await
+        .expect("rollback")
+    };
+    // A's watch (A holds its lease) reports what it sees.
+    let seen = eventually(Duration::from_secs(10), || async {
+        let r = rollback(db.clone()).await;
+        (r.0 == "rolling" && r.1.contains(&format!("service on {to}"))).then_some(r)
+    })
+    .await
+    .unwrap_or_else(|| panic!("A's watch reports the rollout\n{}", logs(dir.path())));
+    assert_eq!(seen.2, None, "still rolling");
+
+    // The timeout falls 4 s from now; A dies at once, before it.
+    let timeout_at = now_ms() + 4_000;
+    sqlx::query("UPDATE rollbacks SET confirmed_ms = $1 WHERE id = $2")
+        .bind(timeout_at - 60_000)
+        .bind(rid)
+        .execute(&db)
+        .await
+        .expect("confirmed_ms");
+    let mut a = a;
+    let killed = Command::new("kill")
+        .args(["-9", &a.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let _ = a.child.wait();
+    let killed_ms = now_ms();
+    let lapse: i64 = sqlx::query_scalar("SELECT until_ms FROM job_leases WHERE name = 'rollback-watch'")
+        .fetch_one(&db)
+        .await
+        .expect("lease");
+
+    // B takes the watch once A's lease lapses and ends the rollback within five of its rounds of
+    // whichever comes later, the timeout or the lapse (a renewal A had in flight may still land:
+    // one round more), with what it saw; one look at moto takes up to a round here.
+    let due = timeout_at.max(lapse + ROUND.as_millis() as i64) + (5 * ROUND).as_millis() as i64;
+    let wait = Duration::from_millis((due - now_ms()).max(0) as u64) + Duration::from_millis(1_100);
+    let ended = eventually(wait, || async {
+        let r = rollback(db.clone()).await;
+        (r.0 != "rolling").then_some(r)
+    })
+    .await
+    .unwrap_or_else(|| panic!("B ended the rollback by {due}\n{}", logs(dir.path())));
+    assert_eq!(ended.0, "timed_out", "{ended:?}");
+    assert!(ended.1.contains(&format!("service on {to}")), "{ended:?}");
+    let finished = ended.2.expect("finished_ms");
+    assert!(
+        finished > killed_ms && finished <= due,
+        "ended by B after the kill ({killed_ms}) and by {due}: {finished}"
+    );
+    let b_holder = format!("{}-", b.pid());
+    let l = leases(&db).await;
+    assert!(
+        l.iter().any(|(n, h)| n == "rollback-watch" && h.starts_with(&b_holder)),
+        "{l:?}"
+    );
+    // The incident's timeline, read on B, says how it ended.
+    let (_, inc) = alice.call(&b, "incidents/get", &[("id", &incident)]).await;
+    let line = format!("Rollback #{rid} of {svc} not stable after 1 min");
+    assert!(inc.to_string().contains(&line), "{inc}");
+}
