@@ -394,7 +394,11 @@ impl Cloud for SdkCloud {
             if let Ok(inv) = &read {
                 // Kept at most once a second: every view composes an inventory of its own.
                 let mut last = keep.last_inventory.lock().unwrap_or_else(|p| p.into_inner());
-                if last.as_ref().is_none_or(|l| inv.fetched_ms - l.fetched_ms >= 1000) {
+                // (Either way from the last one kept: a clock stepped back does not freeze it.)
+                if last
+                    .as_ref()
+                    .is_none_or(|l| (inv.fetched_ms - l.fetched_ms).abs() >= 1000)
+                {
                     *last = Some(inv.clone());
                 }
             }
