@@ -14,3 +14,4 @@ mod moto_incidents;
 mod moto_kinds;
 mod moto_rollbacks;
 mod moto_scope;
+mod moto_slow;
