@@ -121,6 +121,27 @@ async fn outbox(db: &sqlx::PgPool) -> Vec<(String, bool)> {
         .expect("outbox")
 }
 
+/// Replica A on `port_a`, once it holds every job lease, then replica B on another port.
+async fn a_then_b(
+    config: &std::path::Path,
+    port_a: u16,
+    dir: &std::path::Path,
+    db: &sqlx::PgPool,
+) -> (Replica, Replica) {
+    let a = Replica::start(config, port_a, &dir.join("a.log"));
+    a.ready().await;
+    let a_holder = format!("{}-", a.pid());
+    eventually(Duration::from_secs(30), || async {
+        let l = leases(db).await;
+        (l.len() == JOBS.len() && l.iter().all(|(_, h)| h.starts_with(&a_holder))).then_some(())
+    })
+    .await
+    .unwrap_or_else(|| panic!("A holds the four job leases\n{}", logs(dir)));
+    let b = Replica::start(config, free_port(), &dir.join("b.log"));
+    b.ready().await;
+    (a, b)
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -149,18 +170,7 @@ async fn two_replicas_share_sessions_send_each_message_once_in_order_and_survive
     .expect("config");
     let db = sqlx::PgPool::connect(&db_url).await.expect("db");
 
-    // A starts first and takes every job lease; then B.
-    let a = Replica::start(&config, port_a, &dir.path().join("a.log"));
-    a.ready().await;
-    let a_holder = format!("{}-", a.pid());
-    eventually(Duration::from_secs(30), || async {
-        let l = leases(&db).await;
-        (l.len() == JOBS.len() && l.iter().all(|(_, h)| h.starts_with(&a_holder))).then_some(())
-    })
-    .await
-    .expect("A holds the four job leases");
-    let b = Replica::start(&config, free_port(), &dir.path().join("b.log"));
-    b.ready().await;
+    let (a, b) = a_then_b(&config, port_a, dir.path(), &db).await;
 
     // A login on A is a session on B: alice (on call) declares on A and acknowledges on B; a
     // browser without her cookie is refused on B.
@@ -398,17 +408,7 @@ async fn a_rolling_rollback_is_watched_to_its_end_by_the_other_replica_after_a_k
     )
     .expect("config");
     let db = sqlx::PgPool::connect(&db_url).await.expect("db");
-    let a = Replica::start(&config, port_a, &dir.path().join("a.log"));
-    a.ready().await;
-    let a_holder = format!("{}-", a.pid());
-    eventually(Duration::from_secs(30), || async {
-        let l = leases(&db).await;
-        (l.len() == JOBS.len() && l.iter().all(|(_, h)| h.starts_with(&a_holder))).then_some(())
-    })
-    .await
-    .unwrap_or_else(|| panic!("A holds the four job leases\n{}", logs(dir.path())));
-    let b = Replica::start(&config, free_port(), &dir.path().join("b.log"));
-    b.ready().await;
+    let (a, b) = a_then_b(&config, port_a, dir.path(), &db).await;
 
     // alice (on call) declares and asks on A; bob confirms on B: UpdateService to revision 1.
     let alice = Person::login(&a, &public, "alice", "responder").await;
