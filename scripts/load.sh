@@ -45,6 +45,17 @@ load() { # seconds connections pages [extra env]
     wrk -t1 -c"$2" -d"$1"s --timeout 5s -s scripts/load/viewers.lua "$CONSOLE_URL" | grep '^RESULT'
 }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$2"; }
+# An incident on taskflow-production, declared by the on-call (alice): its id.
+declare() {
+  curl -sf -c "$PEERS_DIR/alice" -o /dev/null -d user=alice "$CONSOLE_URL/auth/dev-login"
+  curl -sf -b "$PEERS_DIR/alice" -H "origin: $CONSOLE_URL" \
+    -d environment=taskflow-production -d title="$1" -d severity=2 "$CONSOLE_URL/api/v1/incidents/declare"
+}
+# Every page of PAGES once, as the first session (the first render of each fills the caches).
+warm() {
+  local p
+  for p in ${PAGES//,/ }; do curl -sf -o /dev/null -b "ops_console_session=$(head -1 "$PEERS_DIR/cookies.txt")" "$CONSOLE_URL$p"; done
+}
 fail=0
 
 if part demo; then
@@ -55,14 +66,10 @@ CONSOLE_BIN=target/release/ops-console console_start >&2
 pid=${CONSOLE_PIDS[0]}
 rss() { awk '/VmRSS/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status"; }
 
-# An incident to look at, declared by the on-call.
-curl -sf -c "$PEERS_DIR/alice" -o /dev/null -d user=alice "$CONSOLE_URL/auth/dev-login"
-incident=$(curl -sf -b "$PEERS_DIR/alice" -H "origin: $CONSOLE_URL" \
-  -d environment=taskflow-production -d title="Load benchmark" -d severity=2 \
-  "$CONSOLE_URL/api/v1/incidents/declare")
+incident=$(declare "Load benchmark")
 PAGES="/,/env/taskflow-production,/incidents/$incident,/access"
 # Warm: every page once (the first render of each fills the caches), then idle RSS.
-for p in ${PAGES//,/ }; do curl -sf -o /dev/null -b "ops_console_session=$(head -1 "$PEERS_DIR/cookies.txt")" "$CONSOLE_URL$p"; done
+warm
 sleep 1
 rss_idle=$(rss)
 
@@ -150,14 +157,9 @@ cargo run --quiet -p server --example sessions -- --count "$VIEWERS" >"$PEERS_DI
 # each page, so that both count the calls of the same stretch of every cache's life.
 slow_run() { # connections → the RESULT line in $run_result, the calls in $run_calls
   CONSOLE_BIN=target/release/ops-console console_start >&2
-  if [ -z "${incident:-}" ]; then
-    curl -sf -c "$PEERS_DIR/alice" -o /dev/null -d user=alice "$CONSOLE_URL/auth/dev-login"
-    incident=$(curl -sf -b "$PEERS_DIR/alice" -H "origin: $CONSOLE_URL" \
-      -d environment=taskflow-production -d title="Slow AWS benchmark" -d severity=2 \
-      "$CONSOLE_URL/api/v1/incidents/declare")
-  fi
+  [ -n "$incident" ] || incident=$(declare "Slow AWS benchmark")
   PAGES="/,/env/taskflow-production,/incidents/$incident,/access"
-  for p in ${PAGES//,/ }; do curl -sf -o /dev/null -b "ops_console_session=$(head -1 "$PEERS_DIR/cookies.txt")" "$CONSOLE_URL$p"; done
+  warm
   local c0; c0=$(calls)
   run_result=$(load "$LOAD_SECONDS" "$1" "$PAGES")
   run_calls=$(calls_between "$c0" "$(calls)")

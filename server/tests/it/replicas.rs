@@ -142,6 +142,25 @@ async fn a_then_b(
     (a, b)
 }
 
+/// `kill -9` of a replica, waited for.
+fn kill_9(mut replica: Replica) {
+    let killed = Command::new("kill")
+        .args(["-9", &replica.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let _ = replica.child.wait();
+}
+
+/// When a job's lease lapses (`job_leases.until_ms`): another replica may take the job from then.
+async fn lease_until(db: &sqlx::PgPool, job: &str) -> i64 {
+    sqlx::query_scalar("SELECT until_ms FROM job_leases WHERE name = $1")
+        .bind(job)
+        .fetch_one(db)
+        .await
+        .expect("lease")
+}
+
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -280,27 +299,14 @@ async fn two_replicas_share_sessions_send_each_message_once_in_order_and_survive
         .execute(&db)
         .await
         .expect("expiry");
-    let mut a = a;
-    let killed = Command::new("kill")
-        .args(["-9", &a.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let _ = a.child.wait();
+    kill_9(a);
     let killed_at = std::time::Instant::now();
     slack.down.store(false, std::sync::atomic::Ordering::SeqCst);
     // When A's leases lapse: B may take each job over from then on.
-    let lapse = |job: &'static str| {
-        let db = db.clone();
-        async move {
-            sqlx::query_scalar::<_, i64>("SELECT until_ms FROM job_leases WHERE name = $1")
-                .bind(job)
-                .fetch_one(&db)
-                .await
-                .expect("lease")
-        }
-    };
-    let (outbox_lapse, expiry_lapse) = (lapse("outbox").await, lapse("access-expiry").await);
+    let (outbox_lapse, expiry_lapse) = (
+        lease_until(&db, "outbox").await,
+        lease_until(&db, "access-expiry").await,
+    );
     // Until `at_ms` plus the test's own polling (100 ms) and a second of slack for a busy machine.
     let until = |at_ms: i64| Duration::from_millis((at_ms - now_ms()).max(0) as u64) + Duration::from_millis(1_100);
     let three_rounds = (3 * ROUND).as_millis() as i64;
@@ -473,18 +479,9 @@ async fn a_rolling_rollback_is_watched_to_its_end_by_the_other_replica_after_a_k
         .execute(&db)
         .await
         .expect("confirmed_ms");
-    let mut a = a;
-    let killed = Command::new("kill")
-        .args(["-9", &a.pid().to_string()])
-        .status()
-        .expect("kill");
-    assert!(killed.success());
-    let _ = a.child.wait();
+    kill_9(a);
     let killed_ms = now_ms();
-    let lapse: i64 = sqlx::query_scalar("SELECT until_ms FROM job_leases WHERE name = 'rollback-watch'")
-        .fetch_one(&db)
-        .await
-        .expect("lease");
+    let lapse = lease_until(&db, "rollback-watch").await;
 
     // B takes the watch once A's lease lapses and ends the rollback within five of its rounds of
     // whichever comes later, the timeout or the lapse (a renewal A had in flight may still land:
