@@ -2,73 +2,8 @@
 //! is told to. Once an environment has been read, its page is answered from the last inventory
 //! while a refresh waits on AWS, and the viewers who arrive meanwhile start no call of their own.
 
-use crate::common::{self, eventually, spawn_app_with};
-use axum::body::{Body, Bytes};
-use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri};
-use axum::response::{IntoResponse, Response};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use crate::common::{self, aws_proxy, eventually, spawn_app_with};
 use std::time::Duration;
-
-struct Proxy {
-    upstream: String,
-    client: reqwest::Client,
-    /// While true, calls wait here (counted by service) until it turns false.
-    hold: tokio::sync::watch::Sender<bool>,
-    held: Mutex<HashMap<String, usize>>,
-}
-
-async fn forward(State(p): State<Arc<Proxy>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
-    let mut hold = p.hold.subscribe();
-    if *hold.borrow_and_update() {
-        let service = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|a| a.split("Credential=").nth(1))
-            .and_then(|c| c.split('/').nth(3))
-            .unwrap_or("unsigned")
-            .to_string();
-        *p.held.lock().unwrap().entry(service).or_default() += 1;
-        let _ = hold.wait_for(|h| !*h).await;
-    }
-    let url = format!(
-        "{}{}",
-        p.upstream,
-        uri.path_and_query().map(|q| q.as_str()).unwrap_or("/")
-    );
-    let mut req = p.client.request(method, url).body(body);
-    for (k, v) in headers.iter() {
-        if k != "host" && k != "content-length" {
-            req = req.header(k, v);
-        }
-    }
-    let answer = req.send().await.expect("moto");
-    let status = answer.status();
-    let mut out = HeaderMap::new();
-    for (k, v) in answer.headers() {
-        if k != "transfer-encoding" && k != "content-length" && k != "connection" {
-            out.append(k, v.clone());
-        }
-    }
-    let bytes = answer.bytes().await.expect("moto body");
-    (status, out, Body::from(bytes)).into_response()
-}
-
-async fn start_proxy(upstream: &str) -> (String, Arc<Proxy>) {
-    let (hold, _) = tokio::sync::watch::channel(false);
-    let proxy = Arc::new(Proxy {
-        upstream: upstream.trim_end_matches('/').to_string(),
-        client: reqwest::Client::new(),
-        hold,
-        held: Mutex::new(HashMap::new()),
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = axum::Router::new().fallback(forward).with_state(proxy.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, proxy)
-}
 
 fn services(detail: &serde_json::Value) -> Vec<String> {
     let mut v: Vec<String> = detail["inventory"]["resources"]
@@ -85,7 +20,7 @@ fn services(detail: &serde_json::Value) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_aws_holds_a_refresh_viewers_get_the_last_inventory_and_start_no_calls() {
     let moto = common::moto_url();
-    let (url, proxy) = start_proxy(&moto).await;
+    let (url, proxy) = aws_proxy::start(&moto, Duration::ZERO).await.expect("proxy");
     let app = spawn_app_with(&format!(
         r#"demo = false
 [[environments]]

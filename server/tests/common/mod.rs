@@ -1,6 +1,8 @@
 //! Test support: the real console on port 0 with a fresh database, and fresh Postgres databases.
 #![allow(dead_code)]
 
+pub mod aws_proxy;
+
 use app::ssr::config::Config;
 use app::ssr::state::AppState;
 use std::net::SocketAddr;

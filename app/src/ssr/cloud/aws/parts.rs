@@ -91,11 +91,9 @@ impl SdkCloud {
             let read = codedeploy::read(&clients.codedeploy, &wanted);
             part(&reader.codedeploy, "codedeploy", TTL_CODEDEPLOY, &metrics, read).await
         });
-        let fetched = match tokio::time::timeout(budget, task).await {
-            Ok(Ok(f)) => f,
-            Ok(Err(e)) => Fetched::Failed(format!("the read stopped: {e}")),
-            Err(_) => Fetched::Failed("no answer within the page's time; shown on a later view".into()),
-        };
+        let fetched = within(budget, task)
+            .await
+            .unwrap_or_else(|| Fetched::Failed("no answer within the page's time; shown on a later view".into()));
         let failed = matches!(fetched, Fetched::Failed(_));
         let groups = take("CodeDeploy", fetched, notes);
         for r in resources.iter_mut() {
@@ -170,10 +168,9 @@ impl SdkCloud {
                 })
                 .await
         });
-        match tokio::time::timeout(PART_TIMEOUT, task).await {
-            Ok(Ok(fetched)) => fetched,
-            Ok(Err(e)) => Fetched::Failed(format!("the read stopped: {e}")),
-            Err(_) => match keep.resources.previous("ecs", TTL_ECS) {
+        match within(PART_TIMEOUT, task).await {
+            Some(fetched) => fetched,
+            None => match keep.resources.previous("ecs", TTL_ECS) {
                 Some(previous) => previous,
                 None => Fetched::Failed(format!(
                     "no answer within {} s; the read goes on and shows on a later view",
@@ -181,6 +178,16 @@ impl SdkCloud {
                 )),
             },
         }
+    }
+}
+
+/// A read running as a task of its own (charts, CodeDeploy, ECS), waited for `wait` at most:
+/// `None` while it still runs; it goes on and fills its cache for a later view.
+async fn within<T>(wait: Duration, task: tokio::task::JoinHandle<Fetched<T>>) -> Option<Fetched<T>> {
+    match tokio::time::timeout(wait, task).await {
+        Ok(Ok(fetched)) => Some(fetched),
+        Ok(Err(e)) => Some(Fetched::Failed(format!("the read stopped: {e}"))),
+        Err(_) => None,
     }
 }
 
@@ -364,8 +371,7 @@ impl SdkCloud {
         let left = budget.saturating_sub(started.elapsed());
         if !left.is_zero()
             && let Ok(task) = self.spawn_charts(env, &inv, TimeRange::H1, now_ms).await
-            && let Ok(Ok(Fetched::Fresh(read) | Fetched::Stale { value: read, .. })) =
-                tokio::time::timeout(left, task).await
+            && let Some(Fetched::Fresh(read) | Fetched::Stale { value: read, .. }) = within(left, task).await
         {
             inv.gauges = read.2.clone();
             cloudwatch::last_runs(&mut inv.resources, &read.0);
