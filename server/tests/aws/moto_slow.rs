@@ -72,3 +72,98 @@ selector = {{ tag_key = "Environment", tag_value = "production" }}
     .expect("a newer inventory once AWS answers");
     assert_eq!(services(&newer), listed);
 }
+
+/// The rollback job must not report the service as it was before the rollback as its progress:
+/// while ECS has not answered the confirmer's UpdateService, a round of the job leaves the
+/// rollback alone (issue 14's CI run saw "service on :2" as the first progress of a rollback to :1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_update_service_is_in_flight_the_rollback_watch_reports_nothing() {
+    let moto = common::moto_url();
+    let ecs = aws_sdk_ecs::Client::new(&common::moto_sdk(&moto).await);
+    let common::TwoRevisions {
+        cluster,
+        service,
+        family,
+        ..
+    } = common::ecs_service_on_revision_2(&ecs, "inflight").await;
+    let (url, proxy) = aws_proxy::start(&moto, Duration::ZERO).await.expect("proxy");
+    let app = spawn_app_with(&format!(
+        r#"demo = false
+[[environments]]
+name = "taskflow-production"
+tier = "prod"
+region = "us-east-1"
+endpoint_url = "{url}"
+operator_role_arn = "arn:aws:iam::123456789012:role/ops-console-operate"
+"#
+    ))
+    .await;
+    let app = std::sync::Arc::new(app);
+    let alice = app.session_as("alice", "responder").await;
+    let bob = app.session_as("bob", "approver").await;
+    let svc = format!("{cluster}/{service}");
+    let (_, id) = app
+        .call_as(
+            &alice,
+            "incidents/declare",
+            &[
+                ("environment", "taskflow-production"),
+                ("title", "bad deploy"),
+                ("severity", "2"),
+                ("services", &svc),
+            ],
+        )
+        .await;
+    let incident = id.as_i64().expect("incident id").to_string();
+    let to = format!("{family}:1");
+    let ask = [
+        ("environment", "taskflow-production"),
+        ("cluster", cluster.as_str()),
+        ("service", service.as_str()),
+        ("to", to.as_str()),
+        ("reason", "5xx since 1.5.0"),
+        ("incident", incident.as_str()),
+    ];
+    let (s, rid) = app.call_as(&alice, "rollbacks/request", &ask).await;
+    assert_eq!(s, 200, "{rid}");
+    let rid = rid.as_i64().expect("rollback id").to_string();
+
+    // ECS holds the UpdateService only; bob's confirmation waits on it.
+    *proxy.hold_only.lock().unwrap() = Some("UpdateService".into());
+    proxy.hold.send_replace(true);
+    let confirm = {
+        let (app, bob, rid) = (app.clone(), bob.clone(), rid.clone());
+        tokio::spawn(async move { app.call_as(&bob, "rollbacks/confirm", &[("id", &rid)]).await })
+    };
+    eventually(Duration::from_secs(10), || async {
+        proxy
+            .held_actions
+            .lock()
+            .unwrap()
+            .contains_key("UpdateService")
+            .then_some(())
+    })
+    .await
+    .expect("the confirmation reaches UpdateService");
+    let progress = || async {
+        let (_, inc) = app.call_as(&alice, "incidents/get", &[("id", &incident)]).await;
+        (
+            inc["rollbacks"][0]["status"].as_str().unwrap_or_default().to_string(),
+            inc["rollbacks"][0]["progress"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    app::ssr::rollbacks::watch_all(&app.state).await;
+    assert_eq!(
+        progress().await,
+        ("rolling".to_string(), "UpdateService being sent".to_string()),
+        "a round of the job while UpdateService is in flight"
+    );
+
+    proxy.hold.send_replace(false);
+    let (s, view) = confirm.await.expect("confirm task");
+    assert_eq!(s, 200, "{view}");
+    app::ssr::rollbacks::watch_all(&app.state).await;
+    let (status, seen) = progress().await;
+    assert_eq!(status, "rolling");
+    assert!(seen.contains(&format!("service on {to}")), "{seen}");
+}

@@ -1,6 +1,7 @@
 //! A proxy in front of moto, for a slow or silent AWS: every call waits `delay` before it is passed
-//! on, and while `hold` is true it waits until `hold` turns false. Calls are counted by AWS service
-//! (the SigV4 credential scope), all of them and those held. `GET /__slow_aws/calls` answers the
+//! on, and while `hold` is true it waits until `hold` turns false (only the calls of the action
+//! named in `hold_only`, e.g. `UpdateService`, when it is set). Calls are counted by AWS service
+//! (the SigV4 credential scope), all of them and those held; held calls also by action. `GET /__slow_aws/calls` answers the
 //! counts as JSON (`{"total":N,"by_service":{"ecs":N,…}}`), uncounted and undelayed.
 //! Used by the moto tests (`aws::moto_slow`) and by `make bench` (`server/examples/slow_aws.rs`).
 
@@ -17,8 +18,10 @@ pub struct AwsProxy {
     delay: Duration,
     client: reqwest::Client,
     pub hold: tokio::sync::watch::Sender<bool>,
+    pub hold_only: Mutex<Option<String>>,
     pub calls: Mutex<BTreeMap<String, u64>>,
     pub held: Mutex<BTreeMap<String, u64>>,
+    pub held_actions: Mutex<BTreeMap<String, u64>>,
 }
 
 /// The service of a SigV4-signed call: `Credential=KEY/DATE/REGION/SERVICE/aws4_request`.
@@ -53,8 +56,16 @@ async fn forward(
     }
     let service = service_of(&headers);
     count(&p.calls, &service);
+    let action = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.rsplit('.').next())
+        .unwrap_or_default()
+        .to_string();
+    let only = p.hold_only.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut hold = p.hold.subscribe();
-    if *hold.borrow_and_update() {
+    if *hold.borrow_and_update() && only.is_none_or(|o| o == action) {
+        count(&p.held_actions, &action);
         count(&p.held, &service);
         let _ = hold.wait_for(|h| !*h).await;
     }
@@ -94,8 +105,10 @@ pub async fn start(upstream: &str, delay: Duration) -> std::io::Result<(String, 
         delay,
         client: reqwest::Client::new(),
         hold,
+        hold_only: Mutex::new(None),
         calls: Mutex::new(BTreeMap::new()),
         held: Mutex::new(BTreeMap::new()),
+        held_actions: Mutex::new(BTreeMap::new()),
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);

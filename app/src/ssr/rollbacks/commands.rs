@@ -16,7 +16,7 @@ use crate::ssr::kernel::clock::now;
 use crate::ssr::kernel::effects::entry;
 use crate::ssr::kernel::input::{ClusterName, Reason, Revision, ServiceName};
 use crate::ssr::state::AppState;
-use crate::ssr::store::{Effects, RollbackRecord};
+use crate::ssr::store::{Effects, RollbackRecord, UPDATE_SENT};
 
 /// A rollback asked for, its input checked. `incident_id` 0: not linked to an incident.
 pub struct RollbackRequest {
@@ -304,6 +304,8 @@ async fn confirm_inner(state: &AppState, caller: &Caller, id: i64) -> Result<Rol
             .await;
         return Err(AppError::Unavailable(msg));
     }
+    // From here the rollback job may look at the service: what it reads is after the update.
+    state.store.rollback_progress(id, UPDATE_SENT).await?;
     let r = state
         .store
         .rollback_get(id)

@@ -7,7 +7,7 @@ use crate::ssr::cloud::short_taskdef as short;
 use crate::ssr::kernel::clock::now;
 use crate::ssr::kernel::effects::entry;
 use crate::ssr::state::AppState;
-use crate::ssr::store::{Effects, RollbackRecord};
+use crate::ssr::store::{Effects, RollbackRecord, UPDATE_BEING_SENT};
 
 /// One look at a rolling rollback (the rollback job): stable → done; past the timeout → timed out
 /// with what was seen; else the progress is updated.
@@ -17,6 +17,12 @@ pub async fn watch_rollback(state: &AppState, r: &RollbackRecord) {
     };
     let t = now();
     let timeout_ms = i64::from(state.config.jobs.rollback_timeout_minutes) * 60_000;
+    // While its confirmer waits for UpdateService, a read would show the service as it was
+    // before and report that as the rollback's progress; its timeout still ends it (a replica
+    // that died between the two leaves it so).
+    if r.progress == UPDATE_BEING_SENT && t - r.confirmed_ms.unwrap_or(r.requested_ms) <= timeout_ms {
+        return;
+    }
     let seen = state
         .cloud(&meta)
         .service_now(&r.environment, &r.cluster, &r.service)

@@ -29,7 +29,7 @@ pub use effects::{AccessChange, Change, Effects, EffectsFor, IncidentChange};
 pub use incidents::{IncidentRecord, IncidentStore, NewTimelineEntry, TimelineRecord};
 pub use leases::LeaseStore;
 pub use outbox::{NewOutbox, OutboxRow, OutboxStore};
-pub use rollbacks::{RollbackRecord, RollbackStore};
+pub use rollbacks::{RollbackRecord, RollbackStore, UPDATE_BEING_SENT, UPDATE_SENT};
 pub use users::{RevocationAudit, TokenRecord, TokenRevocation, UserRecord, UserStore};
 
 /// Every store trait, for `use …::store::prelude::*` where methods are called on a concrete

@@ -26,6 +26,11 @@ pub struct RollbackRecord {
     pub finished_ms: Option<i64>,
 }
 
+/// The progress of a confirmed rollback until ECS has answered its UpdateService.
+pub const UPDATE_BEING_SENT: &str = "UpdateService being sent";
+/// The progress of a rolling rollback once ECS has accepted its UpdateService.
+pub const UPDATE_SENT: &str = "UpdateService sent";
+
 const ROLLBACK_COLUMNS: &str = "id, environment, cluster, service, from_task_definition, to_task_definition, incident_id, \
      reason, requested_by, requested_ms, confirmed_by, confirmed_ms, status, progress, finished_ms";
 
@@ -35,6 +40,8 @@ pub trait RollbackStore: Send + Sync {
     /// None then. Checked in the write transaction, so two requests at once make one rollback.
     async fn rollback_create(&self, rec: &RollbackRecord, effects: EffectsFor) -> Result<Option<i64>, StoreError>;
     /// pending → rolling, by someone other than the requester. False when not pending or same person.
+    /// Marks a pending rollback rolling with the progress [`UPDATE_BEING_SENT`]: the rollback
+    /// job leaves it alone until the confirmer records [`UPDATE_SENT`] (or its timeout passes).
     async fn rollback_confirm(&self, id: i64, by: &str, now_ms: i64, effects: Effects) -> Result<bool, StoreError>;
     /// Ends a pending or rolling rollback with `status`.
     async fn rollback_finish(
@@ -126,13 +133,14 @@ impl RollbackStore for SqlStore {
         let (_serial, mut tx) = self.write_tx().await?;
         let done = sqlx::query(
             "UPDATE rollbacks SET confirmed_by = $2, confirmed_ms = $3, status = $4, \
-             progress = 'UpdateService sent' WHERE id = $1 AND status = $5 AND requested_by <> $2",
+             progress = $6 WHERE id = $1 AND status = $5 AND requested_by <> $2",
         )
         .bind(id)
         .bind(by)
         .bind(now_ms)
         .bind(RollbackStatus::Rolling.label())
         .bind(RollbackStatus::Pending.label())
+        .bind(UPDATE_BEING_SENT)
         .execute(&mut *tx)
         .await?;
         if done.rows_affected() != 1 {
