@@ -86,6 +86,7 @@ pub fn router(state: ServerState) -> Router {
             },
         ))
         .layer(sessions)
+        .layer(middleware::from_fn_with_state(state.clone(), crate::forms::see_other))
         .layer(middleware::from_fn_with_state(state.clone(), csrf))
         .layer(middleware::from_fn_with_state(
             std::sync::Arc::new(limits::Turns::new(config.http.request_timeout_seconds)),
@@ -191,7 +192,7 @@ async fn security_headers(State(s): State<ServerState>, req: Request, next: Next
 }
 
 /// The origin the console is reached at: `public_url` when set, else this request's Host.
-fn own_origin(s: &ServerState, headers: &HeaderMap) -> Option<String> {
+pub fn own_origin(s: &ServerState, headers: &HeaderMap) -> Option<String> {
     if let Some(u) = s.app.config.public_url.as_deref().and_then(|u| url::Url::parse(u).ok()) {
         return Some(u.origin().ascii_serialization());
     }

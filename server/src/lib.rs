@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod audit_ops;
+pub mod forms;
 pub mod host;
 pub mod http;
 pub mod limits;

@@ -53,7 +53,9 @@ pub async fn request_access(
             minutes: Minutes::parse(minutes)?,
             extends_id: number("extends", &extends)?,
         };
-        crate::ssr::access::request(&state, &caller, q).await
+        let id = crate::ssr::access::request(&state, &caller, q).await?;
+        super::go_to(&format!("/access/requests/{id}"));
+        Ok(id)
     })
     .await
 }
@@ -123,7 +125,9 @@ pub async fn emergency_access(
             number("incident", &incident)?,
             crate::ssr::kernel::input::Reason::parse(&reason)?,
         );
-        crate::ssr::access::emergency(&state, &caller, &environment, &profile, incident, reason).await
+        let id = crate::ssr::access::emergency(&state, &caller, &environment, &profile, incident, reason).await?;
+        super::go_to(&format!("/access/requests/{id}"));
+        Ok(id)
     })
     .await
 }

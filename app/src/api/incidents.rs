@@ -48,7 +48,9 @@ pub async fn declare_incident(
             ticket: Ticket::parse_optional(&ticket)?,
             summary: Summary::parse_optional(&summary)?,
         };
-        crate::ssr::incidents::declare(&state, &caller, d).await
+        let id = crate::ssr::incidents::declare(&state, &caller, d).await?;
+        super::go_to(&format!("/incidents/{id}"));
+        Ok(id)
     })
     .await
 }

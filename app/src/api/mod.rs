@@ -25,7 +25,10 @@ async fn finish<T>(
 ) -> Result<T, crate::error::AppError> {
     use crate::error::AppError;
     if let Err(e) = &result {
+        // A plain form post keeps the redirect server_fn gives it (back to the page, the error
+        // in `__err`), which the browser follows; a 4xx here would show it a JSON body instead.
         if let Some(opts) = leptos::prelude::use_context::<leptos_axum::ResponseOptions>()
+            && !plain_form_post()
             && let Ok(code) = axum::http::StatusCode::from_u16(e.status())
         {
             opts.set_status(code);
@@ -48,6 +51,31 @@ async fn finish<T>(
         }
     }
     result
+}
+
+/// Whether this server function was called by a plain HTML form (a browser without the app's
+/// script): a POST to `/api/…` that accepts `text/html`, which server_fn answers with a redirect
+/// (`server/src/forms.rs` makes it a 303). A page rendered on the server that calls a server
+/// function directly is a GET of the page, so it is not one.
+#[cfg(feature = "ssr")]
+pub(crate) fn plain_form_post() -> bool {
+    leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|p| {
+        p.method == axum::http::Method::POST
+            && p.uri.path().starts_with("/api/")
+            && p.headers
+                .get(axum::http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("text/html"))
+    })
+}
+
+/// After a plain form post that created something (an incident, an access request), the browser
+/// goes to it rather than back to the form. Calls from scripts and the app get the JSON as before.
+#[cfg(feature = "ssr")]
+pub(crate) fn go_to(path: &str) {
+    if plain_form_post() {
+        leptos_axum::redirect(path);
+    }
 }
 
 /// Marks this response as carrying a secret shown once (temporary credentials, a new API token):

@@ -11,6 +11,7 @@ mod common;
 mod access;
 mod audit;
 mod cli;
+mod forms;
 mod http;
 mod id_token;
 mod incident_store;
