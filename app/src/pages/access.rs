@@ -177,7 +177,7 @@ pub fn AccessPage() -> impl IntoView {
                                     <label>"Reason" <input name="reason" required maxlength="500"/></label>
                                     <label>"Ticket" <input name="ticket" maxlength="64" placeholder="INC-1234"/></label>
                                     <label>"Minutes (at most the profile's maximum, 60)" <input name="minutes" type="number" min="1" max="60" value="30"/></label>
-                                    <label>"Incident # (optional)" <input name="incident" type="number" min="0" prop:value=move || prefill("incident")/></label>
+                                    <label>"Incident # (optional)" <input name="incident" type="number" min="0" value=move || prefill("incident")/></label>
                                     <button type="submit" data-testid="request">"Ask for access"</button>
                                 </ActionForm>
                                 <ActionError value=ask.value()/>
@@ -193,7 +193,7 @@ pub fn AccessPage() -> impl IntoView {
                                         <label>"Profile"
                                             <select name="profile">{emergency.iter().map(|p| view! { <option value=p.name.clone()>{p.name.clone()}</option> }).collect_view()}</select>
                                         </label>
-                                        <label>"Incident #" <input name="incident" type="number" min="1" required prop:value=move || prefill("incident")/></label>
+                                        <label>"Incident #" <input name="incident" type="number" min="1" required value=move || prefill("incident")/></label>
                                         <label>"Reason" <input name="reason" required maxlength="500"/></label>
                                         <button type="submit" class="danger">"Take break-glass access"</button>
                                     </ActionForm>

@@ -13,8 +13,8 @@ pub fn AuditLogPage() -> impl IntoView {
     view! {
         <h1>"Audit log"</h1>
         <form method="get" action="/audit" class="filters">
-            <input name="actor" placeholder="actor" prop:value=move || params().0.unwrap_or_default()/>
-            <input name="action" placeholder="action" prop:value=move || params().1.unwrap_or_default()/>
+            <input name="actor" placeholder="actor" value=move || params().0.unwrap_or_default()/>
+            <input name="action" placeholder="action" value=move || params().1.unwrap_or_default()/>
             <button type="submit">"Filter"</button>
         </form>
         <Transition fallback=|| view! { <p class="muted">"Reading the audit log…"</p> }>

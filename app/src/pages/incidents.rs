@@ -71,7 +71,7 @@ pub fn IncidentsPage() -> impl IntoView {
             <h1>"Incidents"</h1>
         </div>
         <form method="get" action="/incidents" class="filters">
-            <input name="environment" placeholder="environment" prop:value=move || filters().0/>
+            <input name="environment" placeholder="environment" value=move || filters().0/>
             <select name="status">
                 <option value="" selected=move || filters().1.is_empty()>"any status"</option>
                 <option value="open" selected=move || filters().1 == "open">"open"</option>
@@ -131,8 +131,8 @@ pub fn IncidentsPage() -> impl IntoView {
         <details class="panel" open=open_form>
             <summary>"Declare an incident"</summary>
             <ActionForm action=declare attr:class="stack" attr:data-testid="declare-form">
-                <label>"Environment" <input name="environment" required prop:value=move || prefill("env")/></label>
-                <label>"Title" <input name="title" required maxlength="200" prop:value=move || prefill("title")/></label>
+                <label>"Environment" <input name="environment" required value=move || prefill("env")/></label>
+                <label>"Title" <input name="title" required maxlength="200" value=move || prefill("title")/></label>
                 <label>"Severity"
                     <select name="severity">
                         {(1..=4u8).map(|n| view! {
@@ -142,8 +142,8 @@ pub fn IncidentsPage() -> impl IntoView {
                         }).collect_view()}
                     </select>
                 </label>
-                <label>"Alarms (comma-separated)" <input name="alarms" prop:value=move || prefill("alarm")/></label>
-                <label>"Services (cluster/service, comma-separated)" <input name="services" prop:value=move || prefill("services")/></label>
+                <label>"Alarms (comma-separated)" <input name="alarms" value=move || prefill("alarm")/></label>
+                <label>"Services (cluster/service, comma-separated)" <input name="services" value=move || prefill("services")/></label>
                 <label>"Ticket" <input name="ticket" maxlength="64"/></label>
                 <label>"What is happening" <textarea name="summary" rows="3"></textarea></label>
                 <button type="submit" data-testid="declare">"Declare"</button>
@@ -202,7 +202,7 @@ pub fn IncidentPage() -> impl IntoView {
         <section class="panel">
             <h2>"Update"</h2>
             <ActionForm action=status attr:class="inline" attr:data-testid="status-form">
-                <input type="hidden" name="id" prop:value=move || id().to_string()/>
+                <input type="hidden" name="id" value=move || id().to_string()/>
                 <select name="to">
                     {IncidentStatus::ALL.iter().map(|s| view! { <option value=s.label()>{s.label()}</option> }).collect_view()}
                 </select>
@@ -211,7 +211,7 @@ pub fn IncidentPage() -> impl IntoView {
             </ActionForm>
             <ActionError value=status.value()/>
             <ActionForm action=note attr:class="stack" attr:data-testid="note-form">
-                <input type="hidden" name="id" prop:value=move || id().to_string()/>
+                <input type="hidden" name="id" value=move || id().to_string()/>
                 <select name="kind">
                     <option value="note">"note"</option>
                     <option value="update">"status update"</option>
@@ -222,7 +222,7 @@ pub fn IncidentPage() -> impl IntoView {
             </ActionForm>
             <ActionError value=note.value()/>
             <ActionForm action=sev attr:class="inline">
-                <input type="hidden" name="id" prop:value=move || id().to_string()/>
+                <input type="hidden" name="id" value=move || id().to_string()/>
                 <select name="severity">
                     {(1..=4u8).map(|n| view! { <option value=n.to_string()>{format!("SEV{n}")}</option> }).collect_view()}
                 </select>
@@ -231,7 +231,7 @@ pub fn IncidentPage() -> impl IntoView {
             </ActionForm>
             <ActionError value=sev.value()/>
             <ActionForm action=roles attr:class="inline">
-                <input type="hidden" name="id" prop:value=move || id().to_string()/>
+                <input type="hidden" name="id" value=move || id().to_string()/>
                 <input name="commander" placeholder="commander (user)"/>
                 <input name="communications" placeholder="communications (user)"/>
                 <button type="submit">"Set roles"</button>
