@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod access;
 pub mod incidents;
+pub mod time;
 pub use access::*;
 pub use incidents::*;
 
@@ -430,11 +431,7 @@ pub fn health_of(inv: &Inventory) -> Health {
     worst
 }
 
-pub fn format_ts(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-        .unwrap_or_else(|| "-".into())
-}
+pub use time::format_ts;
 
 #[cfg(test)]
 mod tests {

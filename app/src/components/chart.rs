@@ -28,11 +28,7 @@ pub fn fmt_value(v: f64) -> String {
     }
 }
 
-fn hhmm(ms: i64, long: bool) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format(if long { "%m-%d %H:%M" } else { "%H:%M" }).to_string())
-        .unwrap_or_default()
-}
+use crate::model::time::hhmm;
 
 /// The scales of a chart: time and value ranges.
 #[derive(Debug, Clone, Copy, PartialEq)]
