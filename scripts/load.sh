@@ -87,19 +87,23 @@ page=$(load 15 32 "/env/taskflow-production")
 json=$(METHOD=POST BODY="name=taskflow-production" load 15 32 "/api/v1/environments/get")
 overview=$(load 15 32 "/")
 
-# First visit of the overview, as a browser receives it: the HTML and what it loads.
+# First visit of a page (the overview by default), as a browser receives it: the HTML and what
+# it loads (compressed as negotiated).
 first_visit() {
-  local html="$PEERS_DIR/overview.html" total name
+  local path="${1:-/}" html="$PEERS_DIR/first-visit.html" total name
   local cookie="ops_console_session=$(head -1 "$PEERS_DIR/cookies.txt")"
-  total=$(curl -sf -H 'accept-encoding: br, gzip' -b "$cookie" -o /dev/null -w '%{size_download}' "$CONSOLE_URL/")
-  curl -sf -b "$cookie" -o "$html" "$CONSOLE_URL/"
+  total=$(curl -sf -H 'accept-encoding: br, gzip' -b "$cookie" -o /dev/null -w '%{size_download}' "$CONSOLE_URL$path")
+  curl -sf -b "$cookie" -o "$html" "$CONSOLE_URL$path"
   name=$(grep -o '/pkg/ops-console\.[0-9a-f]\{16\}\.js' "$html" | head -1 | sed 's/\.js$//')
   for ext in js wasm css; do
     total=$((total + $(curl -sf -H 'accept-encoding: br, gzip' -o /dev/null -w '%{size_download}' "$CONSOLE_URL$name.$ext")))
   done
   echo "$total"
 }
-bytes=$(first_visit)
+bytes=$(first_visit /)
+bytes_env=$(first_visit /env/taskflow-production)
+bytes_incidents=$(first_visit /incidents)
+bytes_access=$(first_visit /access)
 
 cat <<EOF
 
@@ -113,8 +117,15 @@ cat <<EOF
 | RSS idle → after the load → after $REPEATS more loads of 20 s | $rss_idle → $rss_load → ${rss_after[*]} MB | no growth, ≤ 64 MB |
 | P1: environment page p99 ÷ its JSON p99 (32 connections) | $(field p99_ms "$page") ms ÷ $(field p99_ms "$json") ms; $(field rps "$page") vs $(field rps "$json") req/s | ≤ 3× |
 | overview at 32 connections | $(field rps "$overview") req/s, p99 $(field p99_ms "$overview") ms | |
-| first visit of the overview (HTML gzip + JS, wasm, CSS brotli) | $bytes B | 150 KB (issue 15) |
+| first visit of the overview (HTML gzip + JS, wasm, CSS brotli) | $bytes B | ≤ 150,000 B (issue 15) |
+| first visit of an environment page / the incidents list / /access | $bytes_env / $bytes_incidents / $bytes_access B | |
 EOF
+
+# The budget of issue 15: a first visit of the overview within 150,000 bytes on the wire.
+if [ "$bytes" -gt 150000 ]; then
+  echo "FAIL: first visit of the overview $bytes B > 150000 B" >&2
+  fail=1
+fi
 
 [ "$(field timeouts "$main")" = 0 ] || { echo "load: responses timed out" >&2; fail=1; }
 [ "$(field status5xx "$main")" = 0 ] || { echo "load: 5xx answers" >&2; fail=1; }
