@@ -4,6 +4,7 @@
 pub mod api;
 pub mod components;
 pub mod error;
+pub mod islands;
 pub mod model;
 pub mod pages;
 #[cfg(feature = "ssr")]
@@ -40,7 +41,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 // In the shell, not in App: the name is the build's content hash, known to the
                 // server only (the client never renders the head).
                 <link rel="stylesheet" id="leptos" href=format!("/{}/{}.css", options.site_pkg_dir, options.output_name)/>
-                <HydrationScripts options/>
+                // Islands: only the few interactive parts (`islands`) are hydrated; the rest
+                // of the page is server HTML and its view code is not in the wasm.
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -63,13 +66,6 @@ pub fn page_csp(nonce: &str) -> String {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser, after hydration: mark the page as live (tests and people
-    // can tell a hydrated page from server-rendered HTML).
-    Effect::new(move |_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
         <Title text="ops-console"/>
         <Router>

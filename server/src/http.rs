@@ -56,6 +56,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/auth/dev-login", post(dev_login))
+        .route("/access/requests/{id}", post(activate_page))
         .route("/logout", post(logout));
     if oidc {
         router = router
@@ -113,6 +114,30 @@ pub fn router(state: ServerState) -> Router {
 fn app_routes() -> Vec<AxumRouteListing> {
     static ROUTES: std::sync::OnceLock<Vec<AxumRouteListing>> = std::sync::OnceLock::new();
     ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
+/// `POST /access/requests/{id}`, the activate button: the request page, rendered by a render
+/// that issues the credentials (`ActivateNow`) and shows them in this answer only, with
+/// `Cache-Control: no-store` and uncompressed (`api::shown_once`). Never a redirect: the
+/// credentials would have to be kept somewhere for the next GET. The same checks as the
+/// `access/activate` endpoint apply (the requester, an approved request, once).
+async fn activate_page(
+    State(s): State<ServerState>,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    req: Request,
+) -> Response {
+    let (mut parts, _) = req.into_parts();
+    parts.method = Method::GET;
+    let req = Request::from_parts(parts, axum::body::Body::empty());
+    let (state, options) = (s.app.clone(), s.leptos_options.clone());
+    let render = leptos_axum::render_app_async_with_context(
+        move || {
+            provide_context(state.clone());
+            provide_context(app::pages::access::ActivateNow(id));
+        },
+        move || shell(options.clone()),
+    );
+    render(req).await.into_response()
 }
 
 async fn healthz() -> &'static str {

@@ -1,16 +1,16 @@
 //! A line chart as SVG: axes with units, one line per series, the alarm threshold as a dashed
-//! line. Server-rendered (readable without JavaScript); after hydration, hovering shows the
-//! values at the nearest point in time.
+//! line. Server-rendered (readable without JavaScript); the `LiveRegions` island shows the values
+//! at the nearest point in time under the mouse, from the `data-*` the chart carries.
 
 use crate::model::Chart;
 use leptos::prelude::*;
 
-const W: f64 = 560.0;
-const H: f64 = 190.0;
-const LEFT: f64 = 52.0;
-const RIGHT: f64 = 10.0;
-const TOP: f64 = 10.0;
-const BOTTOM: f64 = 24.0;
+pub const W: f64 = 560.0;
+pub const H: f64 = 190.0;
+pub const LEFT: f64 = 52.0;
+pub const RIGHT: f64 = 10.0;
+pub const TOP: f64 = 10.0;
+pub const BOTTOM: f64 = 24.0;
 
 /// A value with at most 3 significant decimals, short units.
 pub fn fmt_value(v: f64) -> String {
@@ -108,7 +108,15 @@ pub fn LineChart(chart: Chart) -> impl IntoView {
                     )
                 })
                 .collect::<String>();
-            view! { <path d=d class=format!("series s{}", i % 4)></path> }
+            // The points for the hover readout, finite values only (as drawn).
+            let points = s
+                .points
+                .iter()
+                .filter(|(_, v)| v.is_finite())
+                .map(|(t, v)| format!("{t},{v}"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            view! { <path d=d class=format!("series s{}", i % 4) data-label=s.label.clone() data-points=points></path> }
         })
         .collect_view();
     let threshold = chart.threshold.map(|t| {
@@ -127,29 +135,6 @@ pub fn LineChart(chart: Chart) -> impl IntoView {
             view! { <span class=format!("legend s{}", i % 4)>{format!("{} {last}", s.label)}</span> }
         })
         .collect_view();
-    // Hover (hydrated only): the nearest point in time and each series' value there.
-    let hover = RwSignal::new(None::<i64>);
-    let series = StoredValue::new(chart.series.clone());
-    let readout = move || {
-        hover.get().map(|t| {
-            let x = scale.x(t);
-            let values = series.with_value(|ss| {
-                ss.iter()
-                    .filter_map(|s| {
-                        s.points
-                            .iter()
-                            .min_by_key(|(pt, _)| (pt - t).abs())
-                            .map(|(_, v)| format!("{} {}", s.label, fmt_value(*v)))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" · ")
-            });
-            view! {
-                <line x1=x x2=x y1=TOP y2=H - BOTTOM class="cursor"></line>
-                <text x=LEFT + 4.0 y=TOP + 12.0 class="readout" data-testid="readout">{format!("{} {values}", hhmm(t, long))}</text>
-            }
-        })
-    };
     let note = chart.note.clone();
     view! {
         <figure class="chart" data-testid="chart">
@@ -159,11 +144,10 @@ pub fn LineChart(chart: Chart) -> impl IntoView {
                 width=W
                 height=H
                 role="img"
-                on:mousemove=move |ev| {
-                    let t = scale.t_at(f64::from(ev.offset_x()));
-                    hover.set(Some(t));
-                }
-                on:mouseleave=move |_| hover.set(None)
+                data-hover=""
+                data-t0=scale.t0
+                data-t1=scale.t1
+                data-long=if long { "1" } else { "0" }
             >
                 {ticks}
                 <line x1=LEFT x2=LEFT y1=TOP y2=H - BOTTOM class="axis"></line>
@@ -172,7 +156,6 @@ pub fn LineChart(chart: Chart) -> impl IntoView {
                 <text x=W - RIGHT y=H - 6.0 class="tick" text-anchor="end">{hhmm(scale.t1, long)}</text>
                 {lines}
                 {threshold}
-                {readout}
             </svg>
             <div class="legend-row">{legend}</div>
             {note.map(|n| view! { <p class="muted">{n}</p> })}

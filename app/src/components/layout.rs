@@ -54,5 +54,8 @@ pub fn Layout(children: Children) -> impl IntoView {
             </div>
         </header>
         <main>{children()}</main>
+        // Last in the page: the island script hydrates in document order, so once this one has
+        // marked the body as live, every island before it is too.
+        <crate::islands::LiveRegions/>
     }
 }

@@ -2,7 +2,7 @@
 //! `/access/requests/{id}`: the page an approval link opens.
 
 use crate::api::access::{
-    ActivateAccess, CancelAccess, DecideAccess, EmergencyAccess, RequestAccess, ReviewAccess, RevokeAccess,
+    CancelAccess, DecideAccess, EmergencyAccess, RequestAccess, ReviewAccess, RevokeAccess, activate_access,
     get_access_overview, get_access_request,
 };
 use crate::components::badges::{ActionError, DemoBadge, ErrorBox};
@@ -109,27 +109,13 @@ fn RequestTable(rows: Vec<AccessRequestView>, testid: &'static str) -> impl Into
 pub fn AccessPage() -> impl IntoView {
     let ask = ServerAction::<RequestAccess>::new();
     let breakglass = ServerAction::<EmergencyAccess>::new();
-    let data = Resource::new(
-        move || ask.version().get() + breakglass.version().get(),
-        |_| get_access_overview(),
-    );
-    super::auto_refresh(15, move || data.refetch());
-    let navigate = leptos_router::hooks::use_navigate();
-    let nav2 = navigate.clone();
-    Effect::new(move |_| {
-        if let Some(Ok(id)) = ask.value().get() {
-            navigate(&format!("/access/requests/{id}"), Default::default());
-        }
-    });
-    Effect::new(move |_| {
-        if let Some(Ok(id)) = breakglass.value().get() {
-            nav2(&format!("/access/requests/{id}"), Default::default());
-        }
-    });
+    // Plain posts: the server answers with the new request's page (api::go_to).
+    let data = Resource::new(|| (), |_| get_access_overview());
     let query = use_query_map();
     let prefill = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
     view! {
         <h1>"Production access"</h1>
+        <super::Live name="page" every=15>
         <Transition fallback=|| view! { <p class="muted">"Reading requests…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -205,8 +191,14 @@ pub fn AccessPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        </super::Live>
     }
 }
+
+/// Set by the server for `POST /access/requests/{id}` (the activate button): this render issues
+/// the credentials and shows them, once, in the page it answers (`Cache-Control: no-store`).
+#[derive(Clone, Copy, Debug)]
+pub struct ActivateNow(pub i64);
 
 #[component]
 pub fn AccessRequestPage() -> impl IntoView {
@@ -215,40 +207,45 @@ pub fn AccessRequestPage() -> impl IntoView {
     let id = move || params.with(|p| p.get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0));
     let token = move || query.with(|q| q.get("t").unwrap_or_default());
     let decide = ServerAction::<DecideAccess>::new();
-    let activate = ServerAction::<ActivateAccess>::new();
     let revoke = ServerAction::<RevokeAccess>::new();
     let cancel = ServerAction::<CancelAccess>::new();
     let review = ServerAction::<ReviewAccess>::new();
-    let versions = move || {
-        decide.version().get()
-            + activate.version().get()
-            + revoke.version().get()
-            + cancel.version().get()
-            + review.version().get()
-    };
+    let activate_now = use_context::<ActivateNow>().map(|a| a.0);
+    // Activation first, then the request as it is after it.
     let data = Resource::new(
-        move || (id(), token(), versions()),
-        |(id, t, _)| get_access_request(id, t),
+        move || (id(), token()),
+        move |(id, t)| async move {
+            let issued = match activate_now.filter(|a| *a == id) {
+                Some(a) => Some(activate_access(a).await),
+                None => None,
+            };
+            (issued, get_access_request(id, t).await)
+        },
     );
-    super::auto_refresh(10, move || data.refetch());
     view! {
+        // Outside the refreshed region: a refresh renders the page without them.
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                data.await.0.map(|c| match c {
+                    Ok(c) => view! { <Credentials c=c/> }.into_any(),
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                })
+            })}
+        </Transition>
+        <super::Live name="request" every=10>
         <Transition fallback=|| view! { <p class="muted">"Reading the request…"</p> }>
             {move || Suspend::new(async move {
-                match data.await {
+                match data.await.1 {
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(d) => view! { <Detail d=d token=token() decide=decide activate=activate revoke=revoke cancel=cancel review=review/> }.into_any(),
+                    Ok(d) => view! { <Detail d=d token=token() decide=decide revoke=revoke cancel=cancel review=review/> }.into_any(),
                 }
             })}
         </Transition>
+        </super::Live>
         <ActionError value=decide.value()/>
-        <ActionError value=activate.value()/>
         <ActionError value=revoke.value()/>
         <ActionError value=cancel.value()/>
         <ActionError value=review.value()/>
-        {move || match activate.value().get() {
-            Some(Ok(c)) => Some(view! { <Credentials c=c/> }),
-            _ => None,
-        }}
     }
 }
 
@@ -257,7 +254,6 @@ fn Detail(
     d: AccessDetail,
     token: String,
     decide: ServerAction<DecideAccess>,
-    activate: ServerAction<ActivateAccess>,
     revoke: ServerAction<RevokeAccess>,
     cancel: ServerAction<CancelAccess>,
     review: ServerAction<ReviewAccess>,
@@ -331,10 +327,11 @@ fn Detail(
             }}
         </section>
         {d.can_activate.then(|| view! {
-            <ActionForm action=activate attr:class="inline" attr:data-testid="activate-form">
-                <input type="hidden" name="id" value=id.to_string()/>
+            // To the page itself: its answer shows the credentials (never a redirect, which would
+            // have to carry them somewhere).
+            <form method="post" action=format!("/access/requests/{id}") class="inline" data-testid="activate-form">
                 <button type="submit" data-testid="activate">"Activate: issue my credentials"</button>
-            </ActionForm>
+            </form>
         })}
         {(r.status == AccessStatus::Pending).then(|| view! {
             <ActionForm action=cancel attr:class="inline">
@@ -363,30 +360,14 @@ fn Detail(
     }
 }
 
-/// The credentials, shown once, with a countdown from the server's clock at issue.
+/// The credentials, shown once, with a countdown (an island) from the server's clock at issue.
 #[component]
 fn Credentials(c: IssuedCredentials) -> impl IntoView {
-    let (ticks, set_ticks) = signal(0i64);
-    Effect::new(move |_| {
-        if let Ok(h) =
-            set_interval_with_handle(move || set_ticks.update(|t| *t += 1), std::time::Duration::from_secs(1))
-        {
-            on_cleanup(move || h.clear());
-        }
-    });
-    let left = move || {
-        let ms = (c.expires_ms - c.issued_now_ms - ticks.get() * 1000).max(0);
-        if ms == 0 {
-            "expired".to_string()
-        } else {
-            format!("{} min {:02} s left", ms / 60_000, (ms / 1000) % 60)
-        }
-    };
     view! {
         <section class="panel" data-testid="credentials">
             <h2>"Your credentials (shown once: copy them now)"</h2>
             {c.demo.then(|| view! { <p class="demo-banner" role="note">"Demo credentials: they work nowhere."</p> })}
-            <p>{format!("Role {} as session {}, expires {} · ", c.role_arn, c.session_name, format_ts(c.expires_ms))}<strong data-testid="countdown">{left}</strong></p>
+            <p>{format!("Role {} as session {}, expires {} · ", c.role_arn, c.session_name, format_ts(c.expires_ms))}<crate::islands::Countdown left_ms=c.expires_ms - c.issued_now_ms/></p>
             <h3>"Environment variables"</h3>
             <pre class="export" data-testid="env-exports">{c.env_exports()}</pre>
             <h3>"~/.aws/credentials"</h3>

@@ -13,8 +13,8 @@ pub fn DeploymentsPage() -> impl IntoView {
         move || params.with(|p| p.get("name").unwrap_or_default()),
         get_environment,
     );
-    super::auto_refresh(15, move || data.refetch());
     view! {
+        <super::Live name="page" every=15>
         <Transition fallback=|| view! { <p class="muted">"Reading deployments…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -23,6 +23,7 @@ pub fn DeploymentsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        </super::Live>
     }
 }
 

@@ -11,8 +11,8 @@ pub fn EnvironmentPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.with(|p| p.get("name").unwrap_or_default());
     let detail = Resource::new(name, get_environment);
-    super::auto_refresh(15, move || detail.refetch());
     view! {
+        <super::Live name="page" every=15>
         <Transition fallback=|| view! { <p class="muted">"Reading the environment…"</p> }>
             {move || Suspend::new(async move {
                 match detail.await {
@@ -21,6 +21,7 @@ pub fn EnvironmentPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        </super::Live>
     }
 }
 

@@ -56,15 +56,9 @@ pub fn IncidentsPage() -> impl IntoView {
         })
     };
     let list = Resource::new(filters, |(e, s, sev)| list_incidents(e, s, sev));
-    super::auto_refresh(15, move || list.refetch());
     let prefill = move |k: &str| query.with(|q| q.get(k).unwrap_or_default());
+    // A plain post: the server answers with the new incident's page (api::go_to).
     let declare = ServerAction::<DeclareIncident>::new();
-    let navigate = leptos_router::hooks::use_navigate();
-    Effect::new(move |_| {
-        if let Some(Ok(id)) = declare.value().get() {
-            navigate(&format!("/incidents/{id}"), Default::default());
-        }
-    });
     let open_form = move || prefill("declare") == "1";
     view! {
         <div class="page-head">
@@ -86,6 +80,7 @@ pub fn IncidentsPage() -> impl IntoView {
             </select>
             <button type="submit">"Filter"</button>
         </form>
+        <super::Live name="list" every=15>
         <Transition fallback=|| view! { <p class="muted">"Reading incidents…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
@@ -128,6 +123,7 @@ pub fn IncidentsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        </super::Live>
         <details class="panel" open=open_form>
             <summary>"Declare an incident"</summary>
             <ActionForm action=declare attr:class="stack" attr:data-testid="declare-form">
@@ -177,20 +173,11 @@ pub fn IncidentPage() -> impl IntoView {
         )
     };
     let data = Resource::new(versions, |(id, _)| get_incident(id));
-    // A note that made it onto the timeline leaves the box empty for the next one.
-    let note_box = NodeRef::<leptos::html::Textarea>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(())) = note.value().get()
-            && let Some(el) = note_box.get()
-        {
-            el.set_value("");
-        }
-    });
-    super::auto_refresh(5, move || data.refetch());
     // The post-mortem editor reads once (and after a save), so that the live refresh never
     // overwrites what someone is typing.
     let editor = Resource::new(move || (id(), postmortem.version().get()), |(id, _)| get_incident(id));
     view! {
+        <super::Live name="incident" every=5>
         <Transition fallback=|| view! { <p class="muted">"Reading the incident…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -199,6 +186,7 @@ pub fn IncidentPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        </super::Live>
         <section class="panel">
             <h2>"Update"</h2>
             <ActionForm action=status attr:class="inline" attr:data-testid="status-form">
@@ -217,7 +205,7 @@ pub fn IncidentPage() -> impl IntoView {
                     <option value="update">"status update"</option>
                     <option value="correction">"correction"</option>
                 </select>
-                <textarea node_ref=note_box name="text" rows="2" required maxlength="4000" placeholder="What was seen or done"></textarea>
+                <textarea name="text" rows="2" required maxlength="4000" placeholder="What was seen or done"></textarea>
                 <button type="submit">"Add to the timeline"</button>
             </ActionForm>
             <ActionError value=note.value()/>
@@ -381,11 +369,13 @@ pub fn RollbackTable(rows: Vec<RollbackView>, confirm: ServerAction<ConfirmRollb
     }
 }
 
+/// The exports as links (`?export=md|json`), rendered by the server into the page.
 #[component]
 fn Export(id: Signal<i64>) -> impl IntoView {
-    let (format, set_format) = signal(String::new());
+    let query = use_query_map();
+    let format = move || query.with(|q| q.get("export").unwrap_or_default());
     let text = Resource::new(
-        move || (id.get(), format.get()),
+        move || (id.get(), format()),
         |(id, f)| async move {
             if f.is_empty() {
                 Ok(String::new())
@@ -395,11 +385,11 @@ fn Export(id: Signal<i64>) -> impl IntoView {
         },
     );
     view! {
-        <section class="panel">
+        <section class="panel" id="export">
             <h2>"Export"</h2>
-            <button type="button" on:click=move |_| set_format.set("md".into())>"Markdown"</button>
+            <a class="button" href="?export=md#export" data-testid="export-md">"Markdown"</a>
             " "
-            <button type="button" on:click=move |_| set_format.set("json".into())>"JSON"</button>
+            <a class="button" href="?export=json#export" data-testid="export-json">"JSON"</a>
             <p class="muted">"Also from the API: POST /api/v1/incidents/export with id and format (md or json)."</p>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {

@@ -18,8 +18,8 @@ pub fn MetricsPage() -> impl IntoView {
         )
     };
     let data = Resource::new(key, |(name, range)| get_metrics(name, range));
-    super::auto_refresh(30, move || data.refetch());
     view! {
+        <super::Live name="page" every=30>
         <Transition fallback=|| view! { <p class="muted">"Reading metrics…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
@@ -28,6 +28,7 @@ pub fn MetricsPage() -> impl IntoView {
                 }
             })}
         </Transition>
+        </super::Live>
     }
 }
 
@@ -46,7 +47,7 @@ fn Metrics(v: MetricsView) -> impl IntoView {
                     .into_iter()
                     .map(|r| {
                         let class = if r == v.range { "range current" } else { "range" };
-                        view! { <a class=class href=format!("/env/{name}/metrics?range={}", r.label())>{r.label()}</a> }
+                        view! { <a class=class data-nav="" href=format!("/env/{name}/metrics?range={}", r.label())>{r.label()}</a> }
                     })
                     .collect_view()}
             </nav>

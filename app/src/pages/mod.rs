@@ -12,12 +12,10 @@ pub mod service;
 
 use leptos::prelude::*;
 
-/// Refetches `refetch` every `seconds` while the page is open in a hydrated browser.
-pub(crate) fn auto_refresh(seconds: u64, refetch: impl Fn() + Clone + 'static) {
-    Effect::new(move |_| {
-        let refetch = refetch.clone();
-        if let Ok(handle) = set_interval_with_handle(refetch, std::time::Duration::from_secs(seconds)) {
-            on_cleanup(move || handle.clear());
-        }
-    });
+/// A part of a page that the `LiveRegions` island re-renders from the server every `every`
+/// seconds while the page is open (and not hidden), so the page stays current without its view
+/// code in the browser. A region in which a field has the focus or was edited is left alone.
+#[component]
+pub(crate) fn Live(name: &'static str, every: u32, children: Children) -> impl IntoView {
+    view! { <div data-live=name data-refresh=every>{children()}</div> }
 }

@@ -3,60 +3,31 @@ use crate::components::badges::{DemoBadge, DemoBanner, ErrorBox, HealthBadge, Ti
 use crate::model::EnvSummary;
 use leptos::prelude::*;
 
+#[cfg(test)]
 fn matches(env: &EnvSummary, needle: &str) -> bool {
-    let needle = needle.trim().to_lowercase();
-    needle.is_empty()
-        || needle.split_whitespace().all(|w| {
-            env.name.to_lowercase().contains(w) || env.tier.label() == w || env.region.to_lowercase().contains(w)
-        })
+    crate::islands::card_matches(&env.name, env.tier.label(), &env.region, needle)
 }
 
-/// `/`: every environment at a glance, with a filter box.
+/// `/`: every environment at a glance, with a filter box (the `EnvFilter` island).
 #[component]
 pub fn Overview() -> impl IntoView {
     let envs = Resource::new(|| (), |_| list_environments());
-    let (filter, set_filter) = signal(String::new());
-    super::auto_refresh(15, move || envs.refetch());
     view! {
         <div class="page-head">
             <h1>"Environments"</h1>
-            <input
-                type="search"
-                class="filter"
-                data-testid="env-filter"
-                placeholder="Filter by name, tier or region"
-                aria-label="Filter environments"
-                prop:value=filter
-                on:input=move |ev| set_filter.set(event_target_value(&ev))
-            />
+            <crate::islands::EnvFilter/>
         </div>
+        <super::Live name="page" every=15>
         <Transition fallback=|| view! { <p class="muted">"Reading environments…"</p> }>
             {move || Suspend::new(async move {
                 match envs.await {
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                     Ok(list) => {
                         let any_demo = list.iter().any(|e| e.demo);
-                        let total = list.len();
-                        let list = StoredValue::new(list);
                         view! {
                             {any_demo.then(|| view! { <DemoBanner/> })}
-                            <p class="muted" data-testid="env-count">
-                                {move || {
-                                    let shown = list.with_value(|l| l.iter().filter(|e| matches(e, &filter.get())).count());
-                                    format!("{shown} of {total} environments")
-                                }}
-                            </p>
-                            <div class="cards">
-                                {move || {
-                                    let needle = filter.get();
-                                    list.with_value(|l| {
-                                        l.iter()
-                                            .filter(|e| matches(e, &needle))
-                                            .cloned()
-                                            .map(|e| view! { <EnvCard env=e/> })
-                                            .collect_view()
-                                    })
-                                }}
+                            <div class="cards" data-filter-list="">
+                                {list.into_iter().enumerate().map(|(i, e)| view! { <EnvCard env=e order=i/> }).collect_view()}
                             </div>
                         }
                             .into_any()
@@ -64,14 +35,23 @@ pub fn Overview() -> impl IntoView {
                 }
             })}
         </Transition>
+        </super::Live>
     }
 }
 
 #[component]
-fn EnvCard(env: EnvSummary) -> impl IntoView {
+fn EnvCard(env: EnvSummary, order: usize) -> impl IntoView {
     let href = format!("/env/{}", env.name);
     view! {
-        <a class=format!("card health-edge-{}", env.health.label()) href=href data-testid="env-card">
+        <a
+            class=format!("card health-edge-{}", env.health.label())
+            href=href
+            data-testid="env-card"
+            data-order=order
+            data-env-name=env.name.clone()
+            data-env-tier=env.tier.label()
+            data-env-region=env.region.clone()
+        >
             <div class="card-head">
                 <strong class="env-name">{env.name.clone()}</strong>
                 {env.demo.then(|| view! { <DemoBadge/> })}

@@ -11,8 +11,8 @@ pub fn ServicePage() -> impl IntoView {
     let params = use_params_map();
     let key = move || params.with(|p| (p.get("name").unwrap_or_default(), p.get("service").unwrap_or_default()));
     let view_data = Resource::new(key, |(env, svc)| get_service(env, svc));
-    super::auto_refresh(15, move || view_data.refetch());
     view! {
+        <super::Live name="page" every=15>
         <Transition fallback=|| view! { <p class="muted">"Reading the service…"</p> }>
             {move || Suspend::new(async move {
                 match view_data.await {
@@ -21,6 +21,7 @@ pub fn ServicePage() -> impl IntoView {
                 }
             })}
         </Transition>
+        </super::Live>
     }
 }
 
@@ -151,10 +152,10 @@ fn RollbackPanel(env: String, cluster: String, service: String) -> impl IntoView
         move || (key.clone(), ask.version().get() + confirm.version().get()),
         |((e, c, s), _)| get_rollback_target(e, c, s),
     );
-    super::auto_refresh(10, move || target.refetch());
     view! {
         <section class="panel" data-testid="rollback">
             <h2>"Rollback"</h2>
+            <super::Live name="rollback" every=10>
             <Transition fallback=|| view! { <p class="muted">"Reading the service…"</p> }>
                 {move || Suspend::new(async move {
                     match target.await {
@@ -198,6 +199,7 @@ fn RollbackPanel(env: String, cluster: String, service: String) -> impl IntoView
                     }
                 })}
             </Transition>
+            </super::Live>
             <crate::components::badges::ActionError value=ask.value()/>
             <crate::components::badges::ActionError value=confirm.value()/>
         </section>

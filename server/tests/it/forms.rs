@@ -145,3 +145,71 @@ async fn form_posts_without_script_answer_303_to_the_page_with_the_outcome_on_it
         .await;
     assert_eq!(s, 403);
 }
+
+/// Activation without script posts to the request page, which answers with the credentials once
+/// (`no-store`, uncompressed); the page read again has no secret; a second post is refused.
+#[tokio::test]
+async fn activation_posts_to_its_page_and_shows_the_credentials_once() {
+    let app = spawn_app_with("").await;
+    let alice = app.session_as("alice", "responder").await;
+    let bob = app.session_as("bob", "approver").await;
+    let (s, to) = post_form(
+        &app,
+        &alice,
+        "access/request",
+        "/access",
+        &[
+            ("environment", "taskflow-production"),
+            ("profile", "prod-readonly"),
+            ("reason", "read the orders table for INC-42"),
+            ("minutes", "30"),
+            ("ticket", "INC-42"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 303, "{to}");
+    let id = to
+        .strip_prefix("/access/requests/")
+        .expect("to the request")
+        .to_string();
+    let (s, to) = post_form(
+        &app,
+        &bob,
+        "access/decide",
+        &format!("/access/requests/{id}"),
+        &[("id", &id), ("decision", "approve")],
+    )
+    .await;
+    assert_eq!((s, to), (303, format!("/access/requests/{id}")));
+
+    let activate = || {
+        alice
+            .post(format!("{}/access/requests/{id}", app.url))
+            .header("accept", "text/html")
+            .header("accept-encoding", "gzip, br")
+            .header("origin", &app.url)
+            .send()
+    };
+    let r = activate().await.expect("activate");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    assert!(
+        r.headers().get("content-encoding").is_none(),
+        "a secret's length is not compressed"
+    );
+    let html = r.text().await.expect("body");
+    assert!(html.contains("data-testid=\"credentials\""), "{html}");
+    assert!(html.contains("export AWS_ACCESS_KEY_ID=ASIADEMO"), "{html}");
+    assert!(html.contains("<leptos-island"), "the countdown is an island");
+
+    let (s, page_again) = page(&app, &alice, &format!("/access/requests/{id}")).await;
+    assert_eq!(s, 200);
+    assert!(!page_again.contains("AWS_SECRET_ACCESS_KEY"), "shown once");
+    assert!(page_again.contains("active"), "the request is active");
+
+    let r = activate().await.expect("activate again");
+    assert_eq!(r.status().as_u16(), 409);
+    let html = r.text().await.expect("body");
+    assert!(!html.contains("AWS_SECRET_ACCESS_KEY"), "no second issue");
+    assert!(html.contains("error-box"), "the refusal is on the page");
+}

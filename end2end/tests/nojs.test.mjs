@@ -1,0 +1,75 @@
+// Every action works with JavaScript disabled (issue 15): forms are plain posts, the server
+// answers 303 to the page with the outcome on it, and activation answers with the credentials.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { BASE_URL, launch } from './helpers.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+async function signIn(browser, user, next) {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto(`${BASE_URL}/login?next=${encodeURIComponent(next)}`);
+  await page.click(`[data-testid=login-${user}]`);
+  await page.waitForURL(`${BASE_URL}${next}`);
+  return { context, page };
+}
+
+test('without JavaScript: declare, note, status and its refusal, on the incident page', async () => {
+  const { context, page } = await signIn(browser, 'alice', '/incidents?declare=1');
+  await page.fill('[data-testid=declare-form] input[name=environment]', 'taskflow-production');
+  await page.fill('[data-testid=declare-form] input[name=title]', 'checkout 5xx, seen without JavaScript');
+  await page.click('[data-testid=declare]');
+  await page.waitForURL(/\/incidents\/\d+$/);
+  assert.match(await page.locator('[data-testid=incident-title]').textContent(), /seen without JavaScript/);
+
+  await page.fill('[data-testid=note-form] textarea[name=text]', 'one AZ only');
+  await page.click('[data-testid=note-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=timeline] li:has-text("one AZ only")');
+  assert.equal(await page.inputValue('[data-testid=note-form] textarea[name=text]'), '');
+
+  await page.selectOption('[data-testid=status-form] select[name=to]', 'acknowledged');
+  await page.click('[data-testid=status-form] button[type=submit]');
+  await page.waitForSelector('[data-testid=incident-status]:has-text("acknowledged")');
+
+  await page.selectOption('[data-testid=status-form] select[name=to]', 'closed');
+  await page.click('[data-testid=status-form] button[type=submit]');
+  await page.waitForSelector('.error-box:has-text("cannot go from acknowledged to closed")');
+  assert.match(await page.locator('[data-testid=incident-status]').textContent(), /acknowledged/);
+  assert.equal(await page.locator('body[data-hydrated]').count(), 0, 'really no JavaScript ran');
+  await context.close();
+});
+
+test('without JavaScript: ask, approve as another person, activate once, revoke', async () => {
+  const a = await signIn(browser, 'alice', '/access');
+  await a.page.selectOption('[data-testid=request-form] select[name=environment]', 'taskflow-production');
+  await a.page.selectOption('[data-testid=request-form] select[name=profile]', 'prod-readonly');
+  await a.page.fill('[data-testid=request-form] input[name=reason]', 'check the slow query log');
+  await a.page.fill('[data-testid=request-form] input[name=ticket]', 'INC-271');
+  await a.page.click('[data-testid=request]');
+  await a.page.waitForURL(/\/access\/requests\/\d+$/);
+  const path = new URL(a.page.url()).pathname;
+
+  const b = await signIn(browser, 'bob', path);
+  await b.page.click('[data-testid=approve]');
+  await b.page.waitForSelector('[data-testid=access-status]:has-text("approved")');
+
+  await a.page.goto(`${BASE_URL}${path}`);
+  const [answer] = await Promise.all([
+    a.page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith(path)),
+    a.page.click('[data-testid=activate]'),
+  ]);
+  assert.equal(answer.headers()['cache-control'], 'no-store');
+  await a.page.waitForSelector('[data-testid=credentials]');
+  assert.match(await a.page.locator('[data-testid=env-exports]').textContent(), /export AWS_ACCESS_KEY_ID=ASIADEMO/);
+  assert.match(await a.page.locator('[data-testid=countdown]').textContent(), /^(29|30) min \d\d s left$/);
+
+  await a.page.goto(`${BASE_URL}${path}`);
+  assert.equal(await a.page.locator('[data-testid=credentials]').count(), 0, 'shown once');
+  await a.page.click('[data-testid=revoke]');
+  await a.page.waitForSelector('[data-testid=access-status]:has-text("revoked")');
+  await a.context.close();
+  await b.context.close();
+});
