@@ -305,7 +305,11 @@ async fn confirm_inner(state: &AppState, caller: &Caller, id: i64) -> Result<Rol
         return Err(AppError::Unavailable(msg));
     }
     // From here the rollback job may look at the service: what it reads is after the update.
-    state.store.rollback_progress(id, UPDATE_SENT).await?;
+    // The update is made either way; if this write fails, the job looks anyway once
+    // `watch::UPDATE_IN_FLIGHT_MS` has passed.
+    if let Err(e) = state.store.rollback_progress(id, UPDATE_SENT).await {
+        tracing::warn!(error = %e, id, "rollback: could not record that UpdateService was sent");
+    }
     let r = state
         .store
         .rollback_get(id)

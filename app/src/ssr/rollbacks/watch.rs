@@ -9,6 +9,10 @@ use crate::ssr::kernel::effects::entry;
 use crate::ssr::state::AppState;
 use crate::ssr::store::{Effects, RollbackRecord, UPDATE_BEING_SENT};
 
+/// How long the job leaves a rollback alone while its UpdateService is in flight: longer than
+/// the SDK takes to give up on a call with its retries.
+pub const UPDATE_IN_FLIGHT_MS: i64 = 120_000;
+
 /// One look at a rolling rollback (the rollback job): stable → done; past the timeout → timed out
 /// with what was seen; else the progress is updated.
 pub async fn watch_rollback(state: &AppState, r: &RollbackRecord) {
@@ -18,9 +22,10 @@ pub async fn watch_rollback(state: &AppState, r: &RollbackRecord) {
     let t = now();
     let timeout_ms = i64::from(state.config.jobs.rollback_timeout_minutes) * 60_000;
     // While its confirmer waits for UpdateService, a read would show the service as it was
-    // before and report that as the rollback's progress; its timeout still ends it (a replica
-    // that died between the two leaves it so).
-    if r.progress == UPDATE_BEING_SENT && t - r.confirmed_ms.unwrap_or(r.requested_ms) <= timeout_ms {
+    // before and report that as the rollback's progress. Not for longer than a call can take:
+    // after that (the confirmer's replica died, or its write of "sent" failed) it is watched.
+    let in_flight = UPDATE_IN_FLIGHT_MS.min(timeout_ms);
+    if r.progress == UPDATE_BEING_SENT && t - r.confirmed_ms.unwrap_or(r.requested_ms) <= in_flight {
         return;
     }
     let seen = state
