@@ -95,6 +95,7 @@ pub async fn cancel_access(id: i64) -> Result<(), AppError> {
 pub async fn activate_access(id: i64) -> Result<IssuedCredentials, AppError> {
     super::as_caller(move |state, caller| async move {
         super::shown_once();
+        super::not_by_plain_form("credentials", "activate with the button on the request page")?;
         crate::ssr::access::activate(&state, &caller, id).await
     })
     .await

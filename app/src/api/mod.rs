@@ -57,16 +57,35 @@ async fn finish<T>(
 /// script): a POST to `/api/…` that accepts `text/html`, which server_fn answers with a redirect
 /// (`server/src/forms.rs` makes it a 303). A page rendered on the server that calls a server
 /// function directly is a GET of the page, so it is not one.
+/// A script (an API token, or a form-encoded call that does not accept HTML) keeps its JSON.
 #[cfg(feature = "ssr")]
 pub(crate) fn plain_form_post() -> bool {
+    use axum::http::header;
     leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|p| {
+        let has = |name: header::HeaderName, part: &str| {
+            p.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.to_ascii_lowercase().contains(part))
+        };
         p.method == axum::http::Method::POST
             && p.uri.path().starts_with("/api/")
-            && p.headers
-                .get(axum::http::header::ACCEPT)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.contains("text/html"))
+            && has(header::ACCEPT, "text/html")
+            && has(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            && !has(header::AUTHORIZATION, "bearer ")
     })
+}
+
+/// A secret shown once cannot ride a plain form post: server_fn would drop it for the redirect.
+/// Refused before anything is issued.
+#[cfg(feature = "ssr")]
+pub(crate) fn not_by_plain_form(what: &str, instead: &str) -> Result<(), crate::error::AppError> {
+    if plain_form_post() {
+        return Err(crate::error::AppError::Invalid(format!(
+            "{what} cannot be shown after a plain form post: {instead}"
+        )));
+    }
+    Ok(())
 }
 
 /// After a plain form post that created something (an incident, an access request), the browser

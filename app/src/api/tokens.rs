@@ -10,6 +10,7 @@ use leptos::prelude::*;
 pub async fn create_token(name: String, role: String, days: u32) -> Result<TokenCreated, AppError> {
     super::as_caller(move |s, c| async move {
         super::shown_once();
+        super::not_by_plain_form("a new token", "create it with curl or a script (docs/API.md)")?;
         crate::ssr::tokens::create(&s, &c, &name, &role, days).await
     })
     .await

@@ -213,3 +213,47 @@ async fn activation_posts_to_its_page_and_shows_the_credentials_once() {
     assert!(!html.contains("AWS_SECRET_ACCESS_KEY"), "no second issue");
     assert!(html.contains("error-box"), "the refusal is on the page");
 }
+
+/// A secret shown once is never issued to a plain form post (server_fn would drop it for the
+/// redirect), and scripts keep their JSON even when they accept HTML.
+#[tokio::test]
+async fn plain_form_posts_issue_no_secret_and_scripts_keep_json() {
+    let app = spawn_app_with("").await;
+    let carol = app.session_as("carol", "admin").await;
+    let (s, to) = post_form(
+        &app,
+        &carol,
+        "tokens/create",
+        "/",
+        &[("name", "ci"), ("role", "viewer"), ("days", "7")],
+    )
+    .await;
+    assert_eq!(s, 303, "{to}");
+    assert!(to.contains("__err="), "{to}");
+    let (_, tokens) = app.call_as(&carol, "tokens/list", &[]).await;
+    assert_eq!(tokens, serde_json::json!([]), "nothing was issued");
+
+    // A script that accepts HTML but posts JSON-less with a token still gets its status.
+    let (s, created) = app
+        .call_as(
+            &carol,
+            "tokens/create",
+            &[("name", "ci"), ("role", "viewer"), ("days", "7")],
+        )
+        .await;
+    assert_eq!(s, 200, "{created}");
+    let token = created["token"].as_str().expect("token").to_string();
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/incidents/status", app.url))
+        .header("accept", "text/html,*/*")
+        .bearer_auth(&token)
+        .form(&[("id", "999999"), ("to", "closed")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(
+        r.status().as_u16(),
+        403,
+        "a viewer token is refused with its status, not a redirect"
+    );
+}
