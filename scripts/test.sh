@@ -23,6 +23,14 @@ tier = "prod"
 region = "us-east-1"
 endpoint_url = "$MOTO_URL"
 selector = { tag_key = "Environment", tag_value = "production" }
+# A second environment's profile, so that the request form's profile list has something to leave
+# out (access.test.mjs).
+[[environments.access_profiles]]
+name = "moto-readonly"
+role_arn = "arn:aws:iam::123456789012:role/moto-readonly"
+max_minutes = 15
+requester_groups = ["oncall"]
+approver_groups = ["tech-leads"]
 TOML
 OPS_CONSOLE_CONFIG="$PEERS_DIR/e2e.toml" console_start
 E2E_URL="$CONSOLE_URL"

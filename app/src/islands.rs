@@ -4,7 +4,8 @@
 //!   the server every `data-refresh` seconds, switches `a[data-nav]` links (the chart ranges) in
 //!   place, shows chart hover values, and marks `<body data-hydrated>` once the page is live;
 //! - `EnvFilter`: the overview's filter box;
-//! - `Countdown`: the time left on credentials just issued.
+//! - `Countdown`: the time left on credentials just issued;
+//! - `ProfileFields`: the access request form's fields that depend on the profile.
 //!
 //! Islands take small props, call no server function and use no model type, so the wasm holds
 //! neither server_fn's client nor serde-heavy types nor chrono.
@@ -85,6 +86,102 @@ pub fn Countdown(left_ms: i64) -> impl IntoView {
     view! { <strong data-testid="countdown">{move || countdown_text(left.get())}</strong> }
 }
 
+/// What the access request form needs to know of a profile (a prop: small, no model type).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ProfileChoice {
+    pub environment: String,
+    pub name: String,
+    pub max_minutes: u32,
+    pub ticket_pattern: Option<String>,
+}
+
+impl ProfileChoice {
+    /// The longest request the server accepts for it: its maximum, and never over an hour.
+    pub fn longest(&self) -> u32 {
+        self.max_minutes.min(60)
+    }
+}
+
+/// The access request form's fields that depend on the profile: the profile list follows the
+/// environment, the minutes are bounded by the profile's maximum, the ticket is required where the
+/// profile has a pattern. The server rendering (and a browser without script) lists every
+/// profile; the server checks all of it either way.
+#[island]
+pub fn ProfileFields(profiles: Vec<ProfileChoice>) -> impl IntoView {
+    let mut envs: Vec<String> = Vec::new();
+    for p in &profiles {
+        if !envs.contains(&p.environment) {
+            envs.push(p.environment.clone());
+        }
+    }
+    let all = StoredValue::new(profiles);
+    // Filtering starts once the island is live, so that its first render is the server's.
+    let live = RwSignal::new(false);
+    let env = RwSignal::new(envs.first().cloned().unwrap_or_default());
+    let first_of = move |e: &str| all.with_value(|a| a.iter().find(|p| p.environment == e).map(|p| p.name.clone()));
+    let picked = RwSignal::new(first_of(&env.get_untracked()).unwrap_or_default());
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| live.set(true));
+    let selected = move || {
+        let (e, n) = (env.get(), picked.get());
+        all.with_value(|a| a.iter().find(|p| p.environment == e && p.name == n).cloned())
+    };
+    let options = move || {
+        let (on, e) = (live.get(), env.get());
+        all.with_value(|a| {
+            a.iter()
+                .filter(|p| !on || p.environment == e)
+                .map(|p| view! { <option value=p.name.clone()>{p.name.clone()}</option> })
+                .collect_view()
+        })
+    };
+    let rule = move || {
+        selected().filter(|_| live.get()).map(|p| {
+            let ticket = match &p.ticket_pattern {
+                Some(t) => format!("a ticket matching {t}"),
+                None => "ticket optional".to_string(),
+            };
+            format!("{}: at most {} min, {ticket}.", p.name, p.longest())
+        })
+    };
+    view! {
+        <label>"Environment"
+            <select
+                name="environment"
+                on:change=move |ev| {
+                    let e = event_target_value(&ev);
+                    picked.set(first_of(&e).unwrap_or_default());
+                    env.set(e);
+                }
+            >
+                {envs.into_iter().map(|e| { let v = e.clone(); view! { <option value=v>{e}</option> } }).collect_view()}
+            </select>
+        </label>
+        <label>"Profile"
+            <select name="profile" on:change=move |ev| picked.set(event_target_value(&ev))>{options}</select>
+        </label>
+        <p class="muted" data-testid="profile-rule">{rule}</p>
+        <label>"Reason" <input name="reason" required maxlength="500"/></label>
+        <label>"Ticket"
+            <input
+                name="ticket"
+                maxlength="64"
+                required=move || live.get() && selected().is_some_and(|p| p.ticket_pattern.is_some())
+                placeholder=move || selected().filter(|_| live.get()).and_then(|p| p.ticket_pattern).unwrap_or_else(|| "INC-1234".into())
+            />
+        </label>
+        <label>"Minutes (at most the profile's maximum, 60)"
+            <input
+                name="minutes"
+                type="number"
+                min="1"
+                max=move || selected().filter(|_| live.get()).map(|p| p.longest()).unwrap_or(60).to_string()
+                value="30"
+            />
+        </label>
+    }
+}
+
 #[cfg(feature = "hydrate")]
 mod browser {
     use crate::components::chart::{BOTTOM, H, LEFT, RIGHT, TOP, W, fmt_value};
@@ -100,6 +197,20 @@ mod browser {
     thread_local! {
         /// Cards the filter took out of the list, put back before each filtering.
         static STASH: RefCell<Vec<Element>> = const { RefCell::new(Vec::new()) };
+        /// Bumped by every navigation and post: a timed refresh that started before one drops
+        /// its answer, so an older page never lands over a newer one.
+        static SEQ: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+        /// The HTML of each region as last fetched: an unchanged region is not swapped.
+        static LAST: RefCell<std::collections::HashMap<String, String>> = RefCell::new(std::collections::HashMap::new());
+        /// A timed refresh is under way: the next tick waits for it (no pile-up on a slow server).
+        static REFRESHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    fn bump() -> u32 {
+        SEQ.with(|s| {
+            s.set(s.get().wrapping_add(1));
+            s.get()
+        })
     }
 
     fn document() -> Option<Document> {
@@ -123,8 +234,11 @@ mod browser {
         if let (Some(secs), Some(w)) = (every, web_sys::window()) {
             let tick = Closure::<dyn FnMut()>::new(move || {
                 let hidden = document().is_some_and(|d| d.hidden());
-                if !hidden {
-                    wasm_bindgen_futures::spawn_local(refresh(None));
+                if !hidden && !REFRESHING.with(|r| r.replace(true)) {
+                    wasm_bindgen_futures::spawn_local(async {
+                        refresh(None, false).await;
+                        REFRESHING.with(|r| r.set(false));
+                    });
                 }
             });
             let _ =
@@ -143,11 +257,50 @@ mod browser {
                 && let Some(href) = a.get_attribute("href")
             {
                 ev.prevent_default();
-                wasm_bindgen_futures::spawn_local(refresh(Some(href)));
+                wasm_bindgen_futures::spawn_local(refresh(Some(href), true));
+            }
+        });
+        listen(&doc, "submit", |ev| {
+            let Some(form) = ev.target().and_then(|t| t.dyn_into::<web_sys::HtmlFormElement>().ok()) else {
+                return;
+            };
+            // Only the forms of server functions; the others (sign out, activation, the dev
+            // login) are plain posts on purpose.
+            let action = form.get_attribute("action").unwrap_or_default();
+            if !form.method().eq_ignore_ascii_case("post") {
+                return;
+            }
+            if form.has_attribute("data-posting") {
+                // A second click while the first post is under way (the credentials of an
+                // activation would be lost to the refusal of the second).
+                ev.prevent_default();
+                return;
+            }
+            let _ = form.set_attribute("data-posting", "");
+            if action.starts_with("/api/") {
+                ev.prevent_default();
+                wasm_bindgen_futures::spawn_local(submit(form, action));
             }
         });
         if let Some(w) = web_sys::window() {
-            listen(&w, "popstate", |_| wasm_bindgen_futures::spawn_local(refresh(None)));
+            listen(&w, "popstate", |_| {
+                let here = web_sys::window()
+                    .and_then(|w| w.location().href().ok())
+                    .unwrap_or_default();
+                wasm_bindgen_futures::spawn_local(refresh(Some(here), false));
+            });
+            // Back from the browser's cache: forms posted before may post again.
+            listen(&w, "pageshow", |_| {
+                if let Some(doc) = document()
+                    && let Ok(list) = doc.query_selector_all("form[data-posting]")
+                {
+                    for i in 0..list.length() {
+                        if let Some(f) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok()) {
+                            let _ = f.remove_attribute("data-posting");
+                        }
+                    }
+                }
+            });
         }
         listen(&doc, "mousemove", |ev| {
             if let Some(m) = ev.dyn_ref::<MouseEvent>() {
@@ -181,21 +334,30 @@ mod browser {
     }
 
     /// Fetches the page (`to`, or the current one) as server HTML and puts its live regions in
-    /// place of the current ones. A timed refresh leaves a region alone while a field in it has
-    /// the focus; a navigation (`to`) that gets no page falls back to loading it.
-    async fn refresh(to: Option<String>) {
+    /// place of the current ones. A timed refresh leaves a region alone while someone is at work
+    /// in it (`busy`) and drops an answer that a newer navigation or post overtook; a navigation
+    /// (`to`, added to the history when `push`) that gets no page falls back to loading it.
+    async fn refresh(to: Option<String>, push: bool) {
         let Some(w) = web_sys::window() else { return };
         let Some(doc) = document() else { return };
         let url = match &to {
             Some(u) => u.clone(),
             None => w.location().href().unwrap_or_default(),
         };
-        let Some(text) = fetch_html(&w, &url).await else {
+        let seq = if to.is_some() { bump() } else { SEQ.with(|s| s.get()) };
+        let text = fetch_html(&w, &url).await;
+        if seq != SEQ.with(|s| s.get()) {
+            return; // a newer navigation or post has been shown meanwhile
+        }
+        let Some(text) = text else {
             if to.is_some() {
                 let _ = w.location().assign(&url);
             }
             return;
         };
+        if to.is_none() && w.location().href().ok().as_deref() != Some(url.as_str()) {
+            return;
+        }
         let Ok(parser) = web_sys::DomParser::new() else { return };
         let Ok(fresh) = parser.parse_from_string(&text, web_sys::SupportedType::TextHtml) else {
             return;
@@ -209,13 +371,23 @@ mod browser {
                 continue;
             }
             let selector = format!("[data-live=\"{}\"]", name.replace('"', ""));
-            if let Ok(Some(new)) = fresh.query_selector(&selector)
-                && let Ok(node) = doc.import_node_with_deep(&new, true)
-            {
+            let Ok(Some(new)) = fresh.query_selector(&selector) else {
+                continue;
+            };
+            // The same as the last answer: nothing to do (the islands in it stay as they are).
+            let html = new.outer_html();
+            if LAST.with(|l| l.borrow().get(&name) == Some(&html)) {
+                continue;
+            }
+            if let Ok(node) = doc.import_node_with_deep(&new, true) {
                 let _ = region.replace_with_with_node_1(&node);
+                LAST.with(|l| l.borrow_mut().insert(name, html));
+                if let Some(e) = node.dyn_ref::<Element>() {
+                    hydrate_islands_in(&w, e);
+                }
             }
         }
-        if let Some(u) = &to
+        if let (Some(u), true) = (&to, push)
             && let Ok(h) = w.history()
         {
             let _ = h.push_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(u));
@@ -223,6 +395,130 @@ mod browser {
         STASH.with(|s| s.borrow_mut().clear());
         if let Ok(ev) = web_sys::Event::new(SWAPPED) {
             let _ = doc.dispatch_event(&ev);
+        }
+    }
+
+    /// A form posted without leaving the page: the same POST a browser without script sends,
+    /// answered by the same 303. Landing on another page (a new incident or request) loads it;
+    /// back on this page, its `<main>` is put in place of this one (the outcome, an error next to
+    /// its form, emptied fields), keeping the scroll position. Anything else: the plain post.
+    async fn submit(form: web_sys::HtmlFormElement, action: String) {
+        let Some(w) = web_sys::window() else { return };
+        let Some(doc) = document() else { return };
+        bump();
+        let answer = post_form(&w, &form, &action).await;
+        bump();
+        let _ = form.remove_attribute("data-posting");
+        // Never posted twice: whatever did not come back as a page of this console is shown as
+        // the browser would have shown it (the page it landed on), or the page is read again.
+        let (final_url, text) = match answer {
+            Posted::Page(url, text) => (url, text),
+            Posted::Landed(url) => {
+                let _ = w.location().assign(&url);
+                return;
+            }
+            Posted::Lost => {
+                let _ = w.location().reload();
+                return;
+            }
+        };
+        let here = w.location().pathname().unwrap_or_default();
+        let there = web_sys::Url::new(&final_url).map(|u| u.pathname()).unwrap_or_default();
+        if there != here {
+            let _ = w.location().assign(&final_url);
+            return;
+        }
+        let Ok(parser) = web_sys::DomParser::new() else { return };
+        let Ok(fresh) = parser.parse_from_string(&text, web_sys::SupportedType::TextHtml) else {
+            return;
+        };
+        if let (Ok(Some(old)), Ok(Some(new))) = (doc.query_selector("main"), fresh.query_selector("main"))
+            && let Ok(node) = doc.import_node_with_deep(&new, true)
+        {
+            let _ = old.replace_with_with_node_1(&node);
+            if let Ok(h) = w.history() {
+                let _ = h.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&final_url));
+            }
+            if let Some(main) = node.dyn_ref::<Element>() {
+                hydrate_islands_in(&w, main);
+            }
+            LAST.with(|l| l.borrow_mut().clear());
+            STASH.with(|s| s.borrow_mut().clear());
+            if let Ok(ev) = web_sys::Event::new(SWAPPED) {
+                let _ = doc.dispatch_event(&ev);
+            }
+        }
+    }
+
+    enum Posted {
+        /// The page the post landed on (200), and its URL.
+        Page(String, String),
+        /// Another answer (an error page, a page of another kind): its URL.
+        Landed(String),
+        /// No answer: the outcome is unknown.
+        Lost,
+    }
+
+    /// POSTs the form as a browser would (urlencoded, `Accept: text/html`, following the 303).
+    async fn post_form(w: &web_sys::Window, form: &web_sys::HtmlFormElement, action: &str) -> Posted {
+        let Some(answer) = send_form(w, form, action).await else {
+            return Posted::Lost;
+        };
+        let url = answer.url();
+        if !answer.ok() {
+            return Posted::Landed(url);
+        }
+        let text = match answer.text() {
+            Ok(p) => wasm_bindgen_futures::JsFuture::from(p)
+                .await
+                .ok()
+                .and_then(|t| t.as_string()),
+            Err(_) => None,
+        };
+        match text {
+            Some(t) => Posted::Page(url, t),
+            None => Posted::Landed(url),
+        }
+    }
+
+    async fn send_form(
+        w: &web_sys::Window,
+        form: &web_sys::HtmlFormElement,
+        action: &str,
+    ) -> Option<web_sys::Response> {
+        let data = web_sys::FormData::new_with_form(form).ok()?;
+        let body = web_sys::UrlSearchParams::new_with_str_sequence_sequence(&data).ok()?;
+        let init = web_sys::RequestInit::new();
+        init.set_method("POST");
+        let headers = web_sys::Headers::new().ok()?;
+        headers.set("accept", "text/html").ok()?;
+        headers.set("content-type", "application/x-www-form-urlencoded").ok()?;
+        init.set_headers(&headers);
+        init.set_body(&body.to_string().into());
+        wasm_bindgen_futures::JsFuture::from(w.fetch_with_str_and_init(action, &init))
+            .await
+            .ok()?
+            .dyn_into::<web_sys::Response>()
+            .ok()
+    }
+
+    /// Hydrates the islands in HTML put into the page (through the island script's
+    /// `window.__hydrateIsland`).
+    fn hydrate_islands_in(w: &web_sys::Window, root: &Element) {
+        let Ok(f) = js_sys::Reflect::get(w, &"__hydrateIsland".into()) else {
+            return;
+        };
+        let Some(f) = f.dyn_ref::<js_sys::Function>() else {
+            return;
+        };
+        if let Ok(list) = root.query_selector_all("leptos-island") {
+            for i in 0..list.length() {
+                if let Some(e) = list.item(i).and_then(|n| n.dyn_into::<Element>().ok())
+                    && let Some(id) = e.get_attribute("data-component")
+                {
+                    let _ = f.call2(&wasm_bindgen::JsValue::NULL, &e, &id.into());
+                }
+            }
         }
     }
 
@@ -236,9 +532,21 @@ mod browser {
         };
         (0..fields.length()).filter_map(|i| fields.item(i)).any(|n| {
             if let Some(i) = n.dyn_ref::<web_sys::HtmlInputElement>() {
-                i.value() != i.default_value()
+                i.value() != i.default_value() || i.checked() != i.default_checked()
             } else if let Some(t) = n.dyn_ref::<web_sys::HtmlTextAreaElement>() {
                 t.default_value().is_ok_and(|d| t.value() != d)
+            } else if let Some(s) = n.dyn_ref::<web_sys::HtmlSelectElement>() {
+                // Without a `selected` attribute the first option is the default.
+                let options = s.options();
+                let default = (0..options.length())
+                    .find(|i| {
+                        options
+                            .item(*i)
+                            .and_then(|o| o.dyn_into::<web_sys::HtmlOptionElement>().ok())
+                            .is_some_and(|o| o.default_selected())
+                    })
+                    .unwrap_or(0);
+                s.selected_index() != default as i32
             } else {
                 false
             }
@@ -255,7 +563,8 @@ mod browser {
             .ok()?
             .dyn_into::<web_sys::Response>()
             .ok()?;
-        if !answer.ok() {
+        // Not this page (an error, or redirected to sign in): nothing is swapped.
+        if !answer.ok() || answer.redirected() {
             return None;
         }
         wasm_bindgen_futures::JsFuture::from(answer.text().ok()?)

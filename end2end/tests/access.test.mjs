@@ -20,7 +20,22 @@ test('alice asks, bob approves on the request page, alice sees her credentials o
   await a.page.waitForSelector('[data-testid=request-form]');
   assert.ok(await a.page.locator('.demo-banner').count() > 0, 'demo profiles are labelled');
   await a.page.selectOption('[data-testid=request-form] select[name=environment]', 'taskflow-production');
+  // The profile list follows the environment: the profiles the table lists for it, no other.
+  const expected = await a.page.locator('[data-testid=request-form]').evaluate((form) =>
+    [...form.closest('section').querySelectorAll('table tbody tr')]
+      .map((tr) => [...tr.children].map((td) => td.textContent))
+      .filter((cells) => cells[0] === 'taskflow-production')
+      .map((cells) => cells[1]));
+  await a.page.waitForFunction((n) => document.querySelectorAll('[data-testid=request-form] select[name=profile] option').length === n, expected.length);
+  const offered = await a.page.locator('[data-testid=request-form] select[name=profile] option').allTextContents();
+  assert.deepEqual(offered, expected);
+  assert.ok(!offered.includes('moto-readonly'), 'another environment\'s profile is left out');
+  await a.page.selectOption('[data-testid=request-form] select[name=environment]', 'moto-taskflow');
+  await a.page.waitForFunction(() => document.querySelector('[data-testid=request-form] select[name=profile]').value === 'moto-readonly');
+  assert.equal(await a.page.getAttribute('[data-testid=request-form] input[name=minutes]', 'max'), '15');
+  await a.page.selectOption('[data-testid=request-form] select[name=environment]', 'taskflow-production');
   await a.page.selectOption('[data-testid=request-form] select[name=profile]', 'prod-readonly');
+  assert.match(await a.page.locator('[data-testid=profile-rule]').textContent(), /^prod-readonly: at most \d+ min, /);
   await a.page.fill('[data-testid=request-form] input[name=reason]', 'look at slow queries');
   await a.page.fill('[data-testid=request-form] input[name=ticket]', 'INC-314');
   await a.page.fill('[data-testid=request-form] input[name=minutes]', '30');

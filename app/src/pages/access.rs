@@ -122,9 +122,16 @@ pub fn AccessPage() -> impl IntoView {
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                     Ok(o) => {
                         let demo = o.profiles.iter().any(|p| p.demo);
-                        let mut envs: Vec<String> = o.profiles.iter().map(|p| p.environment.clone()).collect();
-                        envs.dedup();
                         let normal: Vec<_> = o.profiles.iter().filter(|p| !p.emergency).cloned().collect();
+                        let choices: Vec<crate::islands::ProfileChoice> = normal
+                            .iter()
+                            .map(|p| crate::islands::ProfileChoice {
+                                environment: p.environment.clone(),
+                                name: p.name.clone(),
+                                max_minutes: p.max_minutes,
+                                ticket_pattern: p.ticket_pattern.clone(),
+                            })
+                            .collect();
                         let emergency: Vec<_> = o.profiles.iter().filter(|p| p.emergency).cloned().collect();
                         view! {
                             <p class="muted" data-testid="access-rules">{rules_text(&o.profiles)}</p>
@@ -154,15 +161,7 @@ pub fn AccessPage() -> impl IntoView {
                                     }).collect_view()}</tbody>
                                 </table>
                                 <ActionForm action=ask attr:class="stack" attr:data-testid="request-form">
-                                    <label>"Environment"
-                                        <select name="environment">{envs.iter().map(|e| view! { <option value=e.clone()>{e.clone()}</option> }).collect_view()}</select>
-                                    </label>
-                                    <label>"Profile"
-                                        <select name="profile">{normal.iter().map(|p| view! { <option value=p.name.clone()>{p.name.clone()}</option> }).collect_view()}</select>
-                                    </label>
-                                    <label>"Reason" <input name="reason" required maxlength="500"/></label>
-                                    <label>"Ticket" <input name="ticket" maxlength="64" placeholder="INC-1234"/></label>
-                                    <label>"Minutes (at most the profile's maximum, 60)" <input name="minutes" type="number" min="1" max="60" value="30"/></label>
+                                    <crate::islands::ProfileFields profiles=choices/>
                                     <label>"Incident # (optional)" <input name="incident" type="number" min="0" value=move || prefill("incident")/></label>
                                     <button type="submit" data-testid="request">"Ask for access"</button>
                                 </ActionForm>
