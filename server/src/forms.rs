@@ -35,19 +35,46 @@ pub fn local_location(location: &str, own: Option<&str>) -> String {
     }
 }
 
-pub async fn see_other(State(s): State<ServerState>, req: Request, next: Next) -> Response {
-    let plain_post = req.method() == Method::POST
-        && req
+/// A browser's form post: a POST of an urlencoded form that accepts HTML, not by an API token
+/// alone (the rule of the CSRF layer: a bearer token without cookies is a script).
+pub fn plain_form_post(headers: &axum::http::HeaderMap) -> bool {
+    let has = |name: header::HeaderName, part: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains(part))
+    };
+    let script = has(header::AUTHORIZATION, "bearer ") && !headers.contains_key(header::COOKIE);
+    has(header::ACCEPT, "text/html") && has(header::CONTENT_TYPE, "application/x-www-form-urlencoded") && !script
+}
+
+/// Makes a browser's form post answer 303 (see the module notes). Every other POST to a server
+/// function that says it accepts HTML is told to expect JSON instead, so that server_fn,
+/// leptos_axum and `api::plain_form_post` all agree it is not a form post: it keeps its status,
+/// its JSON, and any secret it asked for.
+pub async fn see_other(State(s): State<ServerState>, mut req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    if !plain_form_post(req.headers()) {
+        let api = req.uri().path().starts_with("/api/");
+        let html = req
             .headers()
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("text/html"));
-    if !plain_post {
+            .is_some_and(|v| v.to_ascii_lowercase().contains("text/html"));
+        if api && html {
+            req.headers_mut()
+                .insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        }
         return next.run(req).await;
     }
     let own = crate::http::own_origin(&s, req.headers());
+    // Only server_fn's answers: other routes (sign-out to the identity provider) redirect as
+    // they mean to.
+    let api = req.uri().path().starts_with("/api/");
     let mut res = next.run(req).await;
-    if res.status() == StatusCode::FOUND {
+    if api && res.status() == StatusCode::FOUND {
         let to = res
             .headers()
             .get(header::LOCATION)

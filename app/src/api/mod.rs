@@ -57,22 +57,17 @@ async fn finish<T>(
 /// script): a POST to `/api/…` that accepts `text/html`, which server_fn answers with a redirect
 /// (`server/src/forms.rs` makes it a 303). A page rendered on the server that calls a server
 /// function directly is a GET of the page, so it is not one.
-/// A script (an API token, or a form-encoded call that does not accept HTML) keeps its JSON.
+/// Which posts count as form posts is decided once, in front of the app (`server/src/forms.rs`
+/// gives every other post to `/api/` an `Accept` without HTML), so here the `Accept` tells.
 #[cfg(feature = "ssr")]
 pub(crate) fn plain_form_post() -> bool {
-    use axum::http::header;
     leptos::prelude::use_context::<axum::http::request::Parts>().is_some_and(|p| {
-        let has = |name: header::HeaderName, part: &str| {
-            p.headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.to_ascii_lowercase().contains(part))
-        };
         p.method == axum::http::Method::POST
             && p.uri.path().starts_with("/api/")
-            && has(header::ACCEPT, "text/html")
-            && has(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            && !has(header::AUTHORIZATION, "bearer ")
+            && p.headers
+                .get(axum::http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.to_ascii_lowercase().contains("text/html"))
     })
 }
 

@@ -256,4 +256,25 @@ async fn plain_form_posts_issue_no_secret_and_scripts_keep_json() {
         403,
         "a viewer token is refused with its status, not a redirect"
     );
+    assert!(r.headers().get("location").is_none());
+    let body: serde_json::Value = r.json().await.expect("JSON, not a page");
+    assert_eq!(body["error"], "forbidden", "{body}");
+
+    // A browser-shaped post (urlencoded with a charset) is a form post: 303, and no token.
+    let r = carol
+        .post(format!("{}/api/v1/tokens/create", app.url))
+        .header("accept", "text/html")
+        .header("origin", &app.url)
+        .header("content-type", "application/x-www-form-urlencoded; charset=utf-8")
+        .body("name=ci2&role=viewer&days=7")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status().as_u16(), 303, "a browser-shaped post is a form post");
+    let (_, tokens) = app.call_as(&carol, "tokens/list", &[]).await;
+    assert_eq!(
+        tokens.as_array().map(Vec::len),
+        Some(1),
+        "only the script's token was issued: {tokens}"
+    );
 }
