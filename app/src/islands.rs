@@ -120,8 +120,23 @@ pub fn ProfileFields(profiles: Vec<ProfileChoice>) -> impl IntoView {
     let env = RwSignal::new(envs.first().cloned().unwrap_or_default());
     let first_of = move |e: &str| all.with_value(|a| a.iter().find(|p| p.environment == e).map(|p| p.name.clone()));
     let picked = RwSignal::new(first_of(&env.get_untracked()).unwrap_or_default());
+    let (env_ref, profile_ref) = (
+        NodeRef::<leptos::html::Select>::new(),
+        NodeRef::<leptos::html::Select>::new(),
+    );
+    // What was chosen before the script ran is kept (a profile of another environment gives way
+    // to the first of the chosen one).
     #[cfg(feature = "hydrate")]
-    Effect::new(move |_| live.set(true));
+    Effect::new(move |_| {
+        if let Some(e) = env_ref.get_untracked() {
+            let e = e.value();
+            let p = profile_ref.get_untracked().map(|p| p.value()).unwrap_or_default();
+            let theirs = all.with_value(|a| a.iter().any(|x| x.environment == e && x.name == p));
+            picked.set(if theirs { p } else { first_of(&e).unwrap_or_default() });
+            env.set(e);
+        }
+        live.set(true);
+    });
     let selected = move || {
         let (e, n) = (env.get(), picked.get());
         all.with_value(|a| a.iter().find(|p| p.environment == e && p.name == n).cloned())
@@ -131,7 +146,16 @@ pub fn ProfileFields(profiles: Vec<ProfileChoice>) -> impl IntoView {
         all.with_value(|a| {
             a.iter()
                 .filter(|p| !on || p.environment == e)
-                .map(|p| view! { <option value=p.name.clone()>{p.name.clone()}</option> })
+                .map(|p| {
+                    let name = p.name.clone();
+                    // Options are reused by position when the list changes: the selection is
+                    // set from `picked`, so what is shown is what the rules below describe.
+                    let is_picked = {
+                        let name = name.clone();
+                        move || picked.get() == name
+                    };
+                    view! { <option value=name.clone() prop:selected=is_picked>{name.clone()}</option> }
+                })
                 .collect_view()
         })
     };
@@ -148,6 +172,7 @@ pub fn ProfileFields(profiles: Vec<ProfileChoice>) -> impl IntoView {
         <label>"Environment"
             <select
                 name="environment"
+                node_ref=env_ref
                 on:change=move |ev| {
                     let e = event_target_value(&ev);
                     picked.set(first_of(&e).unwrap_or_default());
@@ -158,7 +183,7 @@ pub fn ProfileFields(profiles: Vec<ProfileChoice>) -> impl IntoView {
             </select>
         </label>
         <label>"Profile"
-            <select name="profile" on:change=move |ev| picked.set(event_target_value(&ev))>{options}</select>
+            <select name="profile" node_ref=profile_ref on:change=move |ev| picked.set(event_target_value(&ev))>{options}</select>
         </label>
         <p class="muted" data-testid="profile-rule">{rule}</p>
         <label>"Reason" <input name="reason" required maxlength="500"/></label>
@@ -192,6 +217,11 @@ mod browser {
     use web_sys::{Document, Element, Event, MouseEvent};
 
     const SVG: &str = "http://www.w3.org/2000/svg";
+    /// How long a refresh waits for its page.
+    const REFRESH_TIMEOUT_MS: u32 = 20_000;
+    /// How long a post waits for its answer: longer than the server's request deadline (30 s by
+    /// default), after which the page is read again to show what happened.
+    const POST_TIMEOUT_MS: u32 = 60_000;
     const SWAPPED: &str = "console:swapped";
 
     thread_local! {
@@ -234,7 +264,10 @@ mod browser {
         if let (Some(secs), Some(w)) = (every, web_sys::window()) {
             let tick = Closure::<dyn FnMut()>::new(move || {
                 let hidden = document().is_some_and(|d| d.hidden());
-                if !hidden && !REFRESHING.with(|r| r.replace(true)) {
+                let posting = document()
+                    .and_then(|d| d.query_selector("form[data-posting]").ok().flatten())
+                    .is_some();
+                if !hidden && !posting && !REFRESHING.with(|r| r.replace(true)) {
                     wasm_bindgen_futures::spawn_local(async {
                         refresh(None, false).await;
                         REFRESHING.with(|r| r.set(false));
@@ -376,7 +409,8 @@ mod browser {
             };
             // The same as the last answer: nothing to do (the islands in it stay as they are).
             let html = new.outer_html();
-            if LAST.with(|l| l.borrow().get(&name) == Some(&html)) {
+            if LAST.with(|l| l.borrow().get(&name) == Some(&html)) || region.outer_html() == html {
+                LAST.with(|l| l.borrow_mut().insert(name, html));
                 continue;
             }
             if let Ok(node) = doc.import_node_with_deep(&new, true) {
@@ -421,6 +455,10 @@ mod browser {
                 let _ = w.location().reload();
                 return;
             }
+            Posted::Refused(status, text) => {
+                show_refusal(&doc, &form, status, &text);
+                return;
+            }
         };
         let here = w.location().pathname().unwrap_or_default();
         let there = web_sys::Url::new(&final_url).map(|u| u.pathname()).unwrap_or_default();
@@ -457,6 +495,32 @@ mod browser {
         Landed(String),
         /// No answer: the outcome is unknown.
         Lost,
+        /// Refused before it reached a page: the status and what the server said.
+        Refused(u16, String),
+    }
+
+    /// An alert in front of the form: what the HTTP layer answered, and that the outcome is to be
+    /// checked on the page (a deadline may have passed with the action carrying on).
+    fn show_refusal(doc: &Document, form: &web_sys::HtmlFormElement, status: u16, text: &str) {
+        let said: String = text.trim().chars().take(300).collect();
+        let message = format!(
+            "The console answered {status}{}{said}. Whether it was done shows on this page once it is read again.",
+            if said.is_empty() { "" } else { ": " }
+        );
+        let old = form
+            .previous_element_sibling()
+            .filter(|e| e.has_attribute("data-post-error"));
+        if let Some(old) = old {
+            old.set_text_content(Some(&message));
+            return;
+        }
+        if let Ok(box_) = doc.create_element("div") {
+            let _ = box_.set_attribute("class", "error-box");
+            let _ = box_.set_attribute("role", "alert");
+            let _ = box_.set_attribute("data-post-error", "");
+            box_.set_text_content(Some(&message));
+            let _ = form.before_with_node_1(&box_);
+        }
     }
 
     /// POSTs the form as a browser would (urlencoded, `Accept: text/html`, following the 303).
@@ -465,6 +529,18 @@ mod browser {
             return Posted::Lost;
         };
         let url = answer.url();
+        if !answer.ok() && !answer.redirected() {
+            // Answered by the HTTP layer before any page (busy, too large, the deadline, a
+            // refused origin): its URL is the action's, not a page to show.
+            let text = match answer.text() {
+                Ok(p) => wasm_bindgen_futures::JsFuture::from(p)
+                    .await
+                    .ok()
+                    .and_then(|t| t.as_string()),
+                Err(_) => None,
+            };
+            return Posted::Refused(answer.status(), text.unwrap_or_default());
+        }
         if !answer.ok() {
             return Posted::Landed(url);
         }
@@ -495,6 +571,7 @@ mod browser {
         headers.set("content-type", "application/x-www-form-urlencoded").ok()?;
         init.set_headers(&headers);
         init.set_body(&body.to_string().into());
+        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(POST_TIMEOUT_MS)));
         wasm_bindgen_futures::JsFuture::from(w.fetch_with_str_and_init(action, &init))
             .await
             .ok()?
@@ -527,6 +604,9 @@ mod browser {
         if focused.is_some_and(|f| region.contains(Some(f))) {
             return true;
         }
+        if region.query_selector("form[data-posting]").ok().flatten().is_some() {
+            return true;
+        }
         let Ok(fields) = region.query_selector_all("input, textarea") else {
             return false;
         };
@@ -538,6 +618,9 @@ mod browser {
             } else if let Some(s) = n.dyn_ref::<web_sys::HtmlSelectElement>() {
                 // Without a `selected` attribute the first option is the default.
                 let options = s.options();
+                if options.length() == 0 {
+                    return false;
+                }
                 let default = (0..options.length())
                     .find(|i| {
                         options
@@ -558,6 +641,8 @@ mod browser {
         let headers = web_sys::Headers::new().ok()?;
         headers.set("accept", "text/html").ok()?;
         init.set_headers(&headers);
+        // A stalled answer (a laptop asleep, a VPN gone) must not stop the refreshes for good.
+        init.set_signal(Some(&web_sys::AbortSignal::timeout_with_u32(REFRESH_TIMEOUT_MS)));
         let answer = wasm_bindgen_futures::JsFuture::from(w.fetch_with_str_and_init(url, &init))
             .await
             .ok()?

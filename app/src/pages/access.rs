@@ -161,7 +161,11 @@ pub fn AccessPage() -> impl IntoView {
                                     }).collect_view()}</tbody>
                                 </table>
                                 <ActionForm action=ask attr:class="stack" attr:data-testid="request-form">
-                                    <crate::islands::ProfileFields profiles=choices/>
+                                    {if choices.is_empty() {
+                                        view! { <p class="muted">"No profile you could ask for is configured."</p> }.into_any()
+                                    } else {
+                                        view! { <crate::islands::ProfileFields profiles=choices/> }.into_any()
+                                    }}
                                     <label>"Incident # (optional)" <input name="incident" type="number" min="0" value=move || prefill("incident")/></label>
                                     <button type="submit" data-testid="request">"Ask for access"</button>
                                 </ActionForm>
