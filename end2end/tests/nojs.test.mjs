@@ -70,6 +70,21 @@ test('without JavaScript: ask, approve as another person, activate once, revoke'
   assert.equal(await a.page.locator('[data-testid=credentials]').count(), 0, 'shown once');
   await a.page.click('[data-testid=revoke]');
   await a.page.waitForSelector('[data-testid=access-status]:has-text("revoked")');
+
+  // A second request: bob denies it with a reason.
+  await a.page.goto(`${BASE_URL}/access`);
+  await a.page.selectOption('[data-testid=request-form] select[name=environment]', 'taskflow-production');
+  await a.page.selectOption('[data-testid=request-form] select[name=profile]', 'prod-readonly');
+  await a.page.fill('[data-testid=request-form] input[name=reason]', 'one more look');
+  await a.page.fill('[data-testid=request-form] input[name=ticket]', 'INC-272');
+  await a.page.click('[data-testid=request]');
+  await a.page.waitForURL(/\/access\/requests\/\d+$/);
+  const second = new URL(a.page.url()).pathname;
+  await b.page.goto(`${BASE_URL}${second}`);
+  await b.page.fill('[data-testid=deny-form] input[name=comment]', 'not during the freeze');
+  await b.page.click('[data-testid=deny-form] button[type=submit]');
+  await b.page.waitForSelector('[data-testid=access-status]:has-text("denied")');
+  assert.match(await b.page.locator('[data-testid=approvals]').textContent(), /bob deny.*not during the freeze/);
   await a.context.close();
   await b.context.close();
 });
