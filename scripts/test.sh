@@ -23,6 +23,8 @@ tier = "prod"
 region = "us-east-1"
 endpoint_url = "$MOTO_URL"
 selector = { tag_key = "Environment", tag_value = "production" }
+# Rollback on (moto's STS hands out the role): nojs.test.mjs rolls a service back without script.
+operator_role_arn = "arn:aws:iam::123456789012:role/ops-console-operate"
 # A second environment's profile, so that the request form's profile list has something to leave
 # out (access.test.mjs).
 [[environments.access_profiles]]
@@ -47,4 +49,4 @@ viewer = ["ops-readers"]
 TOML
 echo "e2e-audit-key-0123456789abcdef" >"$PEERS_DIR/audit.key"
 OPS_CONSOLE__AUDIT__KEY_FILE="\"$PEERS_DIR/audit.key\"" OPS_CONSOLE_CONFIG="$PEERS_DIR/e2e-oidc.toml" console_start
-(cd end2end && BASE_URL="$E2E_URL" OIDC_CONSOLE_URL="$CONSOLE_URL" OIDC_URL="$OIDC_URL" node --test --test-concurrency=1 tests/)
+(cd end2end && BASE_URL="$E2E_URL" OIDC_CONSOLE_URL="$CONSOLE_URL" OIDC_URL="$OIDC_URL" MOTO_URL="$MOTO_URL" node --test --test-concurrency=1 tests/)

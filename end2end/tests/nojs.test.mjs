@@ -88,3 +88,58 @@ test('without JavaScript: ask, approve as another person, activate once, revoke'
   await a.context.close();
   await b.context.close();
 });
+
+// ECS on moto, as the AWS SDK calls it (moto reads the service from the credential scope).
+async function ecs(action, body) {
+  const r = await fetch(process.env.MOTO_URL, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/x-amz-json-1.1',
+      'x-amz-target': `AmazonEC2ContainerServiceV20141113.${action}`,
+      authorization: 'AWS4-HMAC-SHA256 Credential=testing/20261130/us-east-1/ecs/aws4_request, SignedHeaders=host, Signature=0',
+    },
+    body: JSON.stringify(body),
+  });
+  assert.ok(r.ok, `${action}: ${r.status} ${await r.clone().text()}`);
+  return r.json();
+}
+
+test('without JavaScript: a rollback asked by one person and confirmed by another', async () => {
+  assert.ok(process.env.MOTO_URL, 'scripts/test.sh passes MOTO_URL');
+  // A new revision of the seeded service is deployed, so that it has a previous one.
+  const cluster = 'taskflow-production';
+  const service = 'taskflow-api-production';
+  const svc = (await ecs('DescribeServices', { cluster, services: [service] })).services[0];
+  const td = (await ecs('DescribeTaskDefinition', { taskDefinition: svc.taskDefinition })).taskDefinition;
+  const next = (await ecs('RegisterTaskDefinition', { family: td.family, containerDefinitions: td.containerDefinitions, cpu: td.cpu, memory: td.memory })).taskDefinition;
+  await ecs('UpdateService', { cluster, service, taskDefinition: next.taskDefinitionArn });
+  const from = `${td.family}:${next.revision}`;
+  const to = `${td.family}:${td.revision}`;
+
+  const a = await signIn(browser, 'alice', '/incidents?declare=1');
+  await a.page.fill('[data-testid=declare-form] input[name=environment]', 'moto-taskflow');
+  await a.page.fill('[data-testid=declare-form] input[name=title]', 'bad deploy, rolled back without JavaScript');
+  await a.page.click('[data-testid=declare]');
+  await a.page.waitForURL(/\/incidents\/\d+$/);
+  const incident = new URL(a.page.url()).pathname;
+
+  // The service page offers the previous revision once the console has read the new one.
+  const page = `${BASE_URL}/env/moto-taskflow/services/${service}`;
+  for (let i = 0; i < 40; i++) {
+    await a.page.goto(page);
+    if ((await a.page.locator('[data-testid=rollback]').textContent()).includes(`previous revision ${to}`)) break;
+    await a.page.waitForTimeout(1000); // the inventory's ECS part is cached for 15 s
+  }
+  assert.match(await a.page.locator('[data-testid=rollback]').textContent(), new RegExp(`Running ${from}`));
+  await a.page.fill('[data-testid=rollback] input[name=reason]', '5xx since the deploy');
+  await a.page.click(`[data-testid=rollback] button:has-text("Roll back to ${to}")`);
+  await a.page.waitForSelector('[data-testid=rollbacks] tr:has-text("pending")');
+
+  const b = await signIn(browser, 'bob', incident);
+  await b.page.click('[data-testid=rollbacks] button:has-text("Confirm rollback")');
+  await b.page.waitForSelector('[data-testid=rollbacks] tr:has-text("confirmed by bob")');
+  const now = (await ecs('DescribeServices', { cluster, services: [service] })).services[0];
+  assert.ok(now.taskDefinition.endsWith(`/${to}`), `UpdateService to ${to}: ${now.taskDefinition}`);
+  await a.context.close();
+  await b.context.close();
+});
