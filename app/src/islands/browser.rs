@@ -323,25 +323,13 @@ async fn post_form(w: &web_sys::Window, form: &web_sys::HtmlFormElement, action:
     if !answer.ok() && !answer.redirected() {
         // Answered by the HTTP layer before any page (busy, too large, the deadline, a
         // refused origin): its URL is the action's, not a page to show.
-        let text = match answer.text() {
-            Ok(p) => wasm_bindgen_futures::JsFuture::from(p)
-                .await
-                .ok()
-                .and_then(|t| t.as_string()),
-            Err(_) => None,
-        };
+        let text = body_text(&answer).await;
         return Posted::Refused(answer.status(), text.unwrap_or_default());
     }
     if !answer.ok() {
         return Posted::Landed(url);
     }
-    let text = match answer.text() {
-        Ok(p) => wasm_bindgen_futures::JsFuture::from(p)
-            .await
-            .ok()
-            .and_then(|t| t.as_string()),
-        Err(_) => None,
-    };
+    let text = body_text(&answer).await;
     match text {
         Some(t) => Posted::Page(url, t),
         None => Posted::Landed(url),
@@ -439,6 +427,11 @@ async fn fetch_html(w: &web_sys::Window, url: &str) -> Option<String> {
     if !answer.ok() || answer.redirected() {
         return None;
     }
+    body_text(&answer).await
+}
+
+/// The body of an answer as text, if it has one.
+async fn body_text(answer: &web_sys::Response) -> Option<String> {
     wasm_bindgen_futures::JsFuture::from(answer.text().ok()?)
         .await
         .ok()?
