@@ -96,6 +96,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/env/:name/metrics") view=pages::metrics::MetricsPage ssr=SsrMode::Async/>
                         <Route path=path!("/env/:name/backups") view=pages::backups::BackupsPage ssr=SsrMode::Async/>
                         <Route path=path!("/env/:name/deployments") view=pages::deployments::DeploymentsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/env/:name/logs") view=pages::logs::LogsPage ssr=SsrMode::Async/>
+                        <Route path=path!("/env/:name/changes") view=pages::changes::ChangesPage ssr=SsrMode::Async/>
                         <Route path=path!("/incidents") view=pages::incidents::IncidentsPage ssr=SsrMode::Async/>
                         <Route path=path!("/incidents/:id") view=pages::incidents::IncidentPage ssr=SsrMode::Async/>
                         <Route path=path!("/access") view=pages::access::AccessPage ssr=SsrMode::Async/>

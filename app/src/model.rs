@@ -3,9 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 pub mod access;
+pub mod activity;
 pub mod incidents;
 pub mod time;
 pub use access::*;
+pub use activity::*;
 pub use incidents::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]

@@ -133,12 +133,24 @@ pub async fn emergency_access(
     .await
 }
 
-/// The post-incident review of an emergency grant (an approver other than the grantee).
+/// What the request's credentials did: the CloudTrail events of its role session (viewer).
+#[server(prefix = "/api/v1", endpoint = "access/activity")]
+pub async fn get_access_activity(id: i64) -> Result<crate::model::SessionActivity, AppError> {
+    super::as_caller(
+        move |state, caller| async move { crate::ssr::activity::sessions::activity(&state, &caller, id).await },
+    )
+    .await
+}
+
+/// The post-incident review of an emergency grant (an approver other than the grantee), who
+/// has read what its session did: `seen` is the `digest` of `access/activity` they were shown.
 #[server(prefix = "/api/v1", endpoint = "access/review")]
-pub async fn review_access(id: i64, note: String) -> Result<(), AppError> {
+pub async fn review_access(id: i64, note: String, #[server(default)] seen: String) -> Result<(), AppError> {
     super::as_caller(move |state, caller| async move {
         crate::ssr::access::may_review(&caller)?;
         let note = crate::ssr::kernel::input::ReviewNote::parse(&note)?;
+        // Required reading: what the session did, as the reviewer was shown it (`access/activity`).
+        crate::ssr::activity::sessions::must_have_read(&state, id, &seen).await?;
         crate::ssr::access::review(&state, &caller, id, note).await
     })
     .await

@@ -4,6 +4,7 @@
 //! `AppError`, whose HTTP status is applied by `finish`.
 
 pub mod access;
+pub mod activity;
 pub mod audit;
 pub mod environments;
 pub mod incidents;

@@ -151,6 +151,8 @@ pub fn EnvTabs(name: String, current: &'static str) -> impl IntoView {
         ("metrics", "Metrics", "/metrics".to_string()),
         ("backups", "Backups", "/backups".to_string()),
         ("deployments", "Deployments", "/deployments".to_string()),
+        ("changes", "Changes", "/changes".to_string()),
+        ("logs", "Logs", "/logs".to_string()),
     ];
     view! {
         <nav class="tabs">

@@ -1,10 +1,12 @@
 pub mod access;
 pub mod audit;
 pub mod backups;
+pub mod changes;
 pub mod deployments;
 pub mod environment;
 pub mod incidents;
 pub mod login;
+pub mod logs;
 pub mod metrics;
 pub mod not_found;
 pub mod overview;

@@ -50,7 +50,10 @@ pub fn spawn_all(state: AppState) {
         state.clone(),
         "alarm-poll",
         Duration::from_secs(u64::from(jobs.alarm_poll_seconds)),
-        |s| async move { super::incidents::poll_once(&s).await },
+        |s| async move {
+            super::incidents::poll_once(&s).await;
+            super::activity::sessions::record_on_timelines(&s).await;
+        },
     );
     let sender = std::sync::Arc::new(tokio::sync::Mutex::new(super::slack::Sender::new()));
     spawn_leased(

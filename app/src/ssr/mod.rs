@@ -2,6 +2,7 @@
 //! The layout and its rules are in docs/ARCHITECTURE.md.
 
 pub mod access;
+pub mod activity;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;

@@ -101,8 +101,102 @@ impl ServiceNow {
     }
 }
 
+/// Where a source's log lines are: one group, and the streams within it (a prefix, or names).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogPlace {
+    pub group: String,
+    pub prefix: Option<String>,
+    pub streams: Vec<String>,
+}
+
+impl LogPlace {
+    pub fn group(group: String) -> LogPlace {
+        LogPlace {
+            group,
+            ..LogPlace::default()
+        }
+    }
+
+    /// The streams read, for the page's heading.
+    pub fn streams_text(&self) -> Option<String> {
+        match (&self.prefix, self.streams.as_slice()) {
+            (_, [one]) => Some(one.clone()),
+            (_, [first, rest @ ..]) => Some(format!("{first} and {} more", rest.len())),
+            (Some(p), []) => Some(format!("{p}…")),
+            (None, []) => None,
+        }
+    }
+}
+
+/// The resource logs are read for: an inventory row of the environment, and for one task, that
+/// task (running or stopped) of the service.
+pub struct LogTarget<'a> {
+    pub resource: &'a crate::model::Resource,
+    pub task: Option<&'a crate::model::TaskInfo>,
+}
+
+/// What a Logs Insights query found so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InsightsRead {
+    pub status: String,
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub bytes_scanned: f64,
+    pub records_scanned: f64,
+    pub records_matched: f64,
+}
+
 #[async_trait]
 pub trait Cloud: Send + Sync {
+    /// Where a resource of the environment writes its logs (NotAvailable: it writes none the
+    /// console can find, and why).
+    async fn log_place(&self, env: &str, target: &LogTarget<'_>) -> Result<LogPlace, CloudError>;
+
+    /// The lines of `place` in [start, end) that match `pattern` (CloudWatch Logs filter syntax),
+    /// newest first, at most `limit`; true when more matched than were read.
+    async fn log_lines(
+        &self,
+        env: &str,
+        place: &LogPlace,
+        start_ms: i64,
+        end_ms: i64,
+        pattern: &str,
+        limit: usize,
+    ) -> Result<(Vec<crate::model::LogLine>, bool), CloudError>;
+
+    /// Starts a Logs Insights query over `place`'s group: its id.
+    async fn insights_start(
+        &self,
+        env: &str,
+        place: &LogPlace,
+        start_ms: i64,
+        end_ms: i64,
+        query: &str,
+    ) -> Result<String, CloudError>;
+
+    async fn insights_results(&self, env: &str, id: &str) -> Result<InsightsRead, CloudError>;
+
+    async fn insights_stop(&self, env: &str, id: &str) -> Result<(), CloudError>;
+
+    /// Management write events on the environment's resources in [from, to), newest first, and
+    /// whether the bound left older ones out (CloudTrail LookupEvents).
+    async fn trail_changes(
+        &self,
+        env: &str,
+        inv: &Inventory,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(Vec<crate::model::Change>, bool), CloudError>;
+
+    /// Every event one role session made in [from, to), reads included.
+    async fn session_events(
+        &self,
+        env: &str,
+        session: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(Vec<crate::model::Change>, bool), CloudError>;
+
     /// Everything the console shows of one environment, read now.
     async fn inventory(&self, env: &str, now_ms: i64) -> Result<Inventory, CloudError>;
 

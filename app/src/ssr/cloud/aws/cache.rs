@@ -194,11 +194,11 @@ impl<V: Clone> Remember<V> {
             .map(|(_, v)| v.clone())
     }
 
+    /// Entries past their TTL go at the next put, so the map holds only what one TTL saw.
     pub fn put(&self, key: &str, value: V) {
-        self.values
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(key.to_string(), (Instant::now(), value));
+        let mut map = self.values.lock().unwrap_or_else(|p| p.into_inner());
+        map.retain(|_, (at, _)| at.elapsed() < self.ttl);
+        map.insert(key.to_string(), (Instant::now(), value));
     }
 }
 

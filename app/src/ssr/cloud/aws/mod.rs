@@ -3,6 +3,7 @@
 //! and single flight, bounded concurrency, timeouts short enough for a page to answer within 5 s,
 //! and every call attempt counted in /metrics.
 
+pub mod activity;
 pub mod alarms;
 pub mod apigateway;
 pub mod backup;
@@ -18,15 +19,20 @@ pub mod elb;
 pub mod eventbridge;
 pub mod grants;
 pub mod lambda;
+pub mod logs;
 pub mod operate;
 mod parts;
 pub mod rds;
 pub mod scaling;
 pub mod scope;
 pub mod tagging;
+pub mod trail;
 
 use crate::model::{Alarm, AlarmState, Chart, DataNote, Inventory, Resource, ResourceKind, TimeRange};
-use crate::ssr::cloud::{BackupsData, Cloud, CloudError, DenyWritten, ServiceNow, SeverityRules, TempCredentials};
+use crate::ssr::cloud::{
+    BackupsData, Cloud, CloudError, DenyWritten, InsightsRead, LogPlace, LogTarget, ServiceNow, SeverityRules,
+    TempCredentials,
+};
 use crate::ssr::config::EnvironmentConfig;
 use crate::ssr::prometheus::Metrics;
 use async_trait::async_trait;
@@ -229,6 +235,8 @@ pub struct Clients {
     pub elasticache: aws_sdk_elasticache::Client,
     pub scaling: aws_sdk_applicationautoscaling::Client,
     pub codedeploy: aws_sdk_codedeploy::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
+    pub trail: aws_sdk_cloudtrail::Client,
 }
 
 impl Clients {
@@ -257,6 +265,8 @@ impl Clients {
             elasticache: client!(aws_sdk_elasticache),
             scaling: client!(aws_sdk_applicationautoscaling),
             codedeploy: client!(aws_sdk_codedeploy),
+            logs: client!(aws_sdk_cloudwatchlogs),
+            trail: client!(aws_sdk_cloudtrail),
         }
     }
 }
@@ -284,6 +294,8 @@ struct EnvReader {
     rule_tags: cache::Remember<bool>,
     /// The last inventory read in full, served while a refresh takes longer than `PAGE_WAIT`.
     last_inventory: std::sync::Mutex<Option<Inventory>>,
+    /// CloudTrail reads by window (LookupEvents allows 2 calls a second per account and region).
+    trail: cache::Remember<activity::TrailRead>,
 }
 
 /// The AWS reader of every live environment; cloning it is cheap (one `Arc`), so that a read can
@@ -326,6 +338,7 @@ impl SdkCloud {
                     concurrency: lambda::ConcurrencyCache::new(lambda::CONCURRENCY_TTL),
                     rule_tags: cache::Remember::new(eventbridge::TAGS_TTL),
                     last_inventory: std::sync::Mutex::new(None),
+                    trail: cache::Remember::new(activity::TTL_TRAIL),
                 };
                 (e.name.clone(), Arc::new(reader))
             })
@@ -379,6 +392,73 @@ impl SdkCloud {
 
 #[async_trait]
 impl Cloud for SdkCloud {
+    async fn log_place(&self, env: &str, target: &LogTarget<'_>) -> Result<LogPlace, CloudError> {
+        self.place(env, target).await
+    }
+
+    async fn log_lines(
+        &self,
+        env: &str,
+        place: &LogPlace,
+        start_ms: i64,
+        end_ms: i64,
+        pattern: &str,
+        limit: usize,
+    ) -> Result<(Vec<crate::model::LogLine>, bool), CloudError> {
+        let (_, clients) = self.reader(env).await?;
+        logs::filter(&clients.logs, place, start_ms, end_ms, pattern, limit)
+            .await
+            .map_err(|m| aws_error("logs", "FilterLogEvents", m))
+    }
+
+    async fn insights_start(
+        &self,
+        env: &str,
+        place: &LogPlace,
+        start_ms: i64,
+        end_ms: i64,
+        query: &str,
+    ) -> Result<String, CloudError> {
+        let (_, clients) = self.reader(env).await?;
+        logs::start_query(&clients.logs, &place.group, start_ms, end_ms, query)
+            .await
+            .map_err(|m| aws_error("logs", "StartQuery", m))
+    }
+
+    async fn insights_results(&self, env: &str, id: &str) -> Result<InsightsRead, CloudError> {
+        let (_, clients) = self.reader(env).await?;
+        logs::query_results(&clients.logs, id)
+            .await
+            .map_err(|m| aws_error("logs", "GetQueryResults", m))
+    }
+
+    async fn insights_stop(&self, env: &str, id: &str) -> Result<(), CloudError> {
+        let (_, clients) = self.reader(env).await?;
+        logs::stop_query(&clients.logs, id)
+            .await
+            .map_err(|m| aws_error("logs", "StopQuery", m))
+    }
+
+    async fn trail_changes(
+        &self,
+        env: &str,
+        inv: &Inventory,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(Vec<crate::model::Change>, bool), CloudError> {
+        self.trail_read(env, Some(inv), None, from_ms, to_ms).await
+    }
+
+    async fn session_events(
+        &self,
+        env: &str,
+        session: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(Vec<crate::model::Change>, bool), CloudError> {
+        self.trail_read(env, None, Some(session), from_ms, to_ms).await
+    }
+
     /// The inventory, read as a task of its own. Once one has been read in full, a page waits at
     /// most `PAGE_WAIT` for the next: a slower refresh (an AWS endpoint answering in seconds) goes
     /// on for the next view while this one is shown the last inventory, with the time it was read.
@@ -600,7 +680,7 @@ impl Cloud for SdkCloud {
     }
 }
 
-fn aws_error(service: &str, operation: &str, message: String) -> CloudError {
+pub(crate) fn aws_error(service: &str, operation: &str, message: String) -> CloudError {
     CloudError::Aws {
         service: service.into(),
         operation: operation.into(),

@@ -7,6 +7,7 @@
 //! `homebrew`, `bluegreen`, `curriculum`); `charts`, `backups` and `profiles` answer the other
 //! questions the console asks of an environment.
 
+mod activity;
 mod backups;
 mod bluegreen;
 mod charts;
@@ -20,7 +21,10 @@ pub use backups::demo_backups;
 pub use charts::demo_charts;
 pub use profiles::demo_profiles;
 
-use super::{BackupsData, Cloud, CloudError, DenyWritten, ServiceNow, SeverityRules, TempCredentials};
+use super::{
+    BackupsData, Cloud, CloudError, DenyWritten, InsightsRead, LogPlace, LogTarget, ServiceNow, SeverityRules,
+    TempCredentials,
+};
 use crate::model::{Alarm, AlarmState, Chart, DataNote, Gauge, Inventory, Resource, Tier, TimeRange};
 use async_trait::async_trait;
 use homebrew::HomebrewSize;
@@ -104,16 +108,77 @@ pub fn demo_env(name: &str) -> Option<&'static DemoEnv> {
 
 pub struct DemoCloud {
     severity: Arc<SeverityRules>,
+    queries: activity::DemoQueries,
 }
 
 impl DemoCloud {
     pub fn new(severity: Arc<SeverityRules>) -> DemoCloud {
-        DemoCloud { severity }
+        DemoCloud {
+            severity,
+            queries: activity::DemoQueries::default(),
+        }
     }
 }
 
 #[async_trait]
 impl Cloud for DemoCloud {
+    async fn log_place(&self, _env: &str, target: &LogTarget<'_>) -> Result<LogPlace, CloudError> {
+        activity::place(target)
+    }
+
+    async fn log_lines(
+        &self,
+        _env: &str,
+        place: &LogPlace,
+        start_ms: i64,
+        end_ms: i64,
+        pattern: &str,
+        limit: usize,
+    ) -> Result<(Vec<crate::model::LogLine>, bool), CloudError> {
+        Ok(activity::lines(place, start_ms, end_ms, pattern, limit))
+    }
+
+    async fn insights_start(
+        &self,
+        _env: &str,
+        place: &LogPlace,
+        start_ms: i64,
+        end_ms: i64,
+        query: &str,
+    ) -> Result<String, CloudError> {
+        Ok(self
+            .queries
+            .start(place, start_ms, end_ms, query, crate::ssr::clock::now()))
+    }
+
+    async fn insights_results(&self, _env: &str, id: &str) -> Result<InsightsRead, CloudError> {
+        self.queries.results(id, crate::ssr::clock::now())
+    }
+
+    async fn insights_stop(&self, _env: &str, _id: &str) -> Result<(), CloudError> {
+        Ok(())
+    }
+
+    async fn trail_changes(
+        &self,
+        _env: &str,
+        inv: &Inventory,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(Vec<crate::model::Change>, bool), CloudError> {
+        Ok((activity::trail(inv, from_ms, to_ms), false))
+    }
+
+    async fn session_events(
+        &self,
+        _env: &str,
+        session: &str,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<(Vec<crate::model::Change>, bool), CloudError> {
+        Ok((activity::session(session, from_ms, to_ms), false))
+    }
+
     async fn inventory(&self, env: &str, now_ms: i64) -> Result<Inventory, CloudError> {
         let sim = Sim {
             t: now_ms as f64 / 1000.0,
