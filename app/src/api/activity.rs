@@ -118,3 +118,13 @@ pub async fn list_changes(name: String, #[server(default)] since: String) -> Res
     })
     .await
 }
+
+/// Beside an incident's timeline: the changes of the hour before it was declared, and the logs
+/// of its alarms' and services' resources (viewer).
+#[server(prefix = "/api/v1", endpoint = "changes/incident")]
+pub async fn get_incident_context(id: i64) -> Result<crate::model::IncidentContext, AppError> {
+    super::as_caller(move |state, caller| async move {
+        crate::ssr::activity::changes::incident_context(&state, &caller, id).await
+    })
+    .await
+}

@@ -307,6 +307,22 @@ pub struct ChangesView {
     pub notes: Vec<DataNote>,
 }
 
+/// What the incident page shows beside its timeline: the changes of the hour before it was
+/// declared, and the logs of its alarms' and services' resources.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentContext {
+    pub incident_id: i64,
+    pub environment: String,
+    pub from_ms: i64,
+    pub to_ms: i64,
+    pub changes: Vec<Change>,
+    pub truncated: bool,
+    pub notes: Vec<DataNote>,
+    /// (label, href) of log pages, each opened for this incident.
+    pub logs: Vec<(String, String)>,
+    pub demo: bool,
+}
+
 /// The longest window of the changes page, and the most changes it lists.
 pub const CHANGES_MAX_HOURS: i64 = 7 * 24;
 pub const CHANGES_MAX: usize = 500;

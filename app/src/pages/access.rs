@@ -7,7 +7,8 @@ use crate::api::access::{
 };
 use crate::components::badges::{ActionError, DemoBadge, ErrorBox};
 use crate::model::{
-    AccessDetail, AccessRequestView, AccessStatus, IssuedCredentials, ProfileInfo, ReviewStatus, format_ts,
+    AccessDetail, AccessRequestView, AccessStatus, IssuedCredentials, ProfileInfo, ReviewStatus, SessionActivity,
+    format_ts,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -222,9 +223,16 @@ pub fn AccessRequestPage() -> impl IntoView {
                 Some(a) => Some(activate_access(a).await),
                 None => None,
             };
-            (issued, get_access_request(id, t).await)
+            let detail = get_access_request(id, t).await;
+            // What the session did, once credentials were issued (`access/activity`).
+            let activity = match &detail {
+                Ok(d) if d.request.grant.is_some() => crate::api::access::get_access_activity(id).await.ok(),
+                _ => None,
+            };
+            (issued, detail.map(|d| (d, activity)))
         },
     );
+    let reads = move || query.with(|q| q.get("reads").is_some_and(|v| v == "1"));
     view! {
         // Outside the refreshed region: a refresh renders the page without them.
         <Transition fallback=|| ()>
@@ -240,7 +248,9 @@ pub fn AccessRequestPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match data.await.1 {
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(d) => view! { <Detail d=d token=token() decide=decide revoke=revoke cancel=cancel review=review/> }.into_any(),
+                    Ok((d, activity)) => view! {
+                        <Detail d=d activity=activity reads=reads() token=token() decide=decide revoke=revoke cancel=cancel review=review/>
+                    }.into_any(),
                 }
             })}
         </Transition>
@@ -255,6 +265,8 @@ pub fn AccessRequestPage() -> impl IntoView {
 #[component]
 fn Detail(
     d: AccessDetail,
+    activity: Option<SessionActivity>,
+    reads: bool,
     token: String,
     decide: ServerAction<DecideAccess>,
     revoke: ServerAction<RevokeAccess>,
@@ -349,9 +361,12 @@ fn Detail(
                 <button type="submit" class="danger" data-testid="revoke">"Revoke now"</button>
             </ActionForm>
         })}
+        {activity.clone().map(|a| view! { <SessionEvents a=a reads=reads/> })}
         {d.can_review.then(|| view! {
+            <p class="muted">"Read what the session did (above) before reviewing: the review is refused if its events changed since this page was read."</p>
             <ActionForm action=review attr:class="stack" attr:data-testid="review-form">
                 <input type="hidden" name="id" value=id.to_string()/>
+                <input type="hidden" name="seen" value=activity.as_ref().map(|a| a.digest.clone()).unwrap_or_default()/>
                 <textarea name="note" required rows="3" placeholder="What was done with the access, and was it justified?"></textarea>
                 <button type="submit">"Complete the review"</button>
             </ActionForm>
@@ -450,5 +465,37 @@ mod tests {
             text,
             "Demo profiles (taskflow-production): grants on demo environments hand out credentials that work nowhere."
         );
+    }
+}
+
+/// The CloudTrail events made with the request's credentials: writes always, reads on request.
+#[component]
+fn SessionEvents(a: SessionActivity, reads: bool) -> impl IntoView {
+    let total = a.events.len();
+    let read_only = a.events.iter().filter(|e| e.read_only).count();
+    let shown: Vec<_> = a.events.into_iter().filter(|e| reads || !e.read_only).collect();
+    let toggle = if reads {
+        (format!("/access/requests/{}", a.request_id), "hide read-only calls")
+    } else {
+        (
+            format!("/access/requests/{}?reads=1", a.request_id),
+            "show read-only calls",
+        )
+    };
+    view! {
+        <section class="panel" data-testid="session-events">
+            <h2>"What this session did"</h2>
+            <p class="muted">
+                {format!(
+                    "CloudTrail events of role session {} from {} to {}: {total} call(s), {read_only} of them read-only",
+                    a.session, format_ts(a.from_ms), format_ts(a.to_ms)
+                )}
+                {a.truncated.then(|| " · more than are shown (the oldest are left out)")}
+                {a.demo.then(|| " · demo data")}
+                " · " <a href=toggle.0 data-testid="reads-toggle">{toggle.1}</a>
+            </p>
+            <crate::components::badges::DataNotes notes=a.notes/>
+            <crate::pages::changes::ChangeTable changes=shown testid="session-event-rows"/>
+        </section>
     }
 }

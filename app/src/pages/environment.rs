@@ -1,7 +1,7 @@
 use crate::api::{get_environment, get_status};
 use crate::components::badges::{DataNotes, DemoBadge, DemoBanner, ErrorBox, HealthBadge, TierBadge};
 use crate::components::topology::{Topology, service_href};
-use crate::model::{AlarmState, EnvDetail, Inventory, StatusReport, format_ts};
+use crate::model::{AlarmState, EnvDetail, Inventory, LogSource, LogsQuery, StatusReport, format_ts, logs_href};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -102,6 +102,10 @@ fn InventoryView(env: String, inv: Inventory) -> impl IntoView {
                                         {(a.state == AlarmState::Alarm).then(|| view! {
                                             <a class="button small" data-testid="declare-from-alarm" href=declare_link(&env_name, a)>"Declare incident"</a>
                                         })}
+                                        " "
+                                        {alarm_logs(&env_name, &inv, a).map(|href| view! {
+                                            <a class="button small" data-testid="alarm-logs" href=href>"Logs"</a>
+                                        })}
                                     </td>
                                 </tr>
                             }
@@ -125,10 +129,13 @@ fn InventoryView(env: String, inv: Inventory) -> impl IntoView {
                                 Some(href) => view! { <a href=href>{r.name.clone()}</a> }.into_any(),
                                 None => r.name.clone().into_any(),
                             };
+                            let logs = LogSource::of_resource(&r.kind, &r.name).map(|src| view! {
+                                " " <a class="small" data-testid="resource-logs" href=logs_href(&env_for_rows, &src, &LogsQuery::default())>"logs"</a>
+                            });
                             view! {
                                 <tr>
                                     <td>{r.kind.label().to_string()}</td>
-                                    <td title=r.id.clone()>{name}</td>
+                                    <td title=r.id.clone()>{name}{logs}</td>
                                     <td>{r.status.clone()}</td>
                                     <td>{r.tasks.map(|t| format!("{}/{}/{}", t.running, t.desired, t.pending)).unwrap_or_default()}</td>
                                     <td>{r.zones.join(", ")}</td>
@@ -207,6 +214,19 @@ fn StatusTable(r: StatusReport) -> impl IntoView {
             </tbody>
         </table>
     }
+}
+
+/// The logs of the resource an alarm watches, in the half hour around its last state change.
+pub fn alarm_logs(env: &str, inv: &Inventory, a: &crate::model::Alarm) -> Option<String> {
+    let src = inv.log_source_of(a.resource.as_deref()?)?;
+    Some(logs_href(
+        env,
+        &src,
+        &LogsQuery {
+            around: a.since_ms.to_string(),
+            ..LogsQuery::default()
+        },
+    ))
 }
 
 /// `/incidents?declare=…` prefilled from a firing alarm: one click to open, one to declare.

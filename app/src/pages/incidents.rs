@@ -173,6 +173,7 @@ pub fn IncidentPage() -> impl IntoView {
         )
     };
     let data = Resource::new(versions, |(id, _)| get_incident(id));
+    let context = Resource::new(id, crate::api::activity::get_incident_context);
     // The post-mortem editor reads once (and after a save), so that the live refresh never
     // overwrites what someone is typing.
     let editor = Resource::new(move || (id(), postmortem.version().get()), |(id, _)| get_incident(id));
@@ -187,6 +188,11 @@ pub fn IncidentPage() -> impl IntoView {
             })}
         </Transition>
         </super::Live>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                context.await.ok().map(|c| view! { <Context c=c/> })
+            })}
+        </Transition>
         <section class="panel">
             <h2>"Update"</h2>
             <ActionForm action=status attr:class="inline" attr:data-testid="status-form">
@@ -250,6 +256,33 @@ pub fn IncidentPage() -> impl IntoView {
                 })
             })}
         </Transition>
+    }
+}
+
+/// What changed in the hour before the incident, and where its logs are.
+#[component]
+fn Context(c: crate::model::IncidentContext) -> impl IntoView {
+    view! {
+        <section class="panel" data-testid="incident-context">
+            <h2>"Logs"</h2>
+            {if c.logs.is_empty() {
+                view! { <p class="muted">"None of the incident's alarms or services has logs the console reads."</p> }.into_any()
+            } else {
+                view! {
+                    <ul data-testid="incident-logs">
+                        {c.logs.into_iter().map(|(label, href)| view! { <li><a href=href>{label}</a></li> }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            <h2>"Changed in the hour before"</h2>
+            {c.demo.then(|| view! { <p class="muted">"Demo data: simulated changes."</p> })}
+            <crate::components::badges::DataNotes notes=c.notes/>
+            <p class="muted">
+                {format!("{} change(s) from {} to {}", c.changes.len(), format_ts(c.from_ms), format_ts(c.to_ms))}
+                " · " <a href=format!("/env/{}/changes?since=24h", c.environment)>"all recent changes"</a>
+            </p>
+            <super::changes::ChangeTable changes=c.changes testid="changes-before"/>
+        </section>
     }
 }
 

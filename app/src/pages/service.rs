@@ -1,6 +1,6 @@
 use crate::api::get_service;
 use crate::components::badges::{DataNotes, DemoBadge, DemoBanner, ErrorBox, HealthBadge};
-use crate::model::{ServiceView, format_ts};
+use crate::model::{LogSource, LogsQuery, ServiceView, format_ts, logs_href};
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 
@@ -40,6 +40,8 @@ fn ServiceDetail(v: ServiceView) -> impl IntoView {
             {v.summary.demo.then(|| view! { <DemoBadge/> })}
             <HealthBadge health=r.health/>
             <span>{counts}</span>
+            <a class="button small" data-testid="service-logs"
+                href=logs_href(&v.summary.name, &LogSource::Service(r.name.clone()), &LogsQuery::default())>"Logs"</a>
         </div>
         {v.summary.demo.then(|| view! { <DemoBanner/> })}
         <DataNotes notes=v.notes/>
@@ -93,7 +95,7 @@ fn ServiceDetail(v: ServiceView) -> impl IntoView {
                 <tbody>
                     {info.tasks.iter().map(|t| view! {
                         <tr>
-                            <td>{t.id.clone()}</td>
+                            <td>{t.id.clone()} " " <a class="small" data-testid="task-logs" href=task_logs(&v.summary.name, &t.id, "")>"logs"</a></td>
                             <td>{t.az.clone().unwrap_or_else(|| "-".into())}</td>
                             <td>{t.last_status.clone()}</td>
                             <td>{t.desired_status.clone()}</td>
@@ -113,7 +115,7 @@ fn ServiceDetail(v: ServiceView) -> impl IntoView {
                     <tbody>
                         {info.stopped.iter().map(|t| view! {
                             <tr>
-                                <td>{t.id.clone()}</td>
+                                <td>{t.id.clone()} " " <a class="small" data-testid="task-logs" href=task_logs(&v.summary.name, &t.id, "1440")>"last lines"</a></td>
                                 <td>{t.az.clone().unwrap_or_else(|| "-".into())}</td>
                                 <td>{t.task_definition.clone()}</td>
                                 <td>{t.started_ms.map(format_ts).unwrap_or_default()}</td>
@@ -204,4 +206,13 @@ fn RollbackPanel(env: String, cluster: String, service: String) -> impl IntoView
             <crate::components::badges::ActionError value=confirm.value()/>
         </section>
     }
+}
+
+/// The log page of one task (running, or stopped with why: its last lines of the day).
+fn task_logs(env: &str, task: &str, minutes: &str) -> String {
+    let q = LogsQuery {
+        minutes: minutes.to_string(),
+        ..LogsQuery::default()
+    };
+    logs_href(env, &LogSource::Task(task.to_string()), &q)
 }

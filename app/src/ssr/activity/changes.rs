@@ -5,7 +5,10 @@
 
 use super::environment;
 use crate::error::AppError;
-use crate::model::{AlarmState, CHANGES_MAX, Change, ChangeSource, ChangesView, DataNote, Inventory};
+use crate::model::{
+    AlarmState, CHANGES_MAX, Change, ChangeSource, ChangesView, DataNote, IncidentContext, Inventory, LogSource,
+    LogsQuery, logs_href,
+};
 use crate::ssr::auth::Caller;
 use crate::ssr::kernel::clock::now;
 use crate::ssr::state::{AppState, EnvMeta};
@@ -23,6 +26,58 @@ pub async fn view(state: &AppState, caller: &Caller, name: &str, since_ms: i64) 
         changes,
         truncated,
         notes,
+    })
+}
+
+/// The changes of the hour before an incident was declared (up to now while that hour is not
+/// over), and links to the logs of its alarms' and services' resources.
+pub async fn incident_context(state: &AppState, caller: &Caller, id: i64) -> Result<IncidentContext, AppError> {
+    caller.require(crate::model::Role::Viewer)?;
+    let i = state
+        .store
+        .incident_get(id)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("no incident {id}")))?;
+    let (meta, summary, inv) = environment(state, caller, &i.environment).await?;
+    let from = i.started_ms - 3_600_000;
+    let to = i.started_ms + 60_000;
+    let (changes, truncated, notes) = collect(state, &meta, &inv, from, to).await;
+    let q = |around: Option<i64>| LogsQuery {
+        incident: id.to_string(),
+        around: around.map(|t| t.to_string()).unwrap_or_default(),
+        ..LogsQuery::default()
+    };
+    let mut logs: Vec<(String, String)> = Vec::new();
+    for a in inv.alarms.iter().filter(|a| i.alarms.contains(&a.name)) {
+        if let Some(src) = a.resource.as_deref().and_then(|r| inv.log_source_of(r)) {
+            logs.push((
+                format!(
+                    "{} around {} ({})",
+                    src.label(),
+                    crate::model::format_ts(a.since_ms),
+                    a.name
+                ),
+                logs_href(&meta.name, &src, &q(Some(a.since_ms))),
+            ));
+        }
+    }
+    for s in &i.services {
+        let name = s.rsplit('/').next().unwrap_or(s);
+        let src = LogSource::Service(name.to_string());
+        if super::resolve(&inv, &src).is_ok() {
+            logs.push((src.label(), logs_href(&meta.name, &src, &q(None))));
+        }
+    }
+    Ok(IncidentContext {
+        incident_id: id,
+        environment: meta.name.clone(),
+        from_ms: from,
+        to_ms: to,
+        changes,
+        truncated,
+        notes,
+        logs,
+        demo: summary.demo,
     })
 }
 
