@@ -62,8 +62,9 @@ impl Scale {
     }
 }
 
+/// `marks`: deployments (time, what) drawn as dashed vertical lines where they fall in range.
 #[component]
-pub fn LineChart(chart: Chart) -> impl IntoView {
+pub fn LineChart(chart: Chart, #[prop(optional)] marks: Vec<(i64, String)>) -> impl IntoView {
     let title = chart.title.clone();
     let unit = chart.unit.clone();
     let Some(scale) = Scale::of(&chart) else {
@@ -136,6 +137,18 @@ pub fn LineChart(chart: Chart) -> impl IntoView {
         })
         .collect_view();
     let note = chart.note.clone();
+    let marks = marks
+        .into_iter()
+        .filter(|(t, _)| (scale.t0..=scale.t1).contains(t))
+        .map(|(t, what)| {
+            let x = scale.x(t);
+            view! {
+                <line x1=x x2=x y1=TOP y2=H - BOTTOM class="deploy-mark" data-testid="deploy-mark">
+                    <title>{format!("{} {what}", hhmm(t, long))}</title>
+                </line>
+            }
+        })
+        .collect_view();
     view! {
         <figure class="chart" data-testid="chart">
             <figcaption>{title}" "<span class="muted">{format!("({unit})")}</span></figcaption>
@@ -154,6 +167,7 @@ pub fn LineChart(chart: Chart) -> impl IntoView {
                 <line x1=LEFT x2=W - RIGHT y1=H - BOTTOM y2=H - BOTTOM class="axis"></line>
                 <text x=LEFT y=H - 6.0 class="tick">{hhmm(scale.t0, long)}</text>
                 <text x=W - RIGHT y=H - 6.0 class="tick" text-anchor="end">{hhmm(scale.t1, long)}</text>
+                {marks}
                 {lines}
                 {threshold}
             </svg>

@@ -17,14 +17,30 @@ pub fn MetricsPage() -> impl IntoView {
             query.with(|q| q.get("range").unwrap_or_else(|| "1h".into())),
         )
     };
-    let data = Resource::new(key, |(name, range)| get_metrics(name, range));
+    // With the deployments of the range, marked on the charts (`changes/list`).
+    let data = Resource::new(key, |(name, range)| async move {
+        let (metrics, changes) = futures::join!(
+            get_metrics(name.clone(), range.clone()),
+            crate::api::activity::list_changes(name, range)
+        );
+        let marks: Vec<(i64, String)> = changes
+            .map(|c| {
+                c.changes
+                    .into_iter()
+                    .filter(|c| c.deployment)
+                    .map(|c| (c.at_ms, format!("{}: {}", c.resource, c.what)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        metrics.map(|m| (m, marks))
+    });
     view! {
         <super::Live name="page" every=30>
         <Transition fallback=|| view! { <p class="muted">"Reading metrics…"</p> }>
             {move || Suspend::new(async move {
                 match data.await {
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
-                    Ok(v) => view! { <Metrics v=v/> }.into_any(),
+                    Ok((v, marks)) => view! { <Metrics v=v marks=marks/> }.into_any(),
                 }
             })}
         </Transition>
@@ -33,7 +49,7 @@ pub fn MetricsPage() -> impl IntoView {
 }
 
 #[component]
-fn Metrics(v: MetricsView) -> impl IntoView {
+fn Metrics(v: MetricsView, marks: Vec<(i64, String)>) -> impl IntoView {
     let name = v.summary.name.clone();
     let firing = v.alarms.iter().filter(|a| a.state == AlarmState::Alarm).count();
     view! {
@@ -56,6 +72,7 @@ fn Metrics(v: MetricsView) -> impl IntoView {
         <DataNotes notes=v.notes/>
         <p class="muted">
             {format!("Range {}, one point per {} s. Read at {}.", v.range.label(), v.range.period(), format_ts(v.fetched_ms))}
+            {(!marks.is_empty()).then(|| format!(" Dashed lines: {} deployment(s) in the range.", marks.len()))}
         </p>
         <section>
             <h2>{format!("Alarms ({firing} firing of {})", v.alarms.len())}</h2>
@@ -82,7 +99,7 @@ fn Metrics(v: MetricsView) -> impl IntoView {
             {if v.charts.is_empty() {
                 view! { <p class="muted">"No metrics for the resources of this environment."</p> }.into_any()
             } else {
-                v.charts.into_iter().map(|c| view! { <LineChart chart=c/> }).collect_view().into_any()
+                v.charts.into_iter().map(|c| view! { <LineChart chart=c marks=marks.clone()/> }).collect_view().into_any()
             }}
         </section>
     }
