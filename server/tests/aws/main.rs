@@ -10,6 +10,7 @@ mod fixtures;
 
 mod moto;
 mod moto_access;
+mod moto_activity;
 mod moto_incidents;
 mod moto_kinds;
 mod moto_rollbacks;

@@ -445,6 +445,9 @@ pub enum Hold {
     Rewrite(fn(String) -> String),
     /// Answers 403 with this AWS error code (a REST/JSON service refusing the read role).
     Refuse(&'static str),
+    /// Answers 200 with this JSON body (awsJson 1.1) without passing it on: a call moto lacks
+    /// (CloudTrail LookupEvents), answered with what the test recorded.
+    Answer(String),
 }
 
 pub type Rule = std::sync::Arc<dyn Fn(&str) -> Hold + Send + Sync>;
@@ -477,6 +480,13 @@ pub async fn proxied_moto(moto: String, rule: Rule) -> String {
                         .body(axum::body::Body::from(format!(
                             r#"{{"__type":"{code}","Message":"the read role may not do this (set by the test)"}}"#
                         )))
+                        .expect("response");
+                }
+                Hold::Answer(json) => {
+                    return axum::http::Response::builder()
+                        .status(200)
+                        .header(header::CONTENT_TYPE, "application/x-amz-json-1.1")
+                        .body(axum::body::Body::from(json))
                         .expect("response");
                 }
                 Hold::Rewrite(f) => rewrite = Some(f),

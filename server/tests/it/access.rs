@@ -364,9 +364,14 @@ async fn break_glass_needs_a_sev1_or_sev2_and_a_review_by_someone_else() {
         .await;
     assert_eq!(s, 422, "a review says something");
     // Two approvers review at once: one review is recorded, the other is told someone was first.
+    // Each has read what the session did (its digest rides with the review).
+    let (s, activity) = app.call_as(&bob, "access/activity", &[("id", ids.as_str())]).await;
+    assert_eq!(s, 200, "{activity}");
+    let seen = activity["digest"].as_str().expect("digest").to_string();
     let note = [
         ("id", ids.as_str()),
         ("note", "justified: lock held by a stuck migration"),
+        ("seen", seen.as_str()),
     ];
     let (a, b) = tokio::join!(
         app.call_as(&bob, "access/review", &note),
@@ -914,7 +919,9 @@ async fn an_emergency_review_needs_the_profiles_approvers_and_happens_once() {
         .await;
     assert_eq!(s, 200, "{id}");
     let id = id.to_string();
-    let note = [("id", id.as_str()), ("note", "justified")];
+    let (_, activity) = app.call_as(&who[2], "access/activity", &[("id", id.as_str())]).await;
+    let seen = activity["digest"].as_str().expect("digest").to_string();
+    let note = [("id", id.as_str()), ("note", "justified"), ("seen", seen.as_str())];
     let (s, body) = app.call_as(&who[1], "access/review", &note).await;
     assert_eq!(s, 403, "an approver outside the profile's approver groups: {body}");
     let (_, page) = app.call_as(&who[1], "access/get", &[("id", id.as_str())]).await;
