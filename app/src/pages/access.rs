@@ -490,8 +490,8 @@ fn SessionEvents(a: SessionActivity, reads: bool) -> impl IntoView {
                     "CloudTrail events of role session {} from {} to {}: {total} call(s), {read_only} of them read-only",
                     a.session, format_ts(a.from_ms), format_ts(a.to_ms)
                 )}
-                {a.truncated.then(|| " · more than are shown (the oldest are left out)")}
-                {a.demo.then(|| " · demo data")}
+                {a.truncated.then_some(" · more than are shown (the oldest are left out)")}
+                {a.demo.then_some(" · demo data")}
                 " · " <a href=toggle.0 data-testid="reads-toggle">{toggle.1}</a>
             </p>
             <crate::components::badges::DataNotes notes=a.notes/>

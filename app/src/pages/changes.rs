@@ -52,7 +52,7 @@ fn Changes(v: ChangesView, since: String) -> impl IntoView {
         </form>
         <p class="muted">
             {format!("{} change(s) from {} to {}", v.changes.len(), format_ts(v.since_ms), format_ts(v.until_ms))}
-            {v.truncated.then(|| " · more changes than are shown: the oldest are left out, narrow the window")}
+            {v.truncated.then_some(" · more changes than are shown: the oldest are left out, narrow the window")}
         </p>
         <ChangeTable changes=v.changes testid="changes"/>
     }
@@ -70,7 +70,7 @@ pub fn ChangeTable(changes: Vec<Change>, testid: &'static str) -> impl IntoView 
                     view! {
                     <tr class:read-only=c.read_only class:refused=refused>
                         <td class="nowrap">{format_ts(c.at_ms)}</td>
-                        <td>{c.source.label()}{c.deployment.then(|| " · deployment")}</td>
+                        <td>{c.source.label()}{c.deployment.then_some(" · deployment")}</td>
                         <td>{c.who}</td>
                         <td>{c.what}{c.error.map(|e| format!(" ({e})"))}</td>
                         <td>{c.resource}</td>

@@ -155,7 +155,7 @@ fn Lines(v: LogView, q: LogsQuery) -> impl IntoView {
         </form>
         <p class="muted">
             {format!("{} line(s), newest first", v.lines.len())}
-            {v.truncated.then(|| " · more lines matched than are shown: narrow the filter or the window")}
+            {v.truncated.then_some(" · more lines matched than are shown: narrow the filter or the window")}
         </p>
         <table class="grid logs" data-testid="log-lines">
             <thead><tr><th>"Time"</th><th>"Stream"</th><th>"Message"</th><th></th></tr></thead>
@@ -211,9 +211,9 @@ fn Insights(r: InsightsView) -> impl IntoView {
                 " · {mib:.2} MiB scanned · {} records scanned, {} matched",
                 r.records_scanned as u64, r.records_matched as u64
             )}
-            {(!r.finished()).then(|| " · running, refreshed every 5 s")}
-            {r.stopped_at_bound.then(|| " · stopped by the console at 10 GiB scanned")}
-            {r.demo.then(|| " · demo data")}
+            {(!r.finished()).then_some(" · running, refreshed every 5 s")}
+            {r.stopped_at_bound.then_some(" · stopped by the console at 10 GiB scanned")}
+            {r.demo.then_some(" · demo data")}
         </p>
         <table class="grid" data-testid="insights-results">
             <thead><tr>{r.columns.iter().map(|c| view! { <th>{c.clone()}</th> }).collect_view()}</tr></thead>

@@ -181,14 +181,14 @@ pub async fn name_people(state: &AppState, changes: &mut [Change]) {
         else {
             continue;
         };
-        if !known.contains_key(&id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = known.entry(id) {
             let person = match state.store.access_grant(id).await {
                 Ok(Some(g)) if g.session_name == c.who => {
                     state.store.access_get(id).await.ok().flatten().map(|r| r.requester)
                 }
                 _ => None,
             };
-            known.insert(id, person);
+            slot.insert(person);
         }
         if let Some(Some(person)) = known.get(&id) {
             c.who = format!("{person} ({})", c.who);

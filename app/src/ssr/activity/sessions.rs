@@ -84,7 +84,7 @@ pub async fn read(
     {
         Ok((mut events, more)) => {
             super::changes::name_people(state, &mut events).await;
-            events.sort_by(|x, y| y.at_ms.cmp(&x.at_ms));
+            events.sort_by_key(|e| std::cmp::Reverse(e.at_ms));
             a.events = events;
             a.truncated = more;
         }

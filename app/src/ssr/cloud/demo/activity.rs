@@ -66,7 +66,7 @@ fn message(group: &str, t_ms: i64, n: u64) -> String {
     let req = format!("{:08x}-{:04x}", h >> 32, h & 0xffff);
     // A function or service whose alarm the demo keeps firing errs more often.
     let errs = if group.contains("document-processing") { 4 } else { 23 };
-    let bad = h % errs == 0;
+    let bad = h.is_multiple_of(errs);
     if group.starts_with("/aws/lambda/") {
         if bad {
             format!("[ERROR] {req} Task timed out after 30.00 seconds (demo)")
@@ -149,9 +149,11 @@ pub fn lines(place: &LogPlace, start_ms: i64, end_ms: i64, pattern: &str, limit:
     (out, false)
 }
 
-/// Started demo queries: (id, place, start, end, query, started at).
+/// A started demo query: (id, place, start, end, query, started at).
+type Started = (String, LogPlace, i64, i64, String, i64);
+
 #[derive(Default)]
-pub struct DemoQueries(Mutex<Vec<(String, LogPlace, i64, i64, String, i64)>>);
+pub struct DemoQueries(Mutex<Vec<Started>>);
 
 impl DemoQueries {
     pub fn start(&self, place: &LogPlace, start_ms: i64, end_ms: i64, query: &str, now_ms: i64) -> String {
@@ -247,7 +249,7 @@ pub fn trail(inv: &crate::model::Inventory, from_ms: i64, to_ms: i64) -> Vec<Cha
             at += CYCLE;
         }
     }
-    out.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+    out.sort_by_key(|c| std::cmp::Reverse(c.at_ms));
     out
 }
 
@@ -280,7 +282,7 @@ pub fn session(session: &str, from_ms: i64, to_ms: i64) -> Vec<Change> {
         at += 7 * 60_000;
         i += 1;
     }
-    out.sort_by(|a, b| b.at_ms.cmp(&a.at_ms));
+    out.sort_by_key(|c| std::cmp::Reverse(c.at_ms));
     out
 }
 
