@@ -117,6 +117,14 @@ impl LogPlace {
         }
     }
 
+    /// Whether a line of `stream` is one of this place's.
+    pub fn holds(&self, stream: &str) -> bool {
+        if !self.streams.is_empty() {
+            return self.streams.iter().any(|s| s == stream);
+        }
+        self.prefix.as_deref().is_none_or(|p| stream.starts_with(p))
+    }
+
     /// The streams read, for the page's heading.
     pub fn streams_text(&self) -> Option<String> {
         match (&self.prefix, self.streams.as_slice()) {

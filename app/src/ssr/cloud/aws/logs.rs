@@ -208,7 +208,9 @@ pub async fn filter(
                 .send()
                 .await
                 .map_err(|e| err_text("CloudWatch Logs FilterLogEvents", &e))?;
-            for e in page.events() {
+            // Only the streams asked for, whatever the endpoint did with the prefix (moto
+            // ignores `logStreamNamePrefix`; a line of another task's stream is not this one's).
+            for e in page.events().iter().filter(|e| place.holds(e.log_stream_name().unwrap_or_default())) {
                 lines.push(LogLine {
                     t_ms: e.timestamp().unwrap_or(0),
                     stream: e.log_stream_name().unwrap_or_default().to_string(),
