@@ -97,6 +97,11 @@ pub async fn attach_log_line(
     super::as_caller(move |state, caller| async move {
         crate::ssr::incidents::may_respond(&caller)?;
         let src = source_of(&source)?;
+        if !(0..=crate::ssr::kernel::clock::now()).contains(&t_ms) {
+            return Err(AppError::Invalid(
+                "t_ms: a time in the past, in Unix milliseconds".into(),
+            ));
+        }
         if stream.len() > 512 || message.len() > 262_144 {
             return Err(AppError::Invalid("stream or message: too long for a log event".into()));
         }

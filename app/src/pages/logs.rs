@@ -91,7 +91,8 @@ pub fn LogsPage() -> impl IntoView {
                             Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                             Ok(None) => ().into_any(),
                             Ok(Some(r)) => view! {
-                                <super::Live name="insights" every=5>
+                                // Every 5 s while it runs (the page's refresh is its fastest region's).
+                                <super::Live name="insights" every=if r.finished() { 600 } else { 5 }>
                                     <Insights r=r/>
                                 </super::Live>
                             }.into_any(),

@@ -326,6 +326,12 @@ async fn a_functions_and_a_services_logs_show_with_the_filter_and_only_the_envir
 
 /// CloudTrail events as LookupEvents answers them.
 fn trail_event(name: &str, source: &str, at_ms: i64, user: &str, read_only: bool, params: Value) -> Value {
+    keyed_event(name, source, at_ms, user, "AKIAOTHER", read_only, params)
+}
+
+/// The same, made with the credentials of `key`.
+#[allow(clippy::too_many_arguments)]
+fn keyed_event(name: &str, source: &str, at_ms: i64, user: &str, key: &str, read_only: bool, params: Value) -> Value {
     let raw = json!({
         "eventSource": source,
         "eventName": name,
@@ -339,6 +345,7 @@ fn trail_event(name: &str, source: &str, at_ms: i64, user: &str, read_only: bool
         "EventSource": source,
         "EventTime": at_ms as f64 / 1000.0,
         "Username": user,
+        "AccessKeyId": key,
         "ReadOnly": read_only.to_string(),
         "CloudTrailEvent": raw.to_string(),
     })
@@ -360,7 +367,7 @@ fn trail_rule(events: Arc<Mutex<Vec<Value>>>, asked: Arc<Mutex<Vec<String>>>) ->
             .iter()
             .filter(|e| match attr["AttributeKey"].as_str() {
                 Some("ReadOnly") => e["ReadOnly"] == attr["AttributeValue"],
-                Some("Username") => e["Username"] == attr["AttributeValue"],
+                Some("AccessKeyId") => e["AccessKeyId"] == attr["AttributeValue"],
                 _ => false,
             })
             .cloned()
@@ -532,23 +539,28 @@ emergency = true
     assert_eq!(s, 200, "{creds}");
     let session = creds["session_name"].as_str().expect("session").to_string();
     assert_eq!(session, format!("req-{id}-alice"));
+    let key = creds["access_key_id"].as_str().expect("key").to_string();
 
-    // What the session did, as CloudTrail records it: a write and a read (and someone else's).
+    // What the session did, as CloudTrail records it: a write and a read. And someone else's
+    // call under the same session name (anyone who may assume some role can pick a name): the
+    // grant's own are those made with its credentials.
     let now = chrono::Utc::now().timestamp_millis();
     events.lock().unwrap().extend([
-        trail_event(
+        keyed_event(
             "UpdateService",
             "ecs.amazonaws.com",
             now + 1_000,
             &session,
+            &key,
             false,
-            json!({"service": "api", "desiredCount": 0}),
+            json!({"service": "api"}),
         ),
-        trail_event(
+        keyed_event(
             "DescribeDBInstances",
             "rds.amazonaws.com",
             now + 2_000,
             &session,
+            &key,
             true,
             json!({}),
         ),
@@ -556,7 +568,7 @@ emergency = true
             "DeleteTable",
             "dynamodb.amazonaws.com",
             now + 1_500,
-            "req-999-mallory",
+            &session,
             false,
             json!({}),
         ),
@@ -589,8 +601,8 @@ emergency = true
             .lock()
             .unwrap()
             .iter()
-            .any(|b| b.contains(r#""AttributeKey":"Username""#) && b.contains(&session)),
-        "looked up by Username = the session name"
+            .any(|b| b.contains(r#""AttributeKey":"AccessKeyId""#) && b.contains(&key)),
+        "looked up by the grant's access key id"
     );
 
     // The request page shows the write; the read only when asked for.
@@ -628,11 +640,12 @@ emergency = true
     assert_eq!(s, 422, "not read: {v}");
     // A call arrives after bob read the page. (The lookup window is cached to the minute: the
     // console restarted on the same database has none cached, as another replica would.)
-    events.lock().unwrap().push(trail_event(
+    events.lock().unwrap().push(keyed_event(
         "RebootDBInstance",
         "rds.amazonaws.com",
         now + 3_000,
         &session,
+        &key,
         false,
         json!({}),
     ));
@@ -655,4 +668,19 @@ emergency = true
     assert_eq!(fresh["events"].as_array().map(Vec::len), Some(3), "{fresh}");
     let (s, v) = review(fresh["digest"].as_str().expect("digest").to_string()).await;
     assert_eq!(s, 200, "{v}");
+
+    // The incident the grant was for is open: the job step puts the session's writes on its
+    // timeline, each once however often it runs.
+    app::ssr::activity::sessions::record_on_timelines(&app2.state).await;
+    app::ssr::activity::sessions::record_on_timelines(&app2.state).await;
+    let (_, view) = app2.call_as(&bob2, "incidents/get", &[("id", inc.as_str())]).await;
+    let texts: Vec<String> = view["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["kind"] == "access" && e["text"].as_str().unwrap_or("").contains(" called "))
+        .map(|e| e["text"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(texts.len(), 2, "the two writes, once each, not the read: {texts:?}");
+    assert!(texts.iter().any(|t| t.contains("ecs UpdateService")), "{texts:?}");
 }

@@ -171,7 +171,8 @@ fn from_inventory(inv: &Inventory, from: i64, to: i64) -> Vec<Change> {
 
 /// `req-42-alice` sessions named by the person who asked for request 42.
 pub async fn name_people(state: &AppState, changes: &mut [Change]) {
-    let mut known: HashMap<i64, Option<String>> = HashMap::new();
+    // By the whole session name: `req-42-evil` is not request 42's session `req-42-alice`.
+    let mut known: HashMap<String, Option<String>> = HashMap::new();
     for c in changes.iter_mut() {
         let Some(id) = c
             .who
@@ -181,7 +182,7 @@ pub async fn name_people(state: &AppState, changes: &mut [Change]) {
         else {
             continue;
         };
-        if let std::collections::hash_map::Entry::Vacant(slot) = known.entry(id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = known.entry(c.who.clone()) {
             let person = match state.store.access_grant(id).await {
                 Ok(Some(g)) if g.session_name == c.who => {
                     state.store.access_get(id).await.ok().flatten().map(|r| r.requester)
@@ -190,7 +191,7 @@ pub async fn name_people(state: &AppState, changes: &mut [Change]) {
             };
             slot.insert(person);
         }
-        if let Some(Some(person)) = known.get(&id) {
+        if let Some(Some(person)) = known.get(&c.who) {
             c.who = format!("{person} ({})", c.who);
         }
     }

@@ -81,9 +81,11 @@ pub fn filter_pattern(v: &str) -> Result<String, AppError> {
 /// command, which names log groups in the query itself, is refused: the console picks the group.
 pub fn insights_query(v: &str) -> Result<String, AppError> {
     let q = text("query", v, 10_000, true)?;
-    let names_groups = q
-        .split('|')
-        .any(|cmd| cmd.trim_start().to_ascii_lowercase().starts_with("source "));
+    let names_groups = q.split('|').any(|cmd| {
+        let cmd = cmd.trim_start().to_ascii_lowercase();
+        cmd.strip_prefix("source")
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(|c: char| c.is_whitespace() || c == '('))
+    });
     if names_groups {
         return Err(AppError::Invalid(
             "query: SOURCE is not allowed; the query runs over this source's log group".into(),
@@ -160,6 +162,9 @@ mod tests {
         assert!(insights_query("fields @timestamp, @message | sort @timestamp desc").is_ok());
         assert!(insights_query("SOURCE logGroups(namePrefix: ['/other']) | fields @message").is_err());
         assert!(insights_query("fields @message |  source '/x'").is_err());
+        assert!(insights_query("SOURCE\tlogGroups() | fields @message").is_err());
+        assert!(insights_query("source(x)").is_err());
+        assert!(insights_query("fields sourceIp").is_ok());
         assert!(insights_query("   ").is_err());
     }
 

@@ -37,6 +37,11 @@ pub(crate) async fn environment(
                 .unwrap_or_else(|| "the environment cannot be read now".into()),
         )
     })?;
+    // What is this environment's cannot be told: its logs and changes are not guessed at (an
+    // account-wide list would show other environments' resources as its own).
+    if let Some(n) = inv.notes.iter().find(|n| n.part == "scope") {
+        return Err(AppError::Unavailable(format!("logs and changes wait: {}", n.message)));
+    }
     Ok((meta, detail.summary, inv))
 }
 

@@ -13,11 +13,13 @@ use crate::ssr::store::{AccessRequestRecord, Effects, GrantRecord};
 /// How far before its issue time a session's events are looked for (clocks differ).
 const LEAD_MS: i64 = 60_000;
 
+const UNREADABLE: &str = "unreadable";
+
 /// What a reviewer must have read: the events' count and newest time, or why there are none.
 /// A review naming another digest is refused (new events arrived after the page was read).
 pub fn digest(a: &SessionActivity) -> String {
     if a.notes.iter().any(|n| n.part == "cloudtrail") {
-        return "unreadable".into();
+        return UNREADABLE.into();
     }
     format!("{}@{}", a.events.len(), a.events.first().map(|e| e.at_ms).unwrap_or(0))
 }
@@ -79,7 +81,7 @@ pub async fn read(
     }
     match state
         .cloud(meta)
-        .session_events(&meta.name, &g.session_name, a.from_ms, a.to_ms)
+        .session_events(&meta.name, &g.session_name, &g.access_key_id, a.from_ms, a.to_ms)
         .await
     {
         Ok((mut events, more)) => {
@@ -108,6 +110,12 @@ pub async fn must_have_read(state: &AppState, id: i64, seen: &str) -> Result<(),
     }
     let grant = state.store.access_grant(id).await?;
     let now_read = read(state, &r, grant.as_ref(), now()).await;
+    if now_read.digest == UNREADABLE {
+        // Fail closed: a review nobody could read the session for is not a review.
+        return Err(AppError::Unavailable(
+            "what the session did cannot be read from CloudTrail now, so it cannot be reviewed yet".into(),
+        ));
+    }
     match seen.trim() {
         "" => Err(AppError::Invalid(
             "seen: read what the session did (access/activity) before reviewing, and send its digest".into(),

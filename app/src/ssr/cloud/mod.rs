@@ -196,11 +196,13 @@ pub trait Cloud: Send + Sync {
         to_ms: i64,
     ) -> Result<(Vec<crate::model::Change>, bool), CloudError>;
 
-    /// Every event one role session made in [from, to), reads included.
+    /// Every event made with one grant's credentials in [from, to), reads included: looked up by
+    /// `access_key_id`; `session` is the role session's name (the demo's events name it).
     async fn session_events(
         &self,
         env: &str,
         session: &str,
+        access_key_id: &str,
         from_ms: i64,
         to_ms: i64,
     ) -> Result<(Vec<crate::model::Change>, bool), CloudError>;

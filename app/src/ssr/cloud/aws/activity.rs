@@ -3,7 +3,7 @@
 //! seconds stay within LookupEvents' 2 calls a second.
 
 use super::{SdkCloud, aws_error, logs, trail};
-use crate::model::{Change, Inventory, ResourceKind};
+use crate::model::{Change, ChangeSource, Inventory, ResourceKind};
 use crate::ssr::cloud::{CloudError, LogPlace, LogTarget};
 use std::time::Duration;
 
@@ -11,6 +11,9 @@ use std::time::Duration;
 pub const TTL_TRAIL: Duration = Duration::from_secs(60);
 
 pub type TrailRead = (Vec<Change>, bool);
+
+/// Stacks whose events are read for the changes, at most.
+pub const MAX_STACKS: usize = 5;
 
 fn detail<'a>(r: &'a crate::model::Resource, key: &str) -> Option<&'a str> {
     r.details.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
@@ -32,9 +35,15 @@ impl SdkCloud {
                         ));
                     }
                 };
-                logs::awslogs(&clients.ecs, &td)
-                    .await
-                    .and_then(|s| logs::ecs_place(&s, &reader.config.region, target.task.map(|t| t.id.as_str())))
+                let known: Vec<String> = r
+                    .service
+                    .iter()
+                    .flat_map(|i| i.tasks.iter().chain(i.stopped.iter()))
+                    .map(|t| t.id.clone())
+                    .collect();
+                logs::awslogs(&clients.ecs, &td).await.and_then(|s| {
+                    logs::ecs_place(&s, &reader.config.region, target.task.map(|t| t.id.as_str()), &known)
+                })
             }
             ResourceKind::ApiGateway => {
                 let id = detail(r, "API id").unwrap_or(&r.name);
@@ -47,6 +56,72 @@ impl SdkCloud {
         found.map_err(|m| CloudError::NotAvailable(format!("{} {}: {m}", r.kind.label(), r.name)))
     }
 
+    /// The stack events of the environment's stacks in [from, to) (the newest page of each of
+    /// at most `MAX_STACKS`), cached with the CloudTrail window; a stack that cannot be read is
+    /// logged and left out.
+    pub(super) async fn stack_events(&self, env: &str, inv: &Inventory, from_ms: i64, to_ms: i64) -> Vec<Change> {
+        let Ok((reader, clients)) = self.reader(env).await else {
+            return vec![];
+        };
+        let (from, to) = (
+            from_ms - from_ms.rem_euclid(60_000),
+            to_ms - to_ms.rem_euclid(60_000) + 60_000,
+        );
+        let key = format!("stacks|{from}|{to}");
+        if let Some((hit, _)) = reader.trail.get(&key) {
+            return hit;
+        }
+        let stacks: Vec<&str> = inv
+            .resources
+            .iter()
+            .filter(|r| r.kind == ResourceKind::CloudFormationStack)
+            .map(|r| r.name.as_str())
+            .take(MAX_STACKS)
+            .collect();
+        let reads = stacks.iter().map(|s| async move {
+            let out = clients
+                .cloudformation
+                .describe_stack_events()
+                .stack_name(*s)
+                .send()
+                .await;
+            (*s, out)
+        });
+        let mut out = Vec::new();
+        for (stack, read) in futures::future::join_all(reads).await {
+            let page = match read {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::warn!(environment = %env, error = %super::err_text("CloudFormation DescribeStackEvents", &e), "stack events");
+                    continue;
+                }
+            };
+            for e in page.stack_events() {
+                let at = e.timestamp().map(super::secs_to_ms).unwrap_or(0);
+                if !(from_ms..to_ms).contains(&at) {
+                    continue;
+                }
+                let status = e.resource_status().map(|s| s.as_str()).unwrap_or("");
+                let logical = e.logical_resource_id().unwrap_or("");
+                let whole = logical == stack;
+                out.push(Change {
+                    at_ms: at,
+                    source: ChangeSource::CloudFormation,
+                    who: "CloudFormation".into(),
+                    what: format!("{logical} {status}"),
+                    resource: stack.to_string(),
+                    read_only: false,
+                    deployment: whole && status == "UPDATE_COMPLETE",
+                    error: status
+                        .ends_with("FAILED")
+                        .then(|| e.resource_status_reason().unwrap_or("failed").to_string()),
+                });
+            }
+        }
+        reader.trail.put(&key, (out.clone(), false));
+        out
+    }
+
     /// One CloudTrail window: the environment's write events (`inv`) or one session's events.
     pub(super) async fn trail_read(
         &self,
@@ -57,9 +132,12 @@ impl SdkCloud {
         to_ms: i64,
     ) -> Result<TrailRead, CloudError> {
         let (reader, clients) = self.reader(env).await?;
-        // To the minute, so a refresh within the TTL is the same window.
+        // To the minute (an environment's changes from the quarter hour), so that refreshes and
+        // nearby `since` values within the TTL are one window and one read; the caller keeps
+        // what falls in the window it asked for.
+        let step = if session.is_some() { 60_000 } else { 900_000 };
         let (from, to) = (
-            from_ms - from_ms.rem_euclid(60_000),
+            from_ms - from_ms.rem_euclid(step),
             to_ms - to_ms.rem_euclid(60_000) + 60_000,
         );
         let key = format!("{}|{from}|{to}", session.unwrap_or("*"));

@@ -10,7 +10,11 @@ use aws_sdk_cloudwatchlogs::Client as Logs;
 
 /// FilterLogEvents pages read for one view, at most: the window is read newest slice first, so
 /// when the bound is reached it is the oldest lines that are left out.
-pub const MAX_PAGES: usize = 12;
+pub const MAX_PAGES: usize = 16;
+/// No log view waits longer than this for its lines.
+pub const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Pages one slice of the window may take before it is halved.
+const SLICE_PAGES: usize = 4;
 /// The window is read in this many slices, newest first.
 const SLICES: i64 = 4;
 
@@ -75,10 +79,15 @@ pub async fn awslogs(
 
 /// Where an ECS service's (task `None`) or one task's lines are, from its task definition's
 /// awslogs settings: the streams are `{prefix}/{container}/{task id}`.
+///
+/// A service's view is the streams of its known tasks (running and last stopped) when it has
+/// any: two environments' services can share a group, a prefix and a container name, and only
+/// the task ids tell their streams apart. Without known tasks, the prefix.
 pub fn ecs_place(
     settings: &[(String, String, Option<String>, Option<String>)],
     region: &str,
     task: Option<&str>,
+    known: &[String],
 ) -> Result<LogPlace, String> {
     let Some((_, group, _, _)) = settings.first() else {
         return Err("its task definition sends no container's logs to CloudWatch Logs (no awslogs driver)".into());
@@ -99,6 +108,16 @@ pub fn ecs_place(
             if place.streams.is_empty() {
                 return Err("its containers log without a stream prefix, so one task's streams cannot be told".into());
             }
+        }
+        None if !known.is_empty() && mine.iter().all(|(_, _, p, _)| p.is_some()) => {
+            place.streams = known
+                .iter()
+                .flat_map(|id| {
+                    mine.iter()
+                        .filter_map(move |(c, _, p, _)| p.as_ref().map(|p| format!("{p}/{c}/{id}")))
+                })
+                .take(100)
+                .collect();
         }
         None => {
             let prefixes: Vec<&String> = mine.iter().filter_map(|(_, _, p, _)| p.as_ref()).collect();
@@ -168,7 +187,10 @@ pub async fn rule_place(client: &aws_sdk_eventbridge::Client, rule: &str) -> Res
 }
 
 /// The lines of `place` in [start, end) matching `pattern`, newest first, at most `limit`; true
-/// when more matched (or the page bound stopped the scan before the window's start).
+/// when more may match than were read. The window is read newest slice first; a slice too busy
+/// to read within `SLICE_PAGES` pages is halved toward its newer end (FilterLogEvents pages go
+/// oldest first, so a cut-off read would keep the oldest lines, not the newest). At most
+/// `MAX_PAGES` calls in all.
 pub async fn filter(
     client: &Logs,
     place: &LogPlace,
@@ -178,58 +200,81 @@ pub async fn filter(
     limit: usize,
 ) -> Result<(Vec<LogLine>, bool), String> {
     let mut lines: Vec<LogLine> = Vec::new();
-    let mut pages = 0;
-    let slice = ((end_ms - start_ms) / SLICES).max(1);
+    let mut calls = 0;
     let mut hi = end_ms;
-    while hi > start_ms {
-        let lo = (hi - slice).max(start_ms);
-        let mut token: Option<String> = None;
-        loop {
-            if pages == MAX_PAGES {
-                return Ok((newest(lines, limit), true));
+    let mut width = ((end_ms - start_ms) / SLICES).max(1);
+    while hi > start_ms && lines.len() < limit {
+        let lo = (hi - width).max(start_ms);
+        match slice(client, place, lo, hi, pattern, limit, &mut calls).await? {
+            Some(got) => {
+                lines.extend(got);
+                hi = lo;
             }
-            pages += 1;
-            let mut req = client
-                .filter_log_events()
-                .log_group_name(&place.group)
-                .start_time(lo)
-                .end_time(hi - 1)
-                .limit(limit.min(10_000) as i32)
-                .set_next_token(token.take());
-            if !pattern.is_empty() {
-                req = req.filter_pattern(pattern);
-            }
-            if !place.streams.is_empty() {
-                req = req.set_log_stream_names(Some(place.streams.iter().take(100).cloned().collect()));
-            } else if let Some(p) = &place.prefix {
-                req = req.log_stream_name_prefix(p);
-            }
-            let page = req
-                .send()
-                .await
-                .map_err(|e| err_text("CloudWatch Logs FilterLogEvents", &e))?;
-            // Only the streams asked for, whatever the endpoint did with the prefix (moto
-            // ignores `logStreamNamePrefix`; a line of another task's stream is not this one's).
-            for e in page.events().iter().filter(|e| place.holds(e.log_stream_name().unwrap_or_default())) {
-                lines.push(LogLine {
-                    t_ms: e.timestamp().unwrap_or(0),
-                    stream: e.log_stream_name().unwrap_or_default().to_string(),
-                    message: e.message().unwrap_or_default().trim_end().to_string(),
-                });
-            }
-            match page.next_token() {
-                Some(t) if !t.is_empty() => token = Some(t.to_string()),
-                _ => break,
-            }
+            // Too busy: the newer half of it, unless a second of lines is already too many.
+            None if hi - lo > 1_000 && calls < MAX_PAGES => width = (hi - lo) / 2,
+            None => return Ok((newest(lines, limit), true)),
         }
-        if lines.len() >= limit {
-            let more = lines.len() > limit || lo > start_ms;
-            return Ok((newest(lines, limit), more));
+        if calls >= MAX_PAGES {
+            break;
         }
-        hi = lo;
     }
-    let more = lines.len() > limit;
+    let more = lines.len() > limit || hi > start_ms;
     Ok((newest(lines, limit), more))
+}
+
+/// Pages of one slice read to its end: None when it takes more than `SLICE_PAGES`.
+#[allow(clippy::too_many_arguments)]
+async fn slice(
+    client: &Logs,
+    place: &LogPlace,
+    lo: i64,
+    hi: i64,
+    pattern: &str,
+    limit: usize,
+    calls: &mut usize,
+) -> Result<Option<Vec<LogLine>>, String> {
+    let mut lines = Vec::new();
+    let mut token: Option<String> = None;
+    for _ in 0..SLICE_PAGES {
+        *calls += 1;
+        let mut req = client
+            .filter_log_events()
+            .log_group_name(&place.group)
+            .start_time(lo)
+            .end_time(hi - 1)
+            .limit(limit.min(10_000) as i32)
+            .set_next_token(token.take());
+        if !pattern.is_empty() {
+            req = req.filter_pattern(pattern);
+        }
+        if !place.streams.is_empty() {
+            req = req.set_log_stream_names(Some(place.streams.iter().take(100).cloned().collect()));
+        } else if let Some(p) = &place.prefix {
+            req = req.log_stream_name_prefix(p);
+        }
+        let page = req
+            .send()
+            .await
+            .map_err(|e| err_text("CloudWatch Logs FilterLogEvents", &e))?;
+        // Only the streams asked for, whatever the endpoint did with the prefix (moto ignores
+        // `logStreamNamePrefix`; a line of another task's stream is not this one's).
+        let mine = page
+            .events()
+            .iter()
+            .filter(|e| place.holds(e.log_stream_name().unwrap_or_default()));
+        for e in mine {
+            lines.push(LogLine {
+                t_ms: e.timestamp().unwrap_or(0),
+                stream: e.log_stream_name().unwrap_or_default().to_string(),
+                message: e.message().unwrap_or_default().trim_end().to_string(),
+            });
+        }
+        match page.next_token() {
+            Some(t) if !t.is_empty() => token = Some(t.to_string()),
+            _ => return Ok(Some(lines)),
+        }
+    }
+    Ok(None)
 }
 
 fn newest(mut lines: Vec<LogLine>, limit: usize) -> Vec<LogLine> {
@@ -238,20 +283,49 @@ fn newest(mut lines: Vec<LogLine>, limit: usize) -> Vec<LogLine> {
     lines
 }
 
-/// StartQuery over one group: its query id.
+/// The query narrowed to the place's streams (a group can hold other services' streams).
+pub fn scoped_query(place: &LogPlace, query: &str) -> Result<String, String> {
+    let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+    let scope = if !place.streams.is_empty() {
+        let names: Vec<String> = place.streams.iter().take(50).map(|s| quote(s)).collect();
+        format!("filter @logStream in [{}]\n| ", names.join(", "))
+    } else if let Some(p) = &place.prefix {
+        let escaped: String = p
+            .chars()
+            .flat_map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    vec![c]
+                } else {
+                    vec!['\\', c]
+                }
+            })
+            .collect();
+        format!("filter @logStream like /^{escaped}/\n| ")
+    } else {
+        String::new()
+    };
+    let q = format!("{scope}{query}");
+    if q.chars().count() > 10_000 {
+        return Err("the query and this source's stream filter together exceed 10,000 characters".into());
+    }
+    Ok(q)
+}
+
+/// StartQuery over one place: its query id.
 pub async fn start_query(
     client: &Logs,
-    group: &str,
+    place: &LogPlace,
     start_ms: i64,
     end_ms: i64,
     query: &str,
 ) -> Result<String, String> {
+    let query = scoped_query(place, query)?;
     let out = client
         .start_query()
-        .log_group_names(group)
+        .log_group_names(&place.group)
         .start_time(start_ms / 1000)
         .end_time(end_ms / 1000)
-        .query_string(query)
+        .query_string(&query)
         .limit(INSIGHTS_MAX_ROWS)
         .send()
         .await
@@ -332,30 +406,59 @@ mod tests {
     #[test]
     fn a_task_definitions_awslogs_settings_lead_to_its_streams() {
         let one = [s("api", "/ecs/taskflow", Some("ecs"))];
-        let svc = ecs_place(&one, "us-east-1", None).expect("a place");
+        let svc = ecs_place(&one, "us-east-1", None, &[]).expect("a place");
         assert_eq!(
             (svc.group.as_str(), svc.prefix.as_deref()),
             ("/ecs/taskflow", Some("ecs/api/"))
         );
-        let task = ecs_place(&one, "us-east-1", Some("0abc")).expect("a place");
+        let task = ecs_place(&one, "us-east-1", Some("0abc"), &[]).expect("a place");
         assert_eq!(task.streams, vec!["ecs/api/0abc".to_string()]);
         let two = [s("api", "/ecs/t", Some("ecs")), s("sidecar", "/ecs/t", Some("ecs"))];
         assert_eq!(
-            ecs_place(&two, "us-east-1", None).expect("a place").prefix.as_deref(),
+            ecs_place(&two, "us-east-1", None, &[])
+                .expect("a place")
+                .prefix
+                .as_deref(),
             Some("ecs/")
         );
         assert_eq!(
-            ecs_place(&two, "us-east-1", Some("9")).expect("a place").streams.len(),
+            ecs_place(&two, "us-east-1", Some("9"), &[])
+                .expect("a place")
+                .streams
+                .len(),
             2
         );
-        assert!(ecs_place(&[], "us-east-1", None).is_err());
+        let known = ["t1".to_string(), "t2".to_string()];
+        assert_eq!(
+            ecs_place(&one, "us-east-1", None, &known).expect("a place").streams,
+            vec!["ecs/api/t1".to_string(), "ecs/api/t2".to_string()],
+            "a service's own tasks, not everything under a shared prefix"
+        );
+        assert!(ecs_place(&[], "us-east-1", None, &[]).is_err());
         let elsewhere = [(
             "api".to_string(),
             "/ecs/t".to_string(),
             Some("ecs".to_string()),
             Some("eu-west-1".to_string()),
         )];
-        assert!(ecs_place(&elsewhere, "us-east-1", None).is_err());
+        assert!(ecs_place(&elsewhere, "us-east-1", None, &[]).is_err());
+    }
+
+    #[test]
+    fn a_query_reads_only_the_places_streams() {
+        let mut p = LogPlace::group("/ecs/shared".into());
+        assert_eq!(scoped_query(&p, "fields @message").expect("q"), "fields @message");
+        p.prefix = Some("ecs/api/".into());
+        assert_eq!(
+            scoped_query(&p, "fields @message").expect("q"),
+            "filter @logStream like /^ecs\\/api\\//\n| fields @message"
+        );
+        p.streams = vec!["ecs/api/1".into(), "x\"y".into()];
+        assert_eq!(
+            scoped_query(&p, "fields @message").expect("q"),
+            "filter @logStream in [\"ecs/api/1\", \"x\\\"y\"]\n| fields @message"
+        );
+        assert!(scoped_query(&p, &"x".repeat(10_000)).is_err());
     }
 
     #[test]

@@ -406,9 +406,14 @@ impl Cloud for SdkCloud {
         limit: usize,
     ) -> Result<(Vec<crate::model::LogLine>, bool), CloudError> {
         let (_, clients) = self.reader(env).await?;
-        logs::filter(&clients.logs, place, start_ms, end_ms, pattern, limit)
-            .await
-            .map_err(|m| aws_error("logs", "FilterLogEvents", m))
+        let read = logs::filter(&clients.logs, place, start_ms, end_ms, pattern, limit);
+        match tokio::time::timeout(logs::READ_TIMEOUT, read).await {
+            Ok(r) => r.map_err(|m| aws_error("logs", "FilterLogEvents", m)),
+            Err(_) => Err(CloudError::NotAvailable(format!(
+                "CloudWatch Logs did not answer within {} s: narrow the window or the filter",
+                logs::READ_TIMEOUT.as_secs()
+            ))),
+        }
     }
 
     async fn insights_start(
@@ -420,7 +425,7 @@ impl Cloud for SdkCloud {
         query: &str,
     ) -> Result<String, CloudError> {
         let (_, clients) = self.reader(env).await?;
-        logs::start_query(&clients.logs, &place.group, start_ms, end_ms, query)
+        logs::start_query(&clients.logs, place, start_ms, end_ms, query)
             .await
             .map_err(|m| aws_error("logs", "StartQuery", m))
     }
@@ -446,17 +451,24 @@ impl Cloud for SdkCloud {
         from_ms: i64,
         to_ms: i64,
     ) -> Result<(Vec<crate::model::Change>, bool), CloudError> {
-        self.trail_read(env, Some(inv), None, from_ms, to_ms).await
+        let (trail, stacks) = tokio::join!(
+            self.trail_read(env, Some(inv), None, from_ms, to_ms),
+            self.stack_events(env, inv, from_ms, to_ms)
+        );
+        let (mut changes, more) = trail?;
+        changes.extend(stacks);
+        Ok((changes, more))
     }
 
     async fn session_events(
         &self,
         env: &str,
-        session: &str,
+        _session: &str,
+        access_key_id: &str,
         from_ms: i64,
         to_ms: i64,
     ) -> Result<(Vec<crate::model::Change>, bool), CloudError> {
-        self.trail_read(env, None, Some(session), from_ms, to_ms).await
+        self.trail_read(env, None, Some(access_key_id), from_ms, to_ms).await
     }
 
     /// The inventory, read as a task of its own. Once one has been read in full, a page waits at

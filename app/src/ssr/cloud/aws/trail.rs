@@ -32,10 +32,29 @@ impl Owned {
             match (&r.kind, &r.service) {
                 (ResourceKind::EcsService, Some(info)) => {
                     o.services.insert((info.cluster.clone(), r.name.clone()));
+                    // Its task definition family (RegisterTaskDefinition names it) and its
+                    // scalable target (`service/{cluster}/{service}`, PutScalingPolicy).
+                    if let Some((family, _)) = info.task_definition.rsplit_once(':') {
+                        o.names.insert(family.to_string());
+                    }
+                    o.names.insert(format!("service/{}/{}", info.cluster, r.name));
                 }
-                // Names unique only within something else, or too generic to tell.
-                (ResourceKind::EcsService | ResourceKind::TargetGroup | ResourceKind::Other(_), _) => {}
-                _ if r.name.len() >= 3 => {
+                // Names unique in an account and region. Not: ECS clusters (a change to another
+                // environment's service in a shared cluster names the cluster too), API names
+                // (not unique), target groups, VPCs and the rest.
+                (
+                    ResourceKind::Lambda
+                    | ResourceKind::RdsInstance
+                    | ResourceKind::DocDbCluster
+                    | ResourceKind::DocDbInstance
+                    | ResourceKind::ElastiCache
+                    | ResourceKind::DynamoDb
+                    | ResourceKind::S3Bucket
+                    | ResourceKind::CloudFormationStack
+                    | ResourceKind::EventBridgeRule
+                    | ResourceKind::LoadBalancer,
+                    _,
+                ) if r.name.len() >= 3 => {
                     o.names.insert(r.name.clone());
                 }
                 _ => {}
@@ -196,9 +215,15 @@ pub async fn changes(client: &Trail, owned: &Owned, from_ms: i64, to_ms: i64) ->
     Ok((mine, more))
 }
 
-/// Every event of one role session (`req-42-alice`) over [from, to), reads included.
-pub async fn session(client: &Trail, session: &str, from_ms: i64, to_ms: i64) -> Result<(Vec<Change>, bool), String> {
-    let (events, more) = lookup(client, LookupAttributeKey::Username, session, from_ms, to_ms).await?;
+/// Every event made with one grant's credentials (their access key id: a role session's name
+/// can be chosen by anyone who may assume some role) over [from, to), reads included.
+pub async fn session(
+    client: &Trail,
+    access_key_id: &str,
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<(Vec<Change>, bool), String> {
+    let (events, more) = lookup(client, LookupAttributeKey::AccessKeyId, access_key_id, from_ms, to_ms).await?;
     Ok((events.iter().map(change_of).collect(), more))
 }
 

@@ -173,6 +173,7 @@ impl Cloud for DemoCloud {
         &self,
         _env: &str,
         session: &str,
+        _access_key_id: &str,
         from_ms: i64,
         to_ms: i64,
     ) -> Result<(Vec<crate::model::Change>, bool), CloudError> {
