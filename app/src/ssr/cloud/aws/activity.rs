@@ -20,6 +20,27 @@ fn detail<'a>(r: &'a crate::model::Resource, key: &str) -> Option<&'a str> {
 }
 
 impl SdkCloud {
+    /// A log window read within `logs::READ_TIMEOUT`.
+    pub(super) async fn lines(
+        &self,
+        env: &str,
+        place: &LogPlace,
+        start_ms: i64,
+        end_ms: i64,
+        pattern: &str,
+        limit: usize,
+    ) -> Result<(Vec<crate::model::LogLine>, bool), CloudError> {
+        let (_, clients) = self.reader(env).await?;
+        let read = logs::filter(&clients.logs, place, start_ms, end_ms, pattern, limit);
+        match tokio::time::timeout(logs::READ_TIMEOUT, read).await {
+            Ok(r) => r.map_err(|m| aws_error("logs", "FilterLogEvents", m)),
+            Err(_) => Err(CloudError::NotAvailable(format!(
+                "CloudWatch Logs did not answer within {} s: narrow the window or the filter",
+                logs::READ_TIMEOUT.as_secs()
+            ))),
+        }
+    }
+
     pub(super) async fn place(&self, env: &str, target: &LogTarget<'_>) -> Result<LogPlace, CloudError> {
         let (reader, clients) = self.reader(env).await?;
         let r = target.resource;

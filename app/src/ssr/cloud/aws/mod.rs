@@ -405,15 +405,7 @@ impl Cloud for SdkCloud {
         pattern: &str,
         limit: usize,
     ) -> Result<(Vec<crate::model::LogLine>, bool), CloudError> {
-        let (_, clients) = self.reader(env).await?;
-        let read = logs::filter(&clients.logs, place, start_ms, end_ms, pattern, limit);
-        match tokio::time::timeout(logs::READ_TIMEOUT, read).await {
-            Ok(r) => r.map_err(|m| aws_error("logs", "FilterLogEvents", m)),
-            Err(_) => Err(CloudError::NotAvailable(format!(
-                "CloudWatch Logs did not answer within {} s: narrow the window or the filter",
-                logs::READ_TIMEOUT.as_secs()
-            ))),
-        }
+        self.lines(env, place, start_ms, end_ms, pattern, limit).await
     }
 
     async fn insights_start(
