@@ -124,7 +124,10 @@ pub fn lines(place: &LogPlace, start_ms: i64, end_ms: i64, pattern: &str, limit:
     let streams = streams(place);
     let mut out = Vec::new();
     let mut t = end_ms - 1 - (end_ms - 1).rem_euclid(STEP_MS);
-    while t >= start_ms {
+    // A tick's later streams write up to this long after it: a tick before the window's start
+    // can still have lines in it.
+    let spread = (streams.len() as i64 - 1).max(0) * 3_000;
+    while t + spread >= start_ms {
         // Newest first: within a tick, the later streams wrote later.
         for (i, s) in streams.iter().enumerate().rev() {
             // Streams write a few seconds apart.
@@ -307,6 +310,11 @@ mod tests {
         let (few, more) = lines(&place, 1_800_000_000_000, 1_800_000_600_000, "", 5);
         assert_eq!((few.len(), more), (5, true));
         assert_eq!(few[..], a[..5], "the newest are kept");
+        // Every line can be read again on its own, as attaching it to a timeline does.
+        for l in &a {
+            let (one, _) = lines(&place, l.t_ms, l.t_ms + 1, "", 500);
+            assert_eq!(one, vec![l.clone()], "{l:?}");
+        }
         assert!(matches("\"timed out\" ?x ?Task", "Task timed out"));
         assert!(!matches("\"timed out\" ?x ?y", "Task timed out"));
     }
