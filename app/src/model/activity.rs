@@ -279,6 +279,10 @@ impl ChangeSource {
 /// One change: when, who, what, to which resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Change {
+    /// The CloudTrail event id (empty for the other sources): two identical calls in one second
+    /// are two changes.
+    #[serde(default)]
+    pub id: String,
     pub at_ms: i64,
     pub source: ChangeSource,
     /// The principal (`arn:…`, a user name), or for a grant's session the person behind it

@@ -136,6 +136,7 @@ fn from_inventory(inv: &Inventory, from: i64, to: i64) -> Vec<Change> {
                 continue;
             };
             out.push(Change {
+                id: String::new(),
                 at_ms: at,
                 source: ChangeSource::Ecs,
                 who: "ECS".into(),
@@ -155,6 +156,7 @@ fn from_inventory(inv: &Inventory, from: i64, to: i64) -> Vec<Change> {
     for a in &inv.alarms {
         if (from..to).contains(&a.since_ms) {
             out.push(Change {
+                id: String::new(),
                 at_ms: a.since_ms,
                 source: ChangeSource::Alarm,
                 who: "CloudWatch".into(),
@@ -200,6 +202,7 @@ pub async fn name_people(state: &AppState, changes: &mut [Change]) {
 /// Grants, rollbacks and incidents of the environment recorded by this console in [from, to).
 async fn console(state: &AppState, env: &str, from: i64, to: i64) -> Result<Vec<Change>, AppError> {
     let change = |at: i64, who: &str, what: String, resource: &str, deployment: bool| Change {
+        id: String::new(),
         at_ms: at,
         source: ChangeSource::Console,
         who: who.to_string(),

@@ -21,7 +21,20 @@ pub fn digest(a: &SessionActivity) -> String {
     if a.notes.iter().any(|n| n.part == "cloudtrail") {
         return UNREADABLE.into();
     }
-    format!("{}@{}", a.events.len(), a.events.first().map(|e| e.at_ms).unwrap_or(0))
+    // Count, newest time, and a fingerprint of every event (id, time, call): a call that
+    // replaces another between the read and the review changes it too.
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for e in &a.events {
+        h.update(format!("{}|{}|{}\n", e.id, e.at_ms, e.what).as_bytes());
+    }
+    let print = hex::encode(h.finalize());
+    format!(
+        "{}@{}.{}",
+        a.events.len(),
+        a.events.first().map(|e| e.at_ms).unwrap_or(0),
+        &print[..16]
+    )
 }
 
 /// The request's session events (the caller may view access requests).
@@ -182,7 +195,7 @@ pub async fn record_on_timelines(state: &AppState) {
                         .unwrap_or_default()
                 ),
             );
-            e.dedupe_key = Some(format!("session:{}:{}:{}", r.id, ev.at_ms, ev.what));
+            e.dedupe_key = Some(format!("session:{}:{}:{}:{}", r.id, ev.at_ms, ev.what, ev.id));
             entries.push(e);
         }
     }

@@ -7,6 +7,10 @@ use crate::model::{Change, ChangeSource, Inventory, ResourceKind};
 use crate::ssr::cloud::{CloudError, LogPlace, LogTarget};
 use std::time::Duration;
 
+/// How long one log window (to the 5 s) is served before it is read again: the pages that
+/// follow a source refresh every 10 s, and several people may follow one.
+pub const TTL_LOGS: Duration = Duration::from_secs(5);
+
 /// How long one CloudTrail window is served before it is read again.
 pub const TTL_TRAIL: Duration = Duration::from_secs(60);
 
@@ -17,6 +21,17 @@ pub const MAX_STACKS: usize = 5;
 
 fn detail<'a>(r: &'a crate::model::Resource, key: &str) -> Option<&'a str> {
     r.details.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+/// A window as the log cache keys it: to the 5 s when it is a minute or longer (a page that
+/// follows new lines asks for a slightly different one each time), exactly otherwise (the one
+/// line read again to attach it).
+fn bucket(start_ms: i64, end_ms: i64) -> (i64, i64) {
+    if end_ms - start_ms >= 60_000 {
+        (start_ms / 5_000, end_ms / 5_000)
+    } else {
+        (start_ms, end_ms)
+    }
 }
 
 impl SdkCloud {
@@ -30,10 +45,26 @@ impl SdkCloud {
         pattern: &str,
         limit: usize,
     ) -> Result<(Vec<crate::model::LogLine>, bool), CloudError> {
-        let (_, clients) = self.reader(env).await?;
+        let (reader, clients) = self.reader(env).await?;
+        let key = format!(
+            "{}|{:?}|{}|{}|{}|{}|{limit}",
+            place.group,
+            place.prefix,
+            place.streams.join(","),
+            pattern,
+            bucket(start_ms, end_ms).0,
+            bucket(start_ms, end_ms).1
+        );
+        if let Some(hit) = reader.logs.get(&key) {
+            return Ok(hit);
+        }
         let read = logs::filter(&clients.logs, place, start_ms, end_ms, pattern, limit);
         match tokio::time::timeout(logs::READ_TIMEOUT, read).await {
-            Ok(r) => r.map_err(|m| aws_error("logs", "FilterLogEvents", m)),
+            Ok(Ok(r)) => {
+                reader.logs.put(&key, r.clone());
+                Ok(r)
+            }
+            Ok(Err(m)) => Err(aws_error("logs", "FilterLogEvents", m)),
             Err(_) => Err(CloudError::NotAvailable(format!(
                 "CloudWatch Logs did not answer within {} s: narrow the window or the filter",
                 logs::READ_TIMEOUT.as_secs()
@@ -126,6 +157,7 @@ impl SdkCloud {
                 let logical = e.logical_resource_id().unwrap_or("");
                 let whole = logical == stack;
                 out.push(Change {
+                    id: String::new(),
                     at_ms: at,
                     source: ChangeSource::CloudFormation,
                     who: "CloudFormation".into(),

@@ -296,6 +296,8 @@ struct EnvReader {
     last_inventory: std::sync::Mutex<Option<Inventory>>,
     /// CloudTrail reads by window (LookupEvents allows 2 calls a second per account and region).
     trail: cache::Remember<activity::TrailRead>,
+    /// Log windows, for a few seconds: every open log page refreshes.
+    logs: cache::Remember<(Vec<crate::model::LogLine>, bool)>,
 }
 
 /// The AWS reader of every live environment; cloning it is cheap (one `Arc`), so that a read can
@@ -339,6 +341,7 @@ impl SdkCloud {
                     rule_tags: cache::Remember::new(eventbridge::TAGS_TTL),
                     last_inventory: std::sync::Mutex::new(None),
                     trail: cache::Remember::new(activity::TTL_TRAIL),
+                    logs: cache::Remember::new(activity::TTL_LOGS),
                 };
                 (e.name.clone(), Arc::new(reader))
             })

@@ -140,6 +140,7 @@ pub fn change_of(e: &aws_sdk_cloudtrail::types::Event) -> Change {
         .join(", ");
     let service = source.split('.').next().unwrap_or(source);
     Change {
+        id: e.event_id().unwrap_or_default().to_string(),
         at_ms: e.event_time().map(super::secs_to_ms).unwrap_or(0),
         source: ChangeSource::CloudTrail,
         who,

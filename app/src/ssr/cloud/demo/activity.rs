@@ -239,6 +239,7 @@ pub fn trail(inv: &crate::model::Inventory, from_ms: i64, to_ms: i64) -> Vec<Cha
         while at < to_ms {
             if at >= from_ms {
                 out.push(Change {
+                    id: String::new(),
                     at_ms: at,
                     source: ChangeSource::CloudTrail,
                     who: format!("{who} (demo)"),
@@ -273,6 +274,7 @@ pub fn session(session: &str, from_ms: i64, to_ms: i64) -> Vec<Change> {
     while at < to_ms && out.len() < 200 {
         let (what, read_only) = CALLS[i % CALLS.len()];
         out.push(Change {
+            id: format!("demo-{at}"),
             at_ms: at,
             source: ChangeSource::CloudTrail,
             who: session.to_string(),
