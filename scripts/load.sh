@@ -87,6 +87,10 @@ echo "load: P1 and throughput at 32 connections…" >&2
 page=$(load 15 32 "/env/taskflow-production")
 json=$(METHOD=POST BODY="name=taskflow-production" load 15 32 "/api/v1/environments/get")
 overview=$(load 15 32 "/")
+# Issue 16: a log page (an hour of a demo function's lines, 500 shown) and the changes of a day.
+LOGS_PAGE="/env/curriculum-alignment-prod/logs?source=lambda%3Acurriculum-alignment-prod-document-processing&minutes=60"
+logs=$(load 15 32 "$LOGS_PAGE")
+changes=$(load 15 32 "/env/taskflow-production/changes?since=24h")
 
 # First visit of a page (the overview by default), as a browser receives it: the HTML and what
 # it loads (compressed as negotiated).
@@ -120,6 +124,8 @@ cat <<EOF
 | overview at 32 connections | $(field rps "$overview") req/s, p99 $(field p99_ms "$overview") ms | |
 | first visit of the overview (HTML gzip + JS, wasm, CSS brotli) | $bytes B | ≤ 150,000 B (issue 15) |
 | first visit of an environment page / an incident page / /access | $bytes_env / $bytes_incident / $bytes_access B | |
+| log page (an hour of a demo function, 500 lines) at 32 connections | $(field rps "$logs") req/s, p99 $(field p99_ms "$logs") ms | |
+| changes page (a day of a demo environment) at 32 connections | $(field rps "$changes") req/s, p99 $(field p99_ms "$changes") ms | |
 EOF
 
 # The budget of issue 15: a first visit of the overview within 150,000 bytes on the wire.
