@@ -227,6 +227,68 @@ async fn a_functions_and_a_services_logs_show_with_the_filter_and_only_the_envir
         "{v}"
     );
 
+    // A task of the service that ECS stopped, with why: its own stream. Once the service has a
+    // known task, its view is that task's streams: a stream under the same prefix that none of
+    // its tasks wrote (another service's, in a shared group) is left out. (A console started
+    // now: the first one's ECS read is cached.)
+    let ecs = aws_sdk_ecs::Client::new(&aws);
+    let cluster = format!("{}-cluster", prod.tag);
+    let task_arn = ecs
+        .run_task()
+        .cluster(&cluster)
+        .task_definition(&prod.service)
+        .launch_type(aws_sdk_ecs::types::LaunchType::Fargate)
+        .group(format!("service:{}", prod.service))
+        .send()
+        .await
+        .expect("RunTask")
+        .tasks()
+        .first()
+        .and_then(|t| t.task_arn().map(str::to_string))
+        .expect("task arn");
+    ecs.stop_task()
+        .cluster(&cluster)
+        .task(&task_arn)
+        .reason("Essential container in task exited (exit code 137, OutOfMemoryError)")
+        .send()
+        .await
+        .expect("StopTask");
+    let task_id = task_arn.rsplit('/').next().expect("task id").to_string();
+    put(
+        &logs,
+        &prod.group,
+        &format!("ecs/api/{task_id}"),
+        &[(30, "FATAL out of memory")],
+    )
+    .await;
+    let later = spawn_app_with(&config(&moto, &prod, &staging, "")).await;
+    let dave_later = later.session_as("dave", "viewer").await;
+    let (s, v) = later
+        .call_as(
+            &dave_later,
+            "logs/read",
+            &[("name", "shop-prod"), ("source", &format!("task:{task_id}"))],
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(
+        v["stopped_reason"].as_str().unwrap_or("").contains("OutOfMemoryError"),
+        "{v}"
+    );
+    assert_eq!(messages(&v), ["FATAL out of memory"], "{v}");
+    let (_, v) = later
+        .call_as(
+            &dave_later,
+            "logs/read",
+            &[("name", "shop-prod"), ("source", &format!("service:{}", prod.service))],
+        )
+        .await;
+    assert_eq!(
+        messages(&v),
+        ["FATAL out of memory"],
+        "only its known task's stream: {v}"
+    );
+
     // The other environment's function shares the account and region, and is not prod's.
     let theirs = format!("lambda:{}", staging.function);
     let (s, v) = app
