@@ -40,11 +40,15 @@ pub struct Inner {
     pub stopping: tokio::sync::watch::Sender<bool>,
     /// The status check per environment, shared by every viewer for `STATUS_REUSE`.
     pub status_memo: super::kernel::memo::Memo<crate::model::StatusReport>,
+    /// An incident's "changed in the hour before" and log links, shared by every viewer of it for
+    /// `CONTEXT_REUSE` (its page refreshes every 5 s).
+    pub context_memo: super::kernel::memo::Memo<Result<crate::model::IncidentContext, AppError>>,
 }
 
 /// How long one status check answers every viewer of the environment page (its fastest refresh
 /// is 5 s); `ops-console status` always checks afresh.
 pub const STATUS_REUSE: std::time::Duration = std::time::Duration::from_secs(5);
+pub const CONTEXT_REUSE: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl std::ops::Deref for AppState {
     type Target = Inner;
@@ -105,6 +109,7 @@ impl AppState {
             envs,
             stopping: tokio::sync::watch::Sender::new(false),
             status_memo: super::kernel::memo::Memo::new(STATUS_REUSE),
+            context_memo: super::kernel::memo::Memo::new(CONTEXT_REUSE),
         }))
     }
 

@@ -33,6 +33,16 @@ pub async fn view(state: &AppState, caller: &Caller, name: &str, since_ms: i64) 
 /// over), and links to the logs of its alarms' and services' resources.
 pub async fn incident_context(state: &AppState, caller: &Caller, id: i64) -> Result<IncidentContext, AppError> {
     caller.require(crate::model::Role::Viewer)?;
+    // The same for every viewer (the caller may view, checked above): read once per
+    // `CONTEXT_REUSE`, not on every 5 s refresh of every open incident page.
+    let read = state
+        .context_memo
+        .get(&id.to_string(), || read_context(state, caller, id))
+        .await;
+    read.as_ref().clone()
+}
+
+async fn read_context(state: &AppState, caller: &Caller, id: i64) -> Result<IncidentContext, AppError> {
     let i = state
         .store
         .incident_get(id)
